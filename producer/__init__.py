@@ -1,0 +1,1 @@
+"""The producer: scheduler loop and HTTP API."""

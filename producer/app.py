@@ -1,0 +1,81 @@
+"""The producer's aiohttp application: API routes, health, metrics, and the scheduler task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from arq.connections import ArqRedis
+
+from producer.loop import Scheduler
+from shared import health
+from shared.db import Pool, create_pool
+from shared.queue import connect as connect_redis
+from shared.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", Pool)
+REDIS = web.AppKey("redis", ArqRedis)
+SCHEDULER = web.AppKey("scheduler", Scheduler)
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[POOL] = await create_pool(settings.dsn)
+    try:
+        app[REDIS] = await connect_redis(settings.redis_dsn)
+    except BaseException:
+        await app[POOL].close()
+        raise
+    yield
+    await app[REDIS].aclose()
+    await app[POOL].close()
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    scheduler = Scheduler(app[SETTINGS], app[POOL], app[REDIS])
+    app[SCHEDULER] = scheduler
+    task = asyncio.create_task(scheduler.run(), name="scheduler")
+    yield
+    # Graceful stop: the tick in progress finishes, nothing is cancelled half-way.
+    scheduler.stop()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+    settings = app[SETTINGS]
+
+    async def tick_fresh() -> str | None:
+        scheduler = app.get(SCHEDULER)
+        if scheduler is None:
+            return None
+        if scheduler.last_tick_at is None:
+            return "scheduler: no tick has finished yet"
+        age = time.time() - scheduler.last_tick_at
+        limit = 2 * settings.tick_seconds + 30
+        return None if age <= limit else f"scheduler: last tick {age:.0f} s ago (limit {limit:.0f} s)"
+
+    return await health.readiness(
+        {
+            "postgres": lambda: health.postgres_check(app[POOL]),
+            "redis": lambda: health.redis_check(app[REDIS]),
+            "scheduler": tick_fresh,
+        }
+    )
+
+
+def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_resources)
+    if run_scheduler:
+        app.cleanup_ctx.append(_scheduler)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", health.metrics)
+    return app

@@ -1,0 +1,90 @@
+"""The scheduler loop: sleep until the earliest due schedule (or the safety poll), wake on NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from arq.connections import ArqRedis
+
+from producer import metrics
+from producer.scheduler import seconds_until_due, sweep, tick
+from shared.db import DB_ERRORS, Connection, Pool, connect
+from shared.errors import ReportsError
+from shared.queue import queue_depth
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+CHANNEL = "shared_report_schedules"
+# Waking a hair after the due instant means the due check (next_run_at <= now()) already holds.
+_WAKE_MARGIN = 0.002
+_ERROR_BACKOFF = 5.0
+RECOVERABLE: tuple[type[BaseException], ...] = (ReportsError, *DB_ERRORS)
+
+
+class Scheduler:
+    def __init__(self, settings: Settings, pool: Pool, redis: ArqRedis) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = redis
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._listener: Connection | None = None
+        self.last_tick_at: float | None = None
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            self._listener = await connect(self.settings.dsn)
+            await self._listener.add_listener(CHANNEL, self._on_notify)
+        except RECOVERABLE as exc:
+            self._listener = None
+            log.warning("LISTEN unavailable, relying on the safety poll: %s", exc)
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+    async def run_once(self) -> float:
+        """One tick and sweep; returns how long to sleep before the next."""
+        result = await tick(self.pool, self.redis, self.settings)
+        await sweep(self.pool, self.redis, self.settings)
+        self.last_tick_at = time.time()
+        if result.claimed:
+            log.info("tick claimed %d schedule(s), enqueued %d job(s)", result.claimed, result.enqueued)
+        metrics.QUEUE_DEPTH.set(await queue_depth(self.redis, self.settings.queue_name))
+        until = await seconds_until_due(self.pool)
+        poll = self.settings.tick_seconds
+        return poll if until is None else min(poll, max(0.0, until + _WAKE_MARGIN))
+
+    async def run(self) -> None:
+        log.info("scheduler started (safety poll every %.0f s)", self.settings.tick_seconds)
+        try:
+            while not self._stopping.is_set():
+                await self._ensure_listener()
+                # Clear before ticking so a NOTIFY that arrives during the tick is not lost.
+                self._wake.clear()
+                try:
+                    delay = await self.run_once()
+                except RECOVERABLE as exc:
+                    log.error("tick failed, retrying in %.0f s: %s", _ERROR_BACKOFF, exc)
+                    delay = _ERROR_BACKOFF
+                if delay > 0 and not self._stopping.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        finally:
+            await self._close_listener()
+            log.info("scheduler stopped")

@@ -1,0 +1,16 @@
+"""Prometheus metrics of the producer process."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+TICKS = Counter("scheduled_reports_ticks_total", "Scheduler ticks run")
+DUE = Counter("scheduled_reports_due_total", "Due schedules claimed")
+RUNS = Counter("scheduled_reports_runs_created_total", "Runs created by the scheduler", ["status"])
+ENQUEUED = Counter("scheduled_reports_jobs_enqueued_total", "Jobs newly put on the queue", ["source"])
+TICK_SECONDS = Histogram("scheduled_reports_tick_seconds", "Duration of one tick")
+LAST_TICK = Gauge("scheduled_reports_last_tick_timestamp_seconds", "Unix time the last tick finished")
+FIRE_LAG = Histogram(
+    "scheduled_reports_fire_lag_seconds",
+    "From a run's nominal fire time to its job being enqueued",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+)
+QUEUE_DEPTH = Gauge("scheduled_reports_queue_depth", "Jobs waiting in the queue")

@@ -1,0 +1,82 @@
+"""Every SQL statement the scheduler runs."""
+
+CLAIM_DUE = """
+SELECT id, organization_id, shared_link_id, cron_expression, timezone, next_run_at, misfire_policy,
+       misfire_grace_seconds, jitter_seconds, send_email, send_telegram
+FROM shared_report_schedules
+WHERE enabled AND deleted_at IS NULL AND next_run_at <= $1
+ORDER BY next_run_at
+LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
+
+PEEK_DUE = """
+SELECT id, organization_id, shared_link_id, cron_expression, timezone, next_run_at, misfire_policy,
+       misfire_grace_seconds, jitter_seconds, send_email, send_telegram
+FROM shared_report_schedules
+WHERE enabled AND deleted_at IS NULL AND next_run_at <= $1
+ORDER BY next_run_at
+LIMIT $2
+"""
+
+SCHEDULE_RECIPIENTS = """
+SELECT r.schedule_id AS owner, r.channel, r.user_id, coalesce(r.email, u.email) AS email, r.telegram_chat_id
+FROM shared_report_schedule_recipients r
+LEFT JOIN users u ON u.id = r.user_id
+WHERE r.schedule_id = ANY($1::uuid[])
+ORDER BY r.schedule_id, r.channel, r.target
+"""
+
+ORG_RECIPIENTS = """
+SELECT e.organization_id AS owner, 'email' AS channel, e.user_id, coalesce(e.email, u.email) AS email,
+       NULL::bigint AS telegram_chat_id
+FROM organization_notification_email_recipients e
+LEFT JOIN users u ON u.id = e.user_id
+WHERE e.organization_id = ANY($1::uuid[])
+UNION ALL
+SELECT t.organization_id, 'telegram', NULL, NULL, t.telegram_chat_id
+FROM organization_notification_telegram_recipients t
+WHERE t.organization_id = ANY($1::uuid[])
+ORDER BY 1, 2, 4, 5
+"""
+
+INSERT_RUNS = """
+INSERT INTO shared_report_runs
+    (id, schedule_id, fire_at, trigger, status, job_id, message, defer_until, error, finished_at)
+SELECT u.id, u.schedule_id, u.fire_at, 'cron', u.status, u.job_id, u.message::jsonb, u.defer_until, u.error,
+       CASE WHEN u.status IN ('skipped', 'failed') THEN now() END
+FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+            $7::timestamptz[], $8::text[])
+     AS u(id, schedule_id, fire_at, status, job_id, message, defer_until, error)
+ON CONFLICT (schedule_id, fire_at) WHERE trigger = 'cron' DO NOTHING
+RETURNING id
+"""
+
+ADVANCE = """
+UPDATE shared_report_schedules s
+SET next_run_at = u.next_run_at,
+    last_run_at = coalesce(u.last_run_at, s.last_run_at),
+    last_run_status = coalesce(u.last_status, s.last_run_status)
+FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::text[])
+     AS u(id, next_run_at, last_run_at, last_status)
+WHERE s.id = u.id
+"""
+
+MARK_ENQUEUED = """
+UPDATE shared_report_runs SET enqueued_at = now()
+WHERE id = ANY($1::uuid[]) AND enqueued_at IS NULL
+"""
+
+SWEEP_CANDIDATES = """
+SELECT id, job_id, message, defer_until, enqueued_at
+FROM shared_report_runs
+WHERE status = 'queued' AND job_id IS NOT NULL AND message IS NOT NULL
+  AND created_at <= now() - make_interval(secs => $1)
+ORDER BY created_at
+LIMIT $2
+"""
+
+SECONDS_UNTIL_DUE = """
+SELECT extract(epoch FROM min(next_run_at) - now())::float8
+FROM shared_report_schedules WHERE enabled AND deleted_at IS NULL
+"""

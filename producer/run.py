@@ -1,0 +1,72 @@
+"""Process runners behind the producer's command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from producer.app import POOL, REDIS, create_app
+from producer.scheduler import tick
+from shared.db import pool_context
+from shared.message import format_instant
+from shared.migrate import migrate
+from shared.queue import connect as connect_redis
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def run_producer(settings: Settings) -> None:
+    settings.require_producer()
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.TCPSite(runner, settings.producer_host, settings.producer_port)
+        await site.start()
+        log.info("producer listening on %s:%s", settings.producer_host, settings.producer_port)
+        assert app[POOL] is not None and app[REDIS] is not None
+        await stop.wait()
+        log.info("stopping: finishing the current tick")
+    finally:
+        await runner.cleanup()
+
+
+async def run_tick(settings: Settings, *, dry_run: bool) -> int:
+    settings.require("database_url", *(() if dry_run else ("redis_url",)))
+    async with pool_context(settings.dsn, max_size=2) as pool:
+        redis = None if dry_run else await connect_redis(settings.redis_dsn)
+        try:
+            result = await tick(pool, redis, settings, dry_run=dry_run)
+        finally:
+            if redis is not None:
+                await redis.aclose()
+    if dry_run:
+        print(f"{result.claimed} schedule(s) due; nothing was changed")
+        for run in result.planned:
+            what = f"would enqueue {run.job_id}" if run.status == "queued" else f"would record {run.status}"
+            extra = f" ({run.error})" if run.error else ""
+            recipients = len(run.message["recipients"]) if run.message else 0
+            print(
+                f"  schedule {run.schedule_id} fire {format_instant(run.fire_at)}: {what}"
+                f" to {recipients} recipient(s){extra}"
+            )
+    else:
+        print(
+            f"{result.claimed} schedule(s) claimed, runs {dict(sorted(result.runs.items()))}, "
+            f"{result.enqueued} job(s) enqueued"
+        )
+    return 0
+
+
+async def run_migrate(settings: Settings) -> int:
+    applied = await migrate(settings.dsn)
+    print(f"applied migrations: {applied}" if applied else "schema is up to date")
+    return 0

@@ -1,0 +1,232 @@
+"""The tick: claim due schedules exactly once, record runs, advance, then enqueue; and the sweep."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+from arq.connections import ArqRedis
+
+from producer import metrics, queries
+from producer.planning import plan
+from producer.recipients import NO_RECIPIENTS, Channels, group, resolve
+from shared.cron import deterministic_offset_ms
+from shared.db import Connection, Pool, Record
+from shared.errors import InvalidInput
+from shared.message import ReportMessage, job_id_for
+from shared.queue import Job, enqueue_many, missing_jobs
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PlannedRun:
+    run_id: UUID
+    schedule_id: UUID
+    fire_at: datetime
+    status: str
+    job_id: str | None = None
+    message: dict[str, Any] | None = None
+    defer_until: datetime | None = None
+    error: str | None = None
+
+
+@dataclass
+class TickResult:
+    claimed: int = 0
+    runs: dict[str, int] = field(default_factory=dict)
+    enqueued: int = 0
+    planned: list[PlannedRun] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return self.runs.get(status, 0)
+
+
+def _message(row: Record, run_id: UUID, fire_at: datetime, recipients: Sequence[Any]) -> dict[str, Any]:
+    return ReportMessage(
+        v=1,
+        run_id=run_id,
+        schedule_id=row["id"],
+        organization_id=row["organization_id"],
+        shared_link_id=row["shared_link_id"],
+        fire_at=fire_at,
+        trigger="cron",
+        recipients=list(recipients),
+    ).to_json()
+
+
+async def _plan_batch(
+    conn: Connection, rows: Sequence[Record], now: datetime
+) -> tuple[list[PlannedRun], list[tuple[UUID, datetime | None, datetime | None, str | None]]]:
+    ids = [r["id"] for r in rows]
+    org_ids = list({r["organization_id"] for r in rows})
+    own = group(await conn.fetch(queries.SCHEDULE_RECIPIENTS, ids))
+    org = group(await conn.fetch(queries.ORG_RECIPIENTS, org_ids))
+    runs: list[PlannedRun] = []
+    advances: list[tuple[UUID, datetime | None, datetime | None, str | None]] = []
+    for row in rows:
+        try:
+            schedule_plan = plan(
+                row["cron_expression"],
+                row["timezone"],
+                row["next_run_at"],
+                now,
+                row["misfire_policy"],
+                row["misfire_grace_seconds"],
+            )
+        except InvalidInput as exc:
+            # A stored expression that no longer evaluates must not block the others: park it.
+            log.error("schedule %s has an unusable cron expression: %s", row["id"], exc)
+            advances.append((row["id"], None, None, "failed"))
+            continue
+        recipients = resolve(
+            row["id"], row["organization_id"], Channels(row["send_email"], row["send_telegram"]), own, org
+        )
+        last_status: str | None = None
+        for index, fire in enumerate(schedule_plan.fires):
+            run = PlannedRun(uuid4(), row["id"], fire.fire_at, fire.status)
+            if fire.status == "queued" and not recipients:
+                run.status, run.error = "failed", NO_RECIPIENTS
+            elif fire.status == "queued":
+                run.job_id = job_id_for("cron", row["id"], fire.fire_at, run.run_id)
+                run.message = _message(row, run.run_id, fire.fire_at, recipients)
+                offset = deterministic_offset_ms(run.job_id, row["jitter_seconds"])
+                # Keep oldest-first order among several fires of one schedule.
+                run.defer_until = fire.fire_at + timedelta(milliseconds=offset + index)
+            runs.append(run)
+            last_status = run.status
+        last_fire = schedule_plan.fires[-1].fire_at if schedule_plan.fires else None
+        advances.append((row["id"], schedule_plan.next_run_at, last_fire, last_status))
+    return runs, advances
+
+
+async def _db_now(conn: Connection) -> datetime:
+    value: datetime = await conn.fetchval("SELECT now()")
+    return value
+
+
+async def tick(
+    pool: Pool,
+    redis: ArqRedis | None,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    after_commit: Callable[[], None] | None = None,
+) -> TickResult:
+    """One pass over everything due. `after_commit` lets tests inject a crash before the enqueue."""
+    started = time.perf_counter()
+    result = TickResult()
+    batch = settings.tick_batch_size
+    while True:
+        async with pool.acquire() as conn:
+            current = now or await _db_now(conn)
+            if dry_run:
+                rows = await conn.fetch(queries.PEEK_DUE, current, batch)
+                planned, _ = await _plan_batch(conn, rows, current)
+                result.claimed += len(rows)
+                result.planned += planned
+                break
+            async with conn.transaction():
+                rows = await conn.fetch(queries.CLAIM_DUE, current, batch)
+                if not rows:
+                    break
+                planned, advances = await _plan_batch(conn, rows, current)
+                inserted = {
+                    r["id"]
+                    for r in await conn.fetch(
+                        queries.INSERT_RUNS,
+                        [p.run_id for p in planned],
+                        [p.schedule_id for p in planned],
+                        [p.fire_at for p in planned],
+                        [p.status for p in planned],
+                        [p.job_id for p in planned],
+                        [_dumps(p.message) for p in planned],
+                        [p.defer_until for p in planned],
+                        [p.error for p in planned],
+                    )
+                }
+                await conn.execute(
+                    queries.ADVANCE,
+                    [a[0] for a in advances],
+                    [a[1] for a in advances],
+                    [a[2] for a in advances],
+                    [a[3] for a in advances],
+                )
+        fresh = [p for p in planned if p.run_id in inserted]
+        result.claimed += len(rows)
+        for p in fresh:
+            result.runs[p.status] = result.runs.get(p.status, 0) + 1
+            metrics.RUNS.labels(p.status).inc()
+        metrics.DUE.inc(len(rows))
+        if after_commit is not None:
+            after_commit()
+        jobs = [p for p in fresh if p.status == "queued"]
+        result.enqueued += await _enqueue(pool, redis, settings, jobs, source="tick")
+        if len(rows) < batch:
+            break
+    metrics.TICKS.inc()
+    metrics.TICK_SECONDS.observe(time.perf_counter() - started)
+    metrics.LAST_TICK.set(time.time())
+    return result
+
+
+def _dumps(message: dict[str, Any] | None) -> str | None:
+    return None if message is None else orjson.dumps(message).decode()
+
+
+async def _enqueue(
+    pool: Pool, redis: ArqRedis | None, settings: Settings, runs: Sequence[PlannedRun], source: str
+) -> int:
+    if not runs:
+        return 0
+    assert redis is not None, "enqueueing needs Redis"
+    jobs = [Job(r.job_id, r.message, r.defer_until) for r in runs if r.job_id and r.message]
+    added = await enqueue_many(redis, settings.queue_name, jobs)
+    await pool.execute(queries.MARK_ENQUEUED, [r.run_id for r in runs])
+    now = datetime.now(UTC)
+    for r in runs:
+        metrics.FIRE_LAG.observe(max(0.0, (now - (r.defer_until or r.fire_at)).total_seconds()))
+    metrics.ENQUEUED.labels(source).inc(len(added))
+    return len(added)
+
+
+async def sweep(
+    pool: Pool, redis: ArqRedis, settings: Settings, *, grace_seconds: float | None = None
+) -> int:
+    """Re-enqueue queued runs whose enqueue never happened or whose job vanished from Redis."""
+    grace = settings.sweep_grace_seconds if grace_seconds is None else grace_seconds
+    rows = await pool.fetch(queries.SWEEP_CANDIDATES, grace, 1000)
+    never = [r for r in rows if r["enqueued_at"] is None]
+    sent = [r for r in rows if r["enqueued_at"] is not None]
+    vanished = set(await missing_jobs(redis, [r["job_id"] for r in sent]))
+    todo = never + [r for r in sent if r["job_id"] in vanished]
+    runs = [
+        PlannedRun(
+            r["id"],
+            UUID(r["message"]["schedule_id"]),
+            r["defer_until"] or datetime.now(UTC),
+            "queued",
+            r["job_id"],
+            r["message"],
+            r["defer_until"],
+        )
+        for r in todo
+    ]
+    added = await _enqueue(pool, redis, settings, runs, source="sweep")
+    if added:
+        log.warning("sweep re-enqueued %d run(s) whose job was missing", added)
+    return added
+
+
+async def seconds_until_due(pool: Pool) -> float | None:
+    """By the database clock, the same clock the due check uses."""
+    value: float | None = await pool.fetchval(queries.SECONDS_UNTIL_DUE)
+    return value

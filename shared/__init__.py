@@ -1,0 +1,1 @@
+"""Code shared by the producer and the consumer: settings, database, cron, queue contract."""

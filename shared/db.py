@@ -1,0 +1,75 @@
+"""PostgreSQL access: one pool factory, JSON codecs, and the boundary where driver errors are wrapped."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, TypeAlias
+
+import asyncpg
+import orjson
+
+from shared.errors import DatabaseError
+
+# asyncpg ships no type information; these aliases name what a value is.
+Pool: TypeAlias = Any
+Connection: TypeAlias = Any
+Record: TypeAlias = Any
+
+# Errors that mean "the database is unavailable right now", as opposed to a bad statement.
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+    TimeoutError,
+)
+# Everything the driver may raise, for loops that must survive any database trouble.
+DB_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError)
+
+
+async def _init_connection(conn: Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(
+            kind,
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+    try:
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+        )
+    except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError) as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL (DATABASE_URL): {exc}") from exc
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> Connection:
+    try:
+        conn: Connection = await asyncpg.connect(dsn)
+    except (*TRANSIENT_DB_ERRORS, asyncpg.PostgresError) as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL (DATABASE_URL): {exc}") from exc
+    await _init_connection(conn)
+    return conn
+
+
+@contextlib.asynccontextmanager
+async def pool_context(dsn: str, **kwargs: Any) -> AsyncIterator[Pool]:
+    pool = await create_pool(dsn, **kwargs)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_DB_ERRORS)

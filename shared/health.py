@@ -1,0 +1,55 @@
+"""Liveness, readiness and metrics handlers that both processes serve."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+import orjson
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.db import Pool
+
+Check = Callable[[], Awaitable[str | None]]
+
+
+async def postgres_check(pool: Pool) -> str | None:
+    try:
+        async with asyncio.timeout(2):
+            await pool.fetchval("SELECT 1")
+    except Exception as exc:  # any failure means "not ready"; the reason is reported
+        return f"postgres: {type(exc).__name__}: {exc}"
+    return None
+
+
+async def redis_check(redis: object) -> str | None:
+    try:
+        async with asyncio.timeout(2):
+            await redis.ping()  # type: ignore[attr-defined]
+    except Exception as exc:
+        return f"redis: {type(exc).__name__}: {exc}"
+    return None
+
+
+def json_response(data: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readiness(checks: Mapping[str, Check]) -> web.Response:
+    failures: dict[str, str] = {}
+    for name, check in checks.items():
+        problem = await check()
+        if problem:
+            failures[name] = problem
+    if failures:
+        return json_response({"status": "unavailable", "failing": failures}, status=503)
+    return json_response({"status": "ok", "checks": sorted(checks)})
+
+
+async def metrics(_: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

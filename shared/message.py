@@ -1,0 +1,99 @@
+"""The `shared_report` queue message: the one contract between producer and consumer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shared.errors import FieldIssue, InvalidMessage
+
+FUNCTION_NAME = "shared_report"
+MESSAGE_VERSION = 1
+Trigger = Literal["cron", "manual", "replay"]
+
+
+class EmailRecipient(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel: Literal["email"]
+    user_id: UUID | None = None
+    email: Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+
+    @property
+    def key(self) -> str:
+        return self.email.lower()
+
+
+class TelegramRecipient(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel: Literal["telegram"]
+    telegram_chat_id: int
+
+    @property
+    def key(self) -> str:
+        return str(self.telegram_chat_id)
+
+
+Recipient = Annotated[EmailRecipient | TelegramRecipient, Field(discriminator="channel")]
+
+
+class ReportMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1]
+    run_id: UUID
+    schedule_id: UUID
+    organization_id: UUID
+    shared_link_id: UUID
+    fire_at: datetime
+    trigger: Trigger
+    recipients: Annotated[list[Recipient], Field(max_length=200)]
+
+    @field_validator("fire_at")
+    @classmethod
+    def _aware_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("must carry a timezone, e.g. 2026-11-23T06:00:00Z")
+        return value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _unique_recipients(self) -> ReportMessage:
+        keys = [(r.channel, r.key) for r in self.recipients]
+        if len(keys) != len(set(keys)):
+            raise ValueError("recipients must not repeat")
+        return self
+
+    @property
+    def job_id(self) -> str:
+        return job_id_for(self.trigger, self.schedule_id, self.fire_at, self.run_id)
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        data["fire_at"] = format_instant(self.fire_at)
+        return data
+
+
+def format_instant(value: datetime) -> str:
+    text = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return text
+
+
+def job_id_for(trigger: str, schedule_id: UUID, fire_at: datetime, run_id: UUID) -> str:
+    """Deterministic ids make a repeated enqueue of the same fire a no-op."""
+    if trigger == "cron":
+        return f"{FUNCTION_NAME}:{schedule_id}:{int(fire_at.timestamp())}"
+    return f"{FUNCTION_NAME}:{run_id}"
+
+
+def parse_message(payload: Any) -> ReportMessage:
+    try:
+        return ReportMessage.model_validate(payload)
+    except ValidationError as exc:
+        issues = [
+            FieldIssue(".".join(str(p) for p in err["loc"]) or "message", err["msg"]) for err in exc.errors()
+        ]
+        raise InvalidMessage(
+            issues, "invalid shared_report message: " + "; ".join(f"{i.field}: {i.message}" for i in issues)
+        ) from exc

@@ -1,0 +1,107 @@
+"""The arq queue as both sides see it: connection, JSON job encoding, idempotent batch enqueue."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from redis.exceptions import RedisError
+
+from shared import serializer
+from shared.errors import QueueError
+from shared.message import FUNCTION_NAME
+
+DEFAULT_EXPIRES_MS = 86_400_000
+
+# Enqueue many jobs in one round trip. A job whose id is queued, running or finished is left alone,
+# which is what makes a repeated enqueue of the same fire a no-op.
+_ENQUEUE_MANY = """
+local queue = ARGV[1]
+local added = {}
+for i = 2, #ARGV, 4 do
+  local id = ARGV[i]
+  if redis.call('EXISTS', KEYS[1] .. id, KEYS[2] .. id, KEYS[3] .. id) == 0 then
+    redis.call('PSETEX', KEYS[1] .. id, ARGV[i + 2], ARGV[i + 3])
+    redis.call('ZADD', queue, ARGV[i + 1], id)
+    table.insert(added, id)
+  end
+end
+return added
+"""
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: str
+    payload: dict[str, Any]
+    defer_until: datetime | None = None
+
+
+def redis_settings(url: str) -> RedisSettings:
+    try:
+        return RedisSettings.from_dsn(url)
+    except (ValueError, TypeError) as exc:
+        raise QueueError(f"REDIS_URL is not a valid Redis URL: {exc}") from exc
+
+
+async def connect(url: str) -> ArqRedis:
+    settings = redis_settings(url)
+    settings.conn_retries = 2
+    try:
+        pool: ArqRedis = await create_pool(
+            settings, job_serializer=serializer.dumps, job_deserializer=serializer.loads
+        )
+    except (RedisError, OSError) as exc:
+        raise QueueError(f"cannot connect to Redis (REDIS_URL): {exc}") from exc
+    return pool
+
+
+def encode_job(payload: dict[str, Any], enqueue_time_ms: int) -> bytes:
+    return serialize_job(FUNCTION_NAME, (payload,), {}, None, enqueue_time_ms, serializer=serializer.dumps)
+
+
+async def enqueue_many(redis: ArqRedis, queue_name: str, jobs: Sequence[Job]) -> list[str]:
+    """Enqueue jobs atomically per call; returns the ids that were new."""
+    if not jobs:
+        return []
+    now_ms = int(time.time() * 1000)
+    argv: list[Any] = [queue_name]
+    for job in jobs:
+        score = max(now_ms, int(job.defer_until.timestamp() * 1000)) if job.defer_until else now_ms
+        argv += [job.job_id, score, score - now_ms + DEFAULT_EXPIRES_MS, encode_job(job.payload, now_ms)]
+    try:
+        added = await redis.eval(  # type: ignore[misc]
+            _ENQUEUE_MANY, 3, job_key_prefix, result_key_prefix, in_progress_key_prefix, *argv
+        )
+    except (RedisError, OSError) as exc:
+        raise QueueError(f"enqueue failed: {exc}") from exc
+    return [a.decode() if isinstance(a, bytes) else str(a) for a in added]
+
+
+async def missing_jobs(redis: ArqRedis, job_ids: Sequence[str]) -> list[str]:
+    """Job ids that are neither queued, running nor finished: their enqueue was lost."""
+    if not job_ids:
+        return []
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(
+                    job_key_prefix + job_id, in_progress_key_prefix + job_id, result_key_prefix + job_id
+                )
+            counts = await pipe.execute()
+    except (RedisError, OSError) as exc:
+        raise QueueError(f"cannot read job state: {exc}") from exc
+    return [job_id for job_id, count in zip(job_ids, counts, strict=True) if count == 0]
+
+
+async def queue_depth(redis: ArqRedis, queue_name: str) -> int:
+    try:
+        return int(await redis.zcard(queue_name))
+    except (RedisError, OSError) as exc:
+        raise QueueError(f"cannot read queue depth: {exc}") from exc

@@ -1,0 +1,129 @@
+"""The one settings object, read once from the environment and passed down."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigError
+
+
+class EmailTransport(StrEnum):
+    loops = "loops"
+    smtp = "smtp"
+
+
+class SmtpTls(StrEnum):
+    none = "none"
+    starttls = "starttls"
+    tls = "tls"
+
+
+class Settings(BaseSettings):
+    """Every knob of both processes. Secrets are SecretStr so they never reach logs or reprs."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_audience: str = "authenticated"
+
+    email_transport: EmailTransport = EmailTransport.loops
+    email_from: str = "reports@localhost"
+    email_max_attachment_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
+    loops_api_url: str = "https://app.loops.so"
+    loops_api_key: SecretStr | None = None
+    loops_transactional_id: str | None = None
+    loops_failure_transactional_id: str | None = None
+    loops_rate_per_second: float = Field(default=10.0, gt=0)
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: SmtpTls = SmtpTls.starttls
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_bot_token: SecretStr | None = None
+    telegram_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    telegram_rate_per_second: float = Field(default=30.0, gt=0)
+    telegram_chat_interval_seconds: float = Field(default=1.0, ge=0)
+    telegram_group_interval_seconds: float = Field(default=3.0, ge=0)
+
+    http_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    tick_seconds: float = Field(default=300.0, gt=0)
+    tick_batch_size: int = Field(default=500, gt=0, le=10_000)
+    sweep_grace_seconds: float = Field(default=60.0, ge=0)
+    min_interval_seconds: int = Field(default=300, ge=1)
+
+    queue_name: str = "arq:queue"
+    max_tries: int = Field(default=5, ge=1)
+    job_timeout_seconds: int = Field(default=900, ge=5)
+    keep_result_seconds: int = Field(default=86_400, ge=86_400)
+    retry_base_seconds: float = Field(default=30.0, ge=0)
+    retry_cap_seconds: float = Field(default=1800.0, ge=0)
+    worker_max_jobs: int = Field(default=4, ge=1)
+    worker_shutdown_wait_seconds: int = Field(default=60, ge=0)
+
+    export_page_size: int = Field(default=1000, ge=1, le=100_000)
+    spool_dir: Path | None = None
+
+    producer_host: str = "0.0.0.0"
+    producer_port: int = Field(default=8080, ge=0, lt=65536)
+    consumer_host: str = "0.0.0.0"
+    consumer_port: int = Field(default=8081, ge=0, lt=65536)
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("loops_api_url", "telegram_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def require(self, *names: str) -> None:
+        """Fail at start, naming every missing variable, instead of failing at the first use."""
+        missing = [name.upper() for name in names if getattr(self, name) in (None, "")]
+        if missing:
+            raise ConfigError(
+                "missing required setting(s): " + ", ".join(missing) + " (set them in the environment)"
+            )
+
+    def require_producer(self) -> None:
+        self.require("database_url", "redis_url", "jwt_secret")
+
+    def require_consumer(self) -> None:
+        self.require("database_url", "redis_url")
+        if self.email_transport is EmailTransport.loops:
+            self.require("loops_api_key", "loops_transactional_id")
+        else:
+            self.require("smtp_host")
+
+    @property
+    def dsn(self) -> str:
+        self.require("database_url")
+        assert self.database_url is not None
+        return self.database_url.get_secret_value()
+
+    @property
+    def redis_dsn(self) -> str:
+        self.require("redis_url")
+        assert self.redis_url is not None
+        return self.redis_url.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; a bad value becomes a ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        parts = [f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError("invalid setting(s): " + "; ".join(parts)) from exc

@@ -1,0 +1,1 @@
+"""Numbered plain-SQL migrations, applied by shared.migrate."""

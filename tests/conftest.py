@@ -1,0 +1,81 @@
+"""Fixtures: real PostgreSQL and Redis (configured or embedded), isolated per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis
+
+from shared.db import Pool, create_pool
+from shared.embedded import ServiceUrls, services
+from shared.queue import connect as connect_redis
+from shared.settings import Settings
+from tests.support.databases import DatabaseFactory, with_redis_db
+
+# The suite owns this Redis database number on a configured server, and flushes it per test.
+TEST_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "9"))
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> Iterator[ServiceUrls]:
+    with services() as urls:
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def db_factory(service_urls: ServiceUrls) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(service_urls.database_url)
+    asyncio.run(factory.create_template())
+    yield factory
+    factory.drop_all_sync()
+
+
+@pytest.fixture
+async def database_url(db_factory: DatabaseFactory) -> AsyncIterator[str]:
+    name, url = await db_factory.create()
+    yield url
+    await db_factory.drop(name)
+
+
+@pytest.fixture
+async def redis_url(service_urls: ServiceUrls) -> AsyncIterator[str]:
+    url = with_redis_db(service_urls.redis_url, TEST_REDIS_DB)
+    client = aioredis.from_url(url)
+    await client.flushdb()
+    yield url
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        jwt_secret="test-secret-please-change",
+        loops_api_key="loops-test-key",
+        loops_transactional_id="tx-report",
+        telegram_bot_token="123456:TEST",
+        retry_base_seconds=0.2,
+        retry_cap_seconds=1.0,
+        sweep_grace_seconds=0,
+        log_format="text",
+    )
+
+
+@pytest.fixture
+async def pool(settings: Settings) -> AsyncIterator[Pool]:
+    pool = await create_pool(settings.dsn, max_size=8)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+    client = await connect_redis(settings.redis_dsn)
+    yield client
+    await client.aclose()
