@@ -12,10 +12,20 @@ from shared.migrate import load_migrations, migrate
 from tests.support.databases import DatabaseFactory
 
 TABLES = {
-    "organizations", "users", "organization_members", "shared_links", "videos", "video_statistics",
-    "organization_notification_email_recipients", "organization_notification_telegram_recipients",
-    "shared_report_schedules", "shared_report_schedule_recipients", "shared_report_runs",
-    "shared_report_notifications", "shared_report_dead_letters", "schema_migrations",
+    "organizations",
+    "users",
+    "organization_members",
+    "shared_links",
+    "videos",
+    "video_statistics",
+    "organization_notification_email_recipients",
+    "organization_notification_telegram_recipients",
+    "shared_report_schedules",
+    "shared_report_schedule_recipients",
+    "shared_report_runs",
+    "shared_report_notifications",
+    "shared_report_dead_letters",
+    "schema_migrations",
 }
 
 SCHEMA_QUERY = """
@@ -59,8 +69,10 @@ async def test_fresh_database_gets_every_table_and_replay_changes_nothing(empty_
     assert any(k == "view" and w.startswith("videos_with_statistics_fast") for k, w in first)
     indexes = [w for k, w in first if k == "index"]
     assert any("shared_report_runs_cron_once" in i and "WHERE (trigger = 'cron'::text)" in i for i in indexes)
-    assert any("shared_report_schedules_due_idx" in i and "WHERE (enabled AND (deleted_at IS NULL))" in i
-               for i in indexes)
+    assert any(
+        "shared_report_schedules_due_idx" in i and "WHERE (enabled AND (deleted_at IS NULL))" in i
+        for i in indexes
+    )
 
     assert await migrate(empty_db) == []
     assert await _schema(empty_db) == first
@@ -77,20 +89,26 @@ async def test_unique_cron_run_constraint_rejects_a_second_run_for_the_same_fire
         sched = await conn.fetchval(
             "INSERT INTO shared_report_schedules (organization_id, shared_link_id, name, cadence, "
             "scheduled_time, cron_expression) VALUES ($1, $2, 'r', 'daily', '09:00', '0 9 * * *') RETURNING id",
-            org, link,
+            org,
+            link,
         )
-        insert = ("INSERT INTO shared_report_runs (schedule_id, fire_at, trigger, status) "
-                  "VALUES ($1, '2026-01-01T09:00Z', $2, 'queued')")
+        insert = (
+            "INSERT INTO shared_report_runs (schedule_id, fire_at, trigger, status) "
+            "VALUES ($1, '2026-01-01T09:00Z', $2, 'queued')"
+        )
         await conn.execute(insert, sched, "cron")
         with pytest.raises(asyncpg.UniqueViolationError):
             await conn.execute(insert, sched, "cron")
         await conn.execute(insert, sched, "manual")  # manual runs may share the instant
-        other_org = await conn.fetchval("INSERT INTO organizations (name, slug) VALUES ('B', 'b') RETURNING id")
+        other_org = await conn.fetchval(
+            "INSERT INTO organizations (name, slug) VALUES ('B', 'b') RETURNING id"
+        )
         with pytest.raises(asyncpg.ForeignKeyViolationError):
             await conn.execute(
                 "INSERT INTO shared_report_schedules (organization_id, shared_link_id, name, cadence, "
                 "cron_expression) VALUES ($1, $2, 'r', 'custom', '0 9 * * *')",
-                other_org, link,
+                other_org,
+                link,
             )
     finally:
         await conn.close()
@@ -100,7 +118,9 @@ async def test_refuses_a_database_ahead_of_the_code(empty_db: str) -> None:
     await migrate(empty_db)
     conn = await asyncpg.connect(empty_db)
     try:
-        await conn.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')")
+        await conn.execute(
+            "INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')"
+        )
     finally:
         await conn.close()
     with pytest.raises(MigrationError, match="ahead|999"):

@@ -25,18 +25,26 @@ async def user(pool: Pool, email: str | None = None, org: UUID | None = None, ro
     if org is not None:
         await pool.execute(
             "INSERT INTO organization_members (organization_id, user_id, role) VALUES ($1, $2, $3)",
-            org, user_id, role,
+            org,
+            user_id,
+            role,
         )
     return user_id
 
 
 async def shared_link(
-    pool: Pool, org: UUID, filters: dict[str, Any] | None = None, slug: str | None = None,
+    pool: Pool,
+    org: UUID,
+    filters: dict[str, Any] | None = None,
+    slug: str | None = None,
     title: str = "Weekly Views",
 ) -> UUID:
     link_id: UUID = await pool.fetchval(
         "INSERT INTO shared_links (organization_id, slug, title, filters) VALUES ($1, $2, $3, $4) RETURNING id",
-        org, slug or f"link-{uuid4().hex[:8]}", title, filters or {},
+        org,
+        slug or f"link-{uuid4().hex[:8]}",
+        title,
+        filters or {},
     )
     return link_id
 
@@ -53,8 +61,14 @@ async def schedule(
     **columns: Any,
 ) -> UUID:
     fields = {
-        "organization_id": org, "shared_link_id": link, "name": "Report", "cadence": "custom",
-        "cron_expression": cron, "timezone": timezone, "next_run_at": next_run_at, "created_by": created_by,
+        "organization_id": org,
+        "shared_link_id": link,
+        "name": "Report",
+        "cadence": "custom",
+        "cron_expression": cron,
+        "timezone": timezone,
+        "next_run_at": next_run_at,
+        "created_by": created_by,
         **columns,
     }
     names = ", ".join(fields)
@@ -65,11 +79,21 @@ async def schedule(
     return schedule_id
 
 
-async def recipient(pool: Pool, schedule_id: UUID, *, email: str | None = None, chat: int | None = None,
-                    user_id: UUID | None = None) -> None:
+async def recipient(
+    pool: Pool,
+    schedule_id: UUID,
+    *,
+    email: str | None = None,
+    chat: int | None = None,
+    user_id: UUID | None = None,
+) -> None:
     channel = "telegram" if chat is not None else "email"
     await pool.execute(
         "INSERT INTO shared_report_schedule_recipients (schedule_id, channel, user_id, email, telegram_chat_id)"
         " VALUES ($1, $2, $3, $4, $5)",
-        schedule_id, channel, user_id, email, chat,
+        schedule_id,
+        channel,
+        user_id,
+        email,
+        chat,
     )
