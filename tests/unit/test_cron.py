@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import islice, pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -209,7 +209,7 @@ def test_fires_increase_and_match_the_local_wall_clock(expression: str, tz: str,
     zone = ZoneInfo(tz)
     fires = list(islice(iter_fires(expression, tz, start), 30))
     assert fires[0] > start
-    assert all(a < b for a, b in zip(fires, fires[1:], strict=False))
+    assert all(a < b for a, b in pairwise(fires))
     for fire in fires:
         local = fire.astimezone(zone).replace(tzinfo=None)
         naive_match = croniter.match(parse_cron(expression).expression, local)
