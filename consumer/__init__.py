@@ -1,0 +1,1 @@
+"""The consumer: arq worker that exports reports and delivers them."""

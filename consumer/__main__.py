@@ -1,0 +1,62 @@
+"""`python -m consumer`: the worker (default); `export`; `dead-letters list|replay`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from shared.errors import ReportsError
+from shared.logs import configure_logging
+from shared.settings import load_settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m consumer",
+        description="Scheduled reports consumer: the arq worker that exports and delivers reports (default).",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("worker", help="run the worker and its health server (the default)")
+    export = sub.add_parser("export", help="write a shared link's report to a file, delivering nothing")
+    export.add_argument("--shared-link", required=True, metavar="SLUG_OR_ID")
+    export.add_argument("--out", required=True, type=Path, metavar="PATH")
+    export.add_argument("--timezone", metavar="TZ", help="IANA zone for dates and periods (default UTC)")
+    export.add_argument("--as-of", metavar="ISO8601", help="the instant relative periods are taken from")
+    dead = sub.add_parser("dead-letters", help="inspect or replay dead letters")
+    dead_sub = dead.add_subparsers(dest="action", required=True)
+    dead_sub.add_parser("list", help="list dead letters, newest first")
+    replay = dead_sub.add_parser("replay", help="re-enqueue dead letters as replay runs")
+    which = replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", metavar="ID")
+    which.add_argument("--all", action="store_true", help="every dead letter not yet replayed")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
+        if args.command == "export":
+            from consumer.cli import export
+
+            return asyncio.run(export(settings, args.shared_link, args.out, args.timezone, args.as_of))
+        if args.command == "dead-letters":
+            from consumer.cli import dead_letters_list, dead_letters_replay
+
+            if args.action == "list":
+                return asyncio.run(dead_letters_list(settings))
+            return asyncio.run(dead_letters_replay(settings, args.id, args.all))
+        from consumer.worker import run_consumer
+
+        asyncio.run(run_consumer(settings))
+        return 0
+    except ReportsError as exc:
+        print(f"consumer: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

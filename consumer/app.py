@@ -1,0 +1,48 @@
+"""The consumer's own HTTP surface: /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from arq.connections import ArqRedis
+
+from shared import health
+from shared.db import Pool
+from shared.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", Pool)
+REDIS = web.AppKey("redis", ArqRedis)
+HEALTH_KEY = web.AppKey("health_key", str)
+
+
+async def readyz(request: web.Request) -> web.Response:
+    app = request.app
+
+    async def polling() -> str | None:
+        # arq refreshes this key from its poll loop; an absent key means the worker stopped polling.
+        try:
+            alive = await app[REDIS].exists(app[HEALTH_KEY])
+        except Exception as exc:
+            return f"worker: cannot read health key: {exc}"
+        return None if alive else "worker: not polling the queue"
+
+    return await health.readiness(
+        {
+            "postgres": lambda: health.postgres_check(app[POOL]),
+            "redis": lambda: health.redis_check(app[REDIS]),
+            "worker": polling,
+        }
+    )
+
+
+def create_app(settings: Settings, pool: Pool, redis: ArqRedis, health_key: str) -> web.Application:
+    """The worker owns the pools; the app only reads them."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[POOL] = pool
+    app[REDIS] = redis
+    app[HEALTH_KEY] = health_key
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", health.metrics)
+    return app

@@ -1,0 +1,100 @@
+"""One-off commands: export a shared link to a file; list and replay dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+from consumer.export import export_to_file
+from consumer.filters import parse_filters
+from shared import deadletters
+from shared.cron import zone
+from shared.db import pool_context
+from shared.errors import FieldIssue, InvalidInput
+from shared.queue import connect as connect_redis
+from shared.settings import Settings
+
+
+def _as_uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
+
+
+async def export(settings: Settings, link: str, out: Path, timezone: str | None, as_of: str | None) -> int:
+    if as_of:
+        try:
+            fire_at = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidInput(FieldIssue("--as-of", "must be ISO 8601, e.g. 2026-11-23T06:00:00Z")) from exc
+        if fire_at.tzinfo is None:
+            raise InvalidInput(FieldIssue("--as-of", "must include a timezone, e.g. 2026-11-23T06:00:00Z"))
+    else:
+        fire_at = datetime.now(UTC)
+    tz = timezone or "UTC"
+    zone(tz)
+    async with pool_context(settings.dsn, max_size=2) as pool:
+        row = await pool.fetchrow(
+            "SELECT id, organization_id, filters, revoked_at FROM shared_links WHERE slug = $1 OR id = $2",
+            link,
+            _as_uuid(link),
+        )
+        if row is None:
+            raise InvalidInput(FieldIssue("--shared-link", f"no shared link has the slug or id '{link}'"))
+        if row["revoked_at"] is not None:
+            raise InvalidInput(FieldIssue("--shared-link", f"shared link '{link}' was revoked"))
+        filters = parse_filters(row["filters"])
+        async with pool.acquire() as conn:
+            result = await export_to_file(
+                conn, row["organization_id"], filters, tz, fire_at, out, settings.export_page_size
+            )
+    print(f"wrote {result.rows} rows, {result.size} bytes to {out} in {result.seconds:.2f} s")
+    return 0
+
+
+async def dead_letters_list(settings: Settings) -> int:
+    async with pool_context(settings.dsn, max_size=2) as pool:
+        rows = await pool.fetch(
+            "SELECT id, run_id, job_id, error, attempts, failed_at, replayed_at, replay_count "
+            "FROM shared_report_dead_letters ORDER BY failed_at DESC LIMIT 500"
+        )
+    if not rows:
+        print("no dead letters")
+    for r in rows:
+        replayed = f" replayed {r['replay_count']}x" if r["replay_count"] else ""
+        print(
+            f"{r['id']}  {r['failed_at']:%Y-%m-%d %H:%M:%S}  tries={r['attempts']}{replayed}  {r['job_id']}\n"
+            f"    {r['error']}"
+        )
+    return 0
+
+
+async def dead_letters_replay(settings: Settings, dead_id: str | None, replay_all: bool) -> int:
+    async with pool_context(settings.dsn, max_size=2) as pool:
+        if replay_all:
+            ids = [
+                r["id"]
+                for r in await pool.fetch(
+                    "SELECT id FROM shared_report_dead_letters WHERE replayed_at IS NULL ORDER BY failed_at"
+                )
+            ]
+        else:
+            parsed = _as_uuid(dead_id or "")
+            if parsed is None:
+                raise InvalidInput(FieldIssue("--id", "must be a dead letter id (a UUID)"))
+            ids = [parsed]
+        redis = await connect_redis(settings.redis_dsn)
+        failures = 0
+        try:
+            for dead in ids:
+                try:
+                    run_id = await deadletters.replay(pool, redis, settings.queue_name, dead)
+                    print(f"replayed {dead} as run {run_id}")
+                except deadletters.NotReplayable as exc:
+                    failures += 1
+                    print(f"not replayed {dead}: {exc}")
+        finally:
+            await redis.aclose()
+    return 1 if failures else 0

@@ -1,0 +1,1 @@
+"""Delivery to one recipient through one provider, classified the way delivery.md prescribes."""

@@ -1,0 +1,104 @@
+"""Email through the Loops transactional API, with an idempotency key per run and recipient."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from consumer.delivery.outcome import Attachment, Outcome
+from consumer.ratelimit import RateLimiter
+from shared.settings import Settings
+
+_CHUNK = 3 * 64 * 1024  # a multiple of 3 keeps base64 chunks concatenable
+_INLINE_429_RETRIES = 3
+
+
+def idempotency_key(run_id: str, recipient: str) -> str:
+    key = f"{run_id}:{recipient}"
+    if len(key) <= 100:
+        return key
+    return f"{run_id}:{hashlib.sha256(recipient.encode()).hexdigest()[:63]}"
+
+
+async def _body(head: dict[str, Any], attachment: Attachment | None) -> AsyncIterator[bytes]:
+    """The JSON body, with the attachment base64-encoded from disk chunk by chunk."""
+    if attachment is None:
+        yield orjson.dumps(head)
+        return
+    prefix = (
+        orjson.dumps(head)[:-1]
+        + b',"attachments":['
+        + orjson.dumps({"filename": attachment.filename, "contentType": attachment.content_type})[:-1]
+        + b',"data":"'
+    )
+    yield prefix
+    loop = asyncio.get_running_loop()
+    with attachment.path.open("rb") as handle:
+        while chunk := await loop.run_in_executor(None, handle.read, _CHUNK):
+            yield base64.b64encode(chunk)
+    yield b'"}]}'
+
+
+def _message(status: int, text: str) -> str:
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return f"HTTP {status}: {text[:200]}"
+    if isinstance(data, dict):
+        error = data.get("error")
+        if isinstance(error, dict):
+            path = f" ({error.get('path')})" if error.get("path") else ""
+            return f"{error.get('message', 'error')}{path}"
+        if data.get("message"):
+            return str(data["message"])
+    return f"HTTP {status}: {text[:200]}"
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    limiter: RateLimiter,
+    *,
+    transactional_id: str,
+    run_id: str,
+    email: str,
+    variables: dict[str, Any],
+    attachment: Attachment | None,
+) -> Outcome:
+    assert settings.loops_api_key is not None
+    headers = {
+        "Authorization": f"Bearer {settings.loops_api_key.get_secret_value()}",
+        "Content-Type": "application/json",
+        "Idempotency-Key": idempotency_key(run_id, email.lower()),
+    }
+    head = {"transactionalId": transactional_id, "email": email, "dataVariables": variables}
+    url = f"{settings.loops_api_url}/api/v1/transactional"
+    for attempt in range(_INLINE_429_RETRIES + 1):
+        await limiter.acquire("loops", 1.05 / settings.loops_rate_per_second)
+        try:
+            async with session.post(url, data=_body(head, attachment), headers=headers) as response:
+                text = await response.text()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return Outcome.transient(f"loops: {type(exc).__name__}: {exc}")
+        if status == 200:
+            return Outcome.sent(provider="loops", status=status)
+        if status == 409:
+            # The idempotency key was seen: an earlier attempt was accepted.
+            return Outcome.sent(provider="loops", status=status, duplicate=True)
+        if status == 429:
+            if attempt < _INLINE_429_RETRIES:
+                await asyncio.sleep(1.0 + random.uniform(0, 0.5))
+                continue
+            return Outcome.transient("loops: rate limited (429)", retry_after=2.0, status=status)
+        if status >= 500:
+            return Outcome.transient(f"loops: {_message(status, text)}", status=status)
+        return Outcome.permanent(f"loops: {_message(status, text)}", status=status)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,58 @@
+"""What one delivery attempt ended in, and what the job should do about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Kind = Literal["sent", "permanent", "transient", "too_large", "migrate"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: Kind
+    detail: dict[str, Any] = field(default_factory=dict)
+    retry_after: float | None = None
+    new_chat_id: int | None = None
+
+    @classmethod
+    def sent(cls, **detail: Any) -> Outcome:
+        return cls("sent", detail)
+
+    @classmethod
+    def permanent(cls, reason: str, **detail: Any) -> Outcome:
+        return cls("permanent", {"reason": reason, **detail})
+
+    @classmethod
+    def transient(cls, reason: str, retry_after: float | None = None, **detail: Any) -> Outcome:
+        return cls("transient", {"reason": reason, **detail}, retry_after=retry_after)
+
+    @classmethod
+    def too_large(cls, **detail: Any) -> Outcome:
+        return cls("too_large", {"reason": "too_large", **detail})
+
+
+@dataclass(frozen=True)
+class Attachment:
+    path: Path
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a recipient is told about the report, attachment or not."""
+
+    name: str
+    rows: int
+    fire_date: str
+    filename: str
+
+    def too_large_text(self, size: int, limit: int) -> str:
+        return (
+            f"The report '{self.name}' for {self.fire_date} has {self.rows} rows ({size / 1_048_576:.1f} MB "
+            f"compressed), which is over the {limit / 1_048_576:.0f} MB limit of this channel. Narrow the "
+            "shared link's filters (a shorter period, fewer platforms or campaigns) to receive it."
+        )

@@ -1,0 +1,58 @@
+"""Email over SMTP with aiosmtplib, classified per delivery.md (4xx retry, 5xx permanent, 552 too big)."""
+
+from __future__ import annotations
+
+import asyncio
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from consumer.delivery.outcome import Attachment, Outcome
+from shared.settings import Settings, SmtpTls
+
+
+def _classify(exc: Exception) -> Outcome:
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        return Outcome.permanent(f"smtp: authentication failed ({exc.code})", code=exc.code)
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [e.code for e in exc.recipients]
+        if all(400 <= c < 500 for c in codes):
+            return Outcome.transient(f"smtp: recipient deferred {codes}", code=codes[0])
+        return Outcome.permanent(
+            f"smtp: recipient refused {codes}: {exc.recipients[0].message}", code=codes[0]
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        if exc.code == 552:
+            return Outcome.too_large(provider="smtp", code=exc.code, message=exc.message)
+        if 400 <= exc.code < 500:
+            return Outcome.transient(f"smtp: {exc.code} {exc.message}", code=exc.code)
+        return Outcome.permanent(f"smtp: {exc.code} {exc.message}", code=exc.code)
+    return Outcome.transient(f"smtp: {type(exc).__name__}: {exc}")
+
+
+async def send(
+    settings: Settings, *, to: str, subject: str, text: str, attachment: Attachment | None
+) -> Outcome:
+    message = EmailMessage()
+    message["From"] = settings.email_from
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(text)
+    if attachment is not None:
+        data = await asyncio.get_running_loop().run_in_executor(None, attachment.path.read_bytes)
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    try:
+        await aiosmtplib.send(
+            message,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            use_tls=settings.smtp_tls is SmtpTls.tls,
+            start_tls=settings.smtp_tls is SmtpTls.starttls,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        return _classify(exc)
+    return Outcome.sent(provider="smtp")

@@ -1,0 +1,114 @@
+"""Telegram Bot API sendDocument, streamed from disk, with the reactions of delivery.md."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import orjson
+
+from consumer.delivery.outcome import Attachment, Outcome
+from consumer.ratelimit import RateLimiter
+from shared.settings import Settings
+
+# Sleeping inline beats re-queuing for short waits; longer ones go back to the queue.
+_INLINE_RETRY_AFTER_MAX = 30.0
+_RETRY_MARGIN = 0.5
+
+
+def _url(settings: Settings, method: str) -> str:
+    assert settings.telegram_bot_token is not None
+    return f"{settings.telegram_api_url}/bot{settings.telegram_bot_token.get_secret_value()}/{method}"
+
+
+async def _throttle(limiter: RateLimiter, settings: Settings, chat_id: int) -> None:
+    # Negative ids are groups and channels, which Telegram limits per minute.
+    per_chat = (
+        settings.telegram_group_interval_seconds if chat_id < 0 else settings.telegram_chat_interval_seconds
+    )
+    await limiter.acquire(f"telegram:chat:{chat_id}", per_chat)
+    await limiter.acquire("telegram:global", 1.0 / settings.telegram_rate_per_second)
+
+
+def _classify(status: int, text: str) -> Outcome:
+    try:
+        data: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        data = None
+    if status == 200 and isinstance(data, dict) and data.get("ok"):
+        result = data.get("result") or {}
+        return Outcome.sent(provider="telegram", message_id=result.get("message_id"))
+    if status == 413:
+        return Outcome.too_large(provider="telegram", status=status)
+    description = data.get("description", "") if isinstance(data, dict) else text[:200]
+    parameters = (data.get("parameters") or {}) if isinstance(data, dict) else {}
+    if status == 429:
+        retry_after = float(parameters.get("retry_after", 1))
+        return Outcome.transient(
+            f"telegram: {description or 'too many requests'}", retry_after=retry_after, status=status
+        )
+    if status == 400 and parameters.get("migrate_to_chat_id"):
+        return Outcome(
+            "migrate",
+            {"reason": description, "status": status},
+            new_chat_id=int(parameters["migrate_to_chat_id"]),
+        )
+    if status >= 500 or status in (502, 503, 504):
+        return Outcome.transient(f"telegram: {description or f'HTTP {status}'}", status=status)
+    return Outcome.permanent(f"telegram: {description or f'HTTP {status}'}", status=status)
+
+
+async def _post(session: aiohttp.ClientSession, url: str, data: aiohttp.FormData | dict[str, Any]) -> Outcome:
+    try:
+        async with session.post(url, data=data) as response:
+            return _classify(response.status, await response.text())
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return Outcome.transient(f"telegram: {type(exc).__name__}: {exc}")
+
+
+async def _with_inline_retries(limiter: RateLimiter, settings: Settings, chat_id: int, call: Any) -> Outcome:
+    while True:
+        await _throttle(limiter, settings, chat_id)
+        outcome: Outcome = await call()
+        if (
+            outcome.kind == "transient"
+            and outcome.retry_after is not None
+            and outcome.retry_after <= _INLINE_RETRY_AFTER_MAX
+        ):
+            await asyncio.sleep(outcome.retry_after + _RETRY_MARGIN)
+            continue
+        return outcome
+
+
+async def send_document(
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    limiter: RateLimiter,
+    *,
+    chat_id: int,
+    caption: str,
+    attachment: Attachment,
+) -> Outcome:
+    async def call() -> Outcome:
+        with attachment.path.open("rb") as handle:
+            form = aiohttp.FormData()
+            form.add_field("chat_id", str(chat_id))
+            form.add_field("caption", caption[:1024])
+            form.add_field(
+                "document", handle, filename=attachment.filename, content_type=attachment.content_type
+            )
+            return await _post(session, _url(settings, "sendDocument"), form)
+
+    return await _with_inline_retries(limiter, settings, chat_id, call)
+
+
+async def send_message(
+    session: aiohttp.ClientSession, settings: Settings, limiter: RateLimiter, *, chat_id: int, text: str
+) -> Outcome:
+    async def call() -> Outcome:
+        return await _post(
+            session, _url(settings, "sendMessage"), {"chat_id": str(chat_id), "text": text[:4096]}
+        )
+
+    return await _with_inline_retries(limiter, settings, chat_id, call)

@@ -1,0 +1,64 @@
+"""Every SQL statement the consumer runs."""
+
+CLAIM_RUN = """
+UPDATE shared_report_runs
+SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL
+WHERE id = $1 AND status IN ('queued', 'running')
+RETURNING id, schedule_id, fire_at, trigger, attempts, coalesce(origin_run_id, id) AS origin
+"""
+
+RUN_STATUS = "SELECT status FROM shared_report_runs WHERE id = $1"
+
+SCHEDULE = """
+SELECT s.id, s.organization_id, s.shared_link_id, s.name, s.timezone, s.format, s.skip_if_empty,
+       s.deleted_at, s.created_by, l.slug, l.title, l.filters, l.revoked_at
+FROM shared_report_schedules s
+JOIN shared_links l ON l.id = s.shared_link_id
+WHERE s.id = $1
+"""
+
+# Recipients already served by this run or by the run it replays; permanent failures of this run.
+DONE_RECIPIENTS = """
+SELECT DISTINCT n.channel, n.recipient
+FROM shared_report_notifications n
+JOIN shared_report_runs r ON r.id = n.run_id
+WHERE (r.id = $2 OR r.origin_run_id = $2)
+  AND (n.status = 'sent' OR (n.run_id = $1 AND (n.payload->>'permanent')::boolean))
+"""
+
+RECORD_NOTIFICATION = """
+INSERT INTO shared_report_notifications
+    (schedule_id, run_id, channel, recipient_user_id, email, telegram_chat_id, recipient, status, payload)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (run_id, channel, recipient) WHERE status = 'sent' DO NOTHING
+"""
+
+FINISH_RUN = """
+UPDATE shared_report_runs
+SET status = $2, row_count = $3, byte_count = $4, filename = $5, error = $6, finished_at = now()
+WHERE id = $1
+"""
+
+RETRY_RUN = "UPDATE shared_report_runs SET status = 'queued', error = $2 WHERE id = $1 AND status = 'running'"
+
+SCHEDULE_STATUS = """
+UPDATE shared_report_schedules SET last_run_status = $2
+WHERE id = $1 AND (last_run_at IS NULL OR last_run_at <= $3)
+"""
+
+MIGRATE_SCHEDULE_CHAT = """
+UPDATE shared_report_schedule_recipients r SET telegram_chat_id = $2
+FROM shared_report_schedules s
+WHERE s.id = r.schedule_id AND s.organization_id = $3 AND r.telegram_chat_id = $1
+  AND NOT EXISTS (SELECT 1 FROM shared_report_schedule_recipients x
+                  WHERE x.schedule_id = r.schedule_id AND x.channel = 'telegram' AND x.telegram_chat_id = $2)
+"""
+
+MIGRATE_ORG_CHAT = """
+UPDATE organization_notification_telegram_recipients SET telegram_chat_id = $2
+WHERE telegram_chat_id = $1 AND organization_id = $3
+"""
+
+CREATOR_EMAIL = """
+SELECT s.name, u.email FROM shared_report_schedules s LEFT JOIN users u ON u.id = s.created_by WHERE s.id = $1
+"""

@@ -1,0 +1,160 @@
+"""Fake Telegram Bot API: sendDocument (multipart, streamed to disk) and sendMessage."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import BodyPartReader, web
+
+from shared.fakes.base import FakeServer, SlidingWindow
+
+
+def _error(code: int, description: str, **parameters: Any) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if parameters:
+        body["parameters"] = parameters
+    return web.Response(status=code, body=orjson.dumps(body), content_type="application/json")
+
+
+class FakeTelegram(FakeServer):
+    def __init__(
+        self,
+        token: str = "123456:TEST",
+        *,
+        enforce_limits: bool = True,
+        max_upload_bytes: int = 50 * 1024 * 1024,
+        save_dir: Path | None = None,
+    ) -> None:
+        super().__init__(save_dir)
+        self.token = token
+        self.max_upload_bytes = max_upload_bytes
+        self.global_window = SlidingWindow(30) if enforce_limits else None
+        self.chat_window = SlidingWindow(1, seconds=0.95) if enforce_limits else None
+        self.blocked: set[int] = set()
+        self.missing: set[int] = set()
+        self.migrations: dict[int, int] = {}
+        self._ids = itertools.count(1)
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=200 * 1024 * 1024)
+        app.router.add_post("/bot{token}/{method}", self.method)
+        return app
+
+    def documents(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in self.received
+            if r["method"] == "sendDocument" and (chat_id is None or r["chat_id"] == chat_id)
+        ]
+
+    async def _fields(
+        self, request: web.Request
+    ) -> tuple[dict[str, str], dict[str, Any] | None] | web.Response:
+        fields: dict[str, str] = {}
+        document: dict[str, Any] | None = None
+        if request.content_type == "multipart/form-data":
+            reader = await request.multipart()
+            async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                if part.name == "document":
+                    digest, size, chunks = hashlib.sha256(), 0, []
+                    while chunk := await part.read_chunk(256 * 1024):
+                        size += len(chunk)
+                        if size > self.max_upload_bytes:
+                            return web.Response(
+                                status=413,
+                                text="<html><head><title>413 Request Entity Too "
+                                "Large</title></head><body></body></html>",
+                                content_type="text/html",
+                            )
+                        digest.update(chunk)
+                        chunks.append(chunk)
+                    document = {
+                        "filename": part.filename,
+                        "size": size,
+                        "sha256": digest.hexdigest(),
+                        "content_type": part.headers.get("Content-Type"),
+                        "data": b"".join(chunks),
+                    }
+                elif part.name:
+                    fields[part.name] = (await part.read()).decode()
+        else:
+            data = await request.post()
+            fields = {k: str(v) for k, v in data.items()}
+        return fields, document
+
+    async def method(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        name = request.match_info["method"]
+        if name not in ("sendDocument", "sendMessage"):
+            return _error(404, "Not Found")
+        parsed = await self._fields(request)
+        if isinstance(parsed, web.Response):
+            return parsed
+        fields, document = parsed
+        try:
+            chat_id = int(fields.get("chat_id", ""))
+        except ValueError:
+            return _error(400, "Bad Request: chat_id is empty")
+        if name == "sendDocument" and document is None:
+            return _error(400, "Bad Request: there is no document in the request")
+        if len(fields.get("caption", "")) > 1024:
+            return _error(400, "Bad Request: message caption is too long")
+        if self.global_window and not self.global_window.allow("bot"):
+            self.rate_limited += 1
+            return _error(429, "Too Many Requests: retry after 1", retry_after=1)
+        if self.chat_window and not self.chat_window.allow(str(chat_id)):
+            self.rate_limited += 1
+            return _error(429, "Too Many Requests: retry after 1", retry_after=1)
+        if chat_id in self.migrations:
+            return _error(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=self.migrations[chat_id],
+            )
+        if chat_id in self.missing:
+            return _error(400, "Bad Request: chat not found")
+        if chat_id in self.blocked:
+            return _error(403, "Forbidden: bot was blocked by the user")
+        action = self.next_action()
+        if action is not None and not action.accept:
+            await self.stall(action.delay)
+            if action.html:
+                return web.Response(status=action.status, text="<html>error</html>", content_type="text/html")
+            return web.Response(
+                status=action.status,
+                body=orjson.dumps(
+                    action.body
+                    or {"ok": False, "error_code": action.status, "description": "scripted failure"}
+                ),
+                content_type="application/json",
+            )
+        record: dict[str, Any] = {
+            "method": name,
+            "chat_id": chat_id,
+            "caption": fields.get("caption"),
+            "text": fields.get("text"),
+        }
+        if document is not None:
+            saved = None
+            if self.save_dir is not None:
+                self.save_dir.mkdir(parents=True, exist_ok=True)
+                target = self.save_dir / f"{len(self.received):04d}-chat{chat_id}-{document['filename']}"
+                target.write_bytes(document["data"])
+                saved = str(target)
+            record["document"] = {**document, "saved": saved}
+        self.received.append(record)
+        if action is not None:  # accepted, then the response is lost or slow
+            await self.stall(action.delay)
+            return web.Response(status=action.status, text="gateway timeout", content_type="text/plain")
+        message = {"message_id": next(self._ids), "chat": {"id": chat_id}, "date": 0}
+        return web.Response(
+            body=orjson.dumps({"ok": True, "result": message}), content_type="application/json"
+        )
