@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 
+import hypothesis  # noqa: F401  (imported early: a late import at session end trips a CPython 3.11.7 AST bug)
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
