@@ -26,7 +26,6 @@ from shared.message import EmailRecipient, ReportMessage, TelegramRecipient, par
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
-_DELIVERY_CONCURRENCY = 8
 
 
 @dataclass
@@ -100,7 +99,8 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
         )
         return {"status": "dead", "error": error}
     try:
-        async with asyncio.timeout(max(1, settings.job_timeout_seconds - 5)):
+        # Our own deadline, inside arq's, so a slow run is retried or dead-lettered rather than lost.
+        async with asyncio.timeout(settings.job_timeout_seconds * 0.9):
             return await _process(deps, message)
     except DeadLetter as exc:
         await _dead(
@@ -269,7 +269,7 @@ async def _export_and_deliver(
         for r in await pool.fetch(queries.DONE_RECIPIENTS, run["id"], run["origin"])
     }
     pending = [r for r in message.recipients if (r.channel, r.key) not in done]
-    limit = asyncio.Semaphore(_DELIVERY_CONCURRENCY)
+    limit = asyncio.Semaphore(settings.delivery_concurrency)
 
     async def one(recipient: EmailRecipient | TelegramRecipient) -> Outcome:
         async with limit:

@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=30.0, ge=0)
     retry_cap_seconds: float = Field(default=1800.0, ge=0)
     worker_max_jobs: int = Field(default=4, ge=1)
+    delivery_concurrency: int = Field(default=8, ge=1, le=100)
     worker_shutdown_wait_seconds: int = Field(default=60, ge=0)
 
     export_page_size: int = Field(default=1000, ge=1, le=100_000)
