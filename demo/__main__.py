@@ -1,0 +1,174 @@
+"""`python -m demo`: migrate a fresh database, seed demo data, run the real producer and consumer processes
+against local Loops/Telegram fakes, and leave what was delivered in ./demo-output/."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import asyncpg
+import jwt
+import orjson
+
+from demo.seed import seed
+from shared.db import pool_context
+from shared.embedded import services
+from shared.fakes.loops import FakeLoops
+from shared.fakes.telegram import FakeTelegram
+from shared.migrate import migrate
+
+DEMO_DB = "scheduled_reports_demo"
+JWT_SECRET = "demo-secret-do-not-use-in-production"
+FINAL = ("sent", "partial", "failed", "skipped", "dead")
+
+
+def _free_port(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _fresh_database(server_url: str) -> str:
+    """A database of the demo's own, recreated each run, so a configured server's data is untouched."""
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{DEMO_DB}"')
+    finally:
+        await conn.close()
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + DEMO_DB, parts.query, parts.fragment))
+
+
+async def _spawn(module: str, env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    handle = log.open("wb")
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env, stdout=handle,
+                                                stderr=handle)
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> int:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode
+
+
+async def run(output: Path, serve: bool, videos: int) -> int:
+    started = time.monotonic()
+    shutil.rmtree(output, ignore_errors=True)
+    output.mkdir(parents=True)
+    with services() as urls:
+        database_url = await _fresh_database(urls.database_url)
+        await migrate(database_url)
+        async with pool_context(database_url, max_size=4) as pool:
+            data = await seed(pool, videos)
+            print(f"seeded: organization 'Demo Co', {data.videos} videos, {len(data.schedule_ids)} schedules due now")
+            loops = FakeLoops(api_key="demo-loops-key", save_dir=output / "loops")
+            telegram = FakeTelegram(token="424242:DEMO", save_dir=output / "telegram")
+            await loops.start()
+            await telegram.start()
+            producer_port = _free_port(8080)
+            env = dict(os.environ)
+            env.update({
+                "DATABASE_URL": database_url, "REDIS_URL": urls.redis_url, "JWT_SECRET": JWT_SECRET,
+                "LOOPS_API_URL": loops.url, "LOOPS_API_KEY": "demo-loops-key", "LOOPS_TRANSACTIONAL_ID": "demo-report",
+                "TELEGRAM_API_URL": telegram.url, "TELEGRAM_BOT_TOKEN": "424242:DEMO",
+                "QUEUE_NAME": f"demo:{uuid4().hex[:8]}", "PRODUCER_HOST": "127.0.0.1",
+                "PRODUCER_PORT": str(producer_port), "CONSUMER_HOST": "127.0.0.1",
+                "CONSUMER_PORT": str(_free_port(8081)), "LOG_FORMAT": "text", "SPOOL_DIR": str(output / ".spool"),
+            })
+            producer = await _spawn("producer", env, output / "producer.log")
+            consumer = await _spawn("consumer", env, output / "consumer.log")
+            try:
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    rows = await pool.fetch("SELECT status FROM shared_report_runs")
+                    if len(rows) >= len(data.schedule_ids) and all(r["status"] in FINAL for r in rows):
+                        break
+                    if producer.returncode is not None or consumer.returncode is not None:
+                        print("a process exited early; see demo-output/producer.log and consumer.log")
+                        return 1
+                    await asyncio.sleep(0.2)
+                else:
+                    print("runs did not finish within 120 s; see demo-output/*.log")
+                    return 1
+                runs = await pool.fetch(
+                    "SELECT s.name, r.status, r.row_count, r.byte_count, r.filename, "
+                    "extract(epoch FROM r.enqueued_at - r.fire_at) AS lag "
+                    "FROM shared_report_runs r JOIN shared_report_schedules s ON s.id = r.schedule_id ORDER BY s.name")
+                notes = await pool.fetch("SELECT channel, coalesce(email, telegram_chat_id::text) AS who, status "
+                                         "FROM shared_report_notifications ORDER BY channel, who")
+                (output / "received.json").write_bytes(orjson.dumps({
+                    "loops": [{k: v for k, v in r.items() if k != "attachments"} | {"attachments": [
+                        {k: v for k, v in a.items() if k != "data"} for a in r.get("attachments", [])]}
+                        for r in loops.received],
+                    "telegram": [{k: v for k, v in r.items() if k != "document"} | {"document": {
+                        k: v for k, v in (r.get("document") or {}).items() if k != "data"}}
+                        for r in telegram.received],
+                }, option=orjson.OPT_INDENT_2))
+                print(f"\n{len(runs)} schedule(s) fired:")
+                for r in runs:
+                    print(f"  {r['name']:<22} {r['status']:<8} {r['row_count']} rows, {r['byte_count']} bytes, "
+                          f"{r['filename']} (enqueued {r['lag']:.2f} s after its due time)")
+                print(f"\n{len(notes)} deliveries:")
+                for n in notes:
+                    print(f"  {n['channel']:<9} {n['who']:<22} {n['status']}")
+                files = sorted(p.relative_to(output.parent) for p in output.rglob("*") if p.is_file()
+                               and ".spool" not in p.parts)
+                print("\nfiles in demo-output/:")
+                for f in files:
+                    print(f"  {f}")
+                print(f"\ndone in {time.monotonic() - started:.1f} s")
+                if serve:
+                    token = jwt.encode({"sub": str(data.owner_id), "aud": "authenticated",
+                                        "exp": int(time.time()) + 86_400}, JWT_SECRET, algorithm="HS256")
+                    print(f"\nAPI at http://127.0.0.1:{producer_port} (Ctrl+C stops)\n"
+                          f"export TOKEN={token}\nexport ORG={data.organization_id}\n"
+                          f"export LINK={data.shared_link_id}\nexport SCHEDULE={data.schedule_ids[0]}")
+                    stop = asyncio.Event()
+                    loop = asyncio.get_running_loop()
+                    for sig in (signal.SIGINT, signal.SIGTERM):
+                        loop.add_signal_handler(sig, stop.set)
+                    await stop.wait()
+                ok = all(r["status"] == "sent" for r in runs)
+                return 0 if ok else 1
+            finally:
+                codes = [await _stop(producer), await _stop(consumer)]
+                await loops.stop()
+                await telegram.stop()
+                shutil.rmtree(output / ".spool", ignore_errors=True)
+                if any(codes):
+                    print(f"warning: process exit codes {codes}; see demo-output/*.log")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
+    parser.add_argument("--output", type=Path, default=Path("demo-output"))
+    parser.add_argument("--videos", type=int, default=10_000)
+    parser.add_argument("--serve", action="store_true", help="keep the producer API running after delivery")
+    args = parser.parse_args()
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(run(args.output.resolve(), args.serve, args.videos))
+    return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
