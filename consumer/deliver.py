@@ -64,9 +64,7 @@ class Deliverer:
                 if outcome.kind != "too_large":
                     return outcome
         # Still too large: tell the recipient how to get a smaller report instead of failing silently.
-        notice = await self._send_text(
-            run_id, recipient, report, report.too_large_text(attachment.size, limit)
-        )
+        notice = await self._send_text(run_id, recipient, report, report.too_large_text(attachment.size, limit))
         return Outcome.too_large(
             size=attachment.size,
             limit=limit,
@@ -143,9 +141,7 @@ class Deliverer:
             f"dead-letter queue.\n\nError: {error}\n\nFix the cause, then replay it from the dead letters."
         )
         if s.email_transport is EmailTransport.smtp:
-            return await smtp.send(
-                s, to=to, subject=f"Report failed: {schedule_name}", text=text, attachment=None
-            )
+            return await smtp.send(s, to=to, subject=f"Report failed: {schedule_name}", text=text, attachment=None)
         assert s.loops_transactional_id is not None
         return await loops.send(
             self.session,

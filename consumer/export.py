@@ -30,9 +30,7 @@ def _quoted(expr: str) -> str:
 
 def line_sql(tz_param: str) -> str:
     fields = [_quoted(c) for c in _TEXT]
-    fields += [
-        _quoted(f"to_char({c} AT TIME ZONE {tz_param}, 'YYYY-MM-DD')") for c in ("published_at", "created_at")
-    ]
+    fields += [_quoted(f"to_char({c} AT TIME ZONE {tz_param}, 'YYYY-MM-DD')") for c in ("published_at", "created_at")]
     fields += [f"coalesce({c}::text, '')" for c in _NUMBERS]
     return " || ',' || ".join(fields) + " || E'\\n'"
 
@@ -40,18 +38,14 @@ def line_sql(tz_param: str) -> str:
 ORDER = "published_at DESC NULLS LAST, id"
 
 
-def export_query(
-    organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime
-) -> tuple[str, list[object]]:
+def export_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
     where = build_where(organization_id, filters, timezone, fire_at)
     tz_param = f"${len(where.params) + 1}::text"
     sql = f"SELECT {line_sql(tz_param)} FROM videos_with_statistics_fast WHERE {where.sql} ORDER BY {ORDER}"
     return sql, [*where.params, timezone]
 
 
-def plain_query(
-    organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime
-) -> tuple[str, list[object]]:
+def plain_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
     """The same rows as plain columns, for COPY comparisons and OFFSET baselines."""
     where = build_where(organization_id, filters, timezone, fire_at)
     sql = (

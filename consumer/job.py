@@ -131,9 +131,7 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
         retry_after = exc.retry_after if isinstance(exc, TransientFailure) else None
         delay = backoff(settings, job_try, retry_after)
         try:
-            await deps.pool.execute(
-                queries.RETRY_RUN, message.run_id, f"retrying in {delay:.0f} s: {reason}"[:4000]
-            )
+            await deps.pool.execute(queries.RETRY_RUN, message.run_id, f"retrying in {delay:.0f} s: {reason}"[:4000])
         except DB_ERRORS:
             log.warning("could not record the retry of run %s", message.run_id)
         metrics.RETRIES.inc()
@@ -264,10 +262,7 @@ async def _export_and_deliver(
         message.fire_at.astimezone(ZoneInfo(timezone)).date().isoformat(),
         filename,
     )
-    done = {
-        (r["channel"], r["recipient"])
-        for r in await pool.fetch(queries.DONE_RECIPIENTS, run["id"], run["origin"])
-    }
+    done = {(r["channel"], r["recipient"]) for r in await pool.fetch(queries.DONE_RECIPIENTS, run["id"], run["origin"])}
     pending = [r for r in message.recipients if (r.channel, r.key) not in done]
     limit = asyncio.Semaphore(settings.delivery_concurrency)
 
@@ -308,12 +303,8 @@ async def _deliver_one(
     if outcome.kind == "migrate" and outcome.new_chat_id is not None and chat_id is not None:
         # The group became a supergroup: store the new id everywhere, then try once more there.
         async with deps.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
-                queries.MIGRATE_SCHEDULE_CHAT, chat_id, outcome.new_chat_id, message.organization_id
-            )
-            await conn.execute(
-                queries.MIGRATE_ORG_CHAT, chat_id, outcome.new_chat_id, message.organization_id
-            )
+            await conn.execute(queries.MIGRATE_SCHEDULE_CHAT, chat_id, outcome.new_chat_id, message.organization_id)
+            await conn.execute(queries.MIGRATE_ORG_CHAT, chat_id, outcome.new_chat_id, message.organization_id)
         migrated = TelegramRecipient(channel="telegram", telegram_chat_id=outcome.new_chat_id)
         retried = await deps.deliverer.deliver(str(message.run_id), migrated, report, files)
         outcome = Outcome(

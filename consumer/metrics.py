@@ -3,9 +3,7 @@
 from prometheus_client import Counter, Histogram
 
 RUNS = Counter("scheduled_reports_runs_finished_total", "Runs finished by the consumer", ["status"])
-DELIVERIES = Counter(
-    "scheduled_reports_deliveries_total", "Delivery attempts per recipient", ["channel", "outcome"]
-)
+DELIVERIES = Counter("scheduled_reports_deliveries_total", "Delivery attempts per recipient", ["channel", "outcome"])
 EXPORT_ROWS = Counter("scheduled_reports_export_rows_total", "Rows written to report files")
 EXPORT_SECONDS = Histogram(
     "scheduled_reports_export_seconds",

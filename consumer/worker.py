@@ -68,9 +68,7 @@ async def run_consumer(settings: Settings) -> None:
     try:
         async with dependencies(settings, pool, redis) as deps:
             worker = build_worker(settings, redis, deps)
-            runner = web.AppRunner(
-                create_app(settings, pool, redis, worker.health_check_key), handle_signals=False
-            )
+            runner = web.AppRunner(create_app(settings, pool, redis, worker.health_check_key), handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, settings.consumer_host, settings.consumer_port).start()
             log.info(

@@ -55,8 +55,7 @@ async def _fresh_database(server_url: str) -> str:
 
 async def _spawn(module: str, env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
     handle = log.open("wb")
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env, stdout=handle,
-                                                stderr=handle)
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env, stdout=handle, stderr=handle)
 
 
 async def _stop(proc: asyncio.subprocess.Process) -> int:
@@ -87,14 +86,25 @@ async def run(output: Path, serve: bool, videos: int) -> int:
             await telegram.start()
             producer_port = _free_port(8080)
             env = dict(os.environ)
-            env.update({
-                "DATABASE_URL": database_url, "REDIS_URL": urls.redis_url, "JWT_SECRET": JWT_SECRET,
-                "LOOPS_API_URL": loops.url, "LOOPS_API_KEY": "demo-loops-key", "LOOPS_TRANSACTIONAL_ID": "demo-report",
-                "TELEGRAM_API_URL": telegram.url, "TELEGRAM_BOT_TOKEN": "424242:DEMO",
-                "QUEUE_NAME": f"demo:{uuid4().hex[:8]}", "PRODUCER_HOST": "127.0.0.1",
-                "PRODUCER_PORT": str(producer_port), "CONSUMER_HOST": "127.0.0.1",
-                "CONSUMER_PORT": str(_free_port(8081)), "LOG_FORMAT": "text", "SPOOL_DIR": str(output / ".spool"),
-            })
+            env.update(
+                {
+                    "DATABASE_URL": database_url,
+                    "REDIS_URL": urls.redis_url,
+                    "JWT_SECRET": JWT_SECRET,
+                    "LOOPS_API_URL": loops.url,
+                    "LOOPS_API_KEY": "demo-loops-key",
+                    "LOOPS_TRANSACTIONAL_ID": "demo-report",
+                    "TELEGRAM_API_URL": telegram.url,
+                    "TELEGRAM_BOT_TOKEN": "424242:DEMO",
+                    "QUEUE_NAME": f"demo:{uuid4().hex[:8]}",
+                    "PRODUCER_HOST": "127.0.0.1",
+                    "PRODUCER_PORT": str(producer_port),
+                    "CONSUMER_HOST": "127.0.0.1",
+                    "CONSUMER_PORT": str(_free_port(8081)),
+                    "LOG_FORMAT": "text",
+                    "SPOOL_DIR": str(output / ".spool"),
+                }
+            )
             producer = await _spawn("producer", env, output / "producer.log")
             consumer = await _spawn("consumer", env, output / "consumer.log")
             try:
@@ -113,36 +123,60 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                 runs = await pool.fetch(
                     "SELECT s.name, r.status, r.row_count, r.byte_count, r.filename, "
                     "extract(epoch FROM r.enqueued_at - r.fire_at) AS lag "
-                    "FROM shared_report_runs r JOIN shared_report_schedules s ON s.id = r.schedule_id ORDER BY s.name")
-                notes = await pool.fetch("SELECT channel, coalesce(email, telegram_chat_id::text) AS who, status "
-                                         "FROM shared_report_notifications ORDER BY channel, who")
-                (output / "received.json").write_bytes(orjson.dumps({
-                    "loops": [{k: v for k, v in r.items() if k != "attachments"} | {"attachments": [
-                        {k: v for k, v in a.items() if k != "data"} for a in r.get("attachments", [])]}
-                        for r in loops.received],
-                    "telegram": [{k: v for k, v in r.items() if k != "document"} | {"document": {
-                        k: v for k, v in (r.get("document") or {}).items() if k != "data"}}
-                        for r in telegram.received],
-                }, option=orjson.OPT_INDENT_2))
+                    "FROM shared_report_runs r JOIN shared_report_schedules s ON s.id = r.schedule_id ORDER BY s.name"
+                )
+                notes = await pool.fetch(
+                    "SELECT channel, coalesce(email, telegram_chat_id::text) AS who, status "
+                    "FROM shared_report_notifications ORDER BY channel, who"
+                )
+                (output / "received.json").write_bytes(
+                    orjson.dumps(
+                        {
+                            "loops": [
+                                {k: v for k, v in r.items() if k != "attachments"}
+                                | {
+                                    "attachments": [
+                                        {k: v for k, v in a.items() if k != "data"} for a in r.get("attachments", [])
+                                    ]
+                                }
+                                for r in loops.received
+                            ],
+                            "telegram": [
+                                {k: v for k, v in r.items() if k != "document"}
+                                | {"document": {k: v for k, v in (r.get("document") or {}).items() if k != "data"}}
+                                for r in telegram.received
+                            ],
+                        },
+                        option=orjson.OPT_INDENT_2,
+                    )
+                )
                 print(f"\n{len(runs)} schedule(s) fired:")
                 for r in runs:
-                    print(f"  {r['name']:<22} {r['status']:<8} {r['row_count']} rows, {r['byte_count']} bytes, "
-                          f"{r['filename']} (enqueued {r['lag']:.2f} s after its due time)")
+                    print(
+                        f"  {r['name']:<22} {r['status']:<8} {r['row_count']} rows, {r['byte_count']} bytes, "
+                        f"{r['filename']} (enqueued {r['lag']:.2f} s after its due time)"
+                    )
                 print(f"\n{len(notes)} deliveries:")
                 for n in notes:
                     print(f"  {n['channel']:<9} {n['who']:<22} {n['status']}")
-                files = sorted(p.relative_to(output.parent) for p in output.rglob("*") if p.is_file()
-                               and ".spool" not in p.parts)
+                files = sorted(
+                    p.relative_to(output.parent) for p in output.rglob("*") if p.is_file() and ".spool" not in p.parts
+                )
                 print("\nfiles in demo-output/:")
                 for f in files:
                     print(f"  {f}")
                 print(f"\ndone in {time.monotonic() - started:.1f} s")
                 if serve:
-                    token = jwt.encode({"sub": str(data.owner_id), "aud": "authenticated",
-                                        "exp": int(time.time()) + 86_400}, JWT_SECRET, algorithm="HS256")
-                    print(f"\nAPI at http://127.0.0.1:{producer_port} (Ctrl+C stops)\n"
-                          f"export TOKEN={token}\nexport ORG={data.organization_id}\n"
-                          f"export LINK={data.shared_link_id}\nexport SCHEDULE={data.schedule_ids[0]}")
+                    token = jwt.encode(
+                        {"sub": str(data.owner_id), "aud": "authenticated", "exp": int(time.time()) + 86_400},
+                        JWT_SECRET,
+                        algorithm="HS256",
+                    )
+                    print(
+                        f"\nAPI at http://127.0.0.1:{producer_port} (Ctrl+C stops)\n"
+                        f"export TOKEN={token}\nexport ORG={data.organization_id}\n"
+                        f"export LINK={data.shared_link_id}\nexport SCHEDULE={data.schedule_ids[0]}"
+                    )
                     stop = asyncio.Event()
                     loop = asyncio.get_running_loop()
                     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -22,17 +22,27 @@ class DemoData:
 
 async def seed(pool: Pool, videos: int = 10_000) -> DemoData:
     async with pool.acquire() as conn, conn.transaction():
-        org = await conn.fetchval("INSERT INTO organizations (name, slug) VALUES ('Demo Co', $1) RETURNING id", ORG_SLUG)
+        org = await conn.fetchval(
+            "INSERT INTO organizations (name, slug) VALUES ('Demo Co', $1) RETURNING id", ORG_SLUG
+        )
         owner = await conn.fetchval(
-            "INSERT INTO users (email, full_name) VALUES ($1, 'Olivia Owner') RETURNING id", OWNER_EMAIL)
+            "INSERT INTO users (email, full_name) VALUES ($1, 'Olivia Owner') RETURNING id", OWNER_EMAIL
+        )
         analyst = await conn.fetchval(
-            "INSERT INTO users (email, full_name) VALUES ('analyst@demo.example', 'Ari Analyst') RETURNING id")
-        await conn.execute("INSERT INTO organization_members VALUES ($1, $2, 'owner'), ($1, $3, 'member')",
-                           org, owner, analyst)
+            "INSERT INTO users (email, full_name) VALUES ('analyst@demo.example', 'Ari Analyst') RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO organization_members VALUES ($1, $2, 'owner'), ($1, $3, 'member')",
+            org,
+            owner,
+            analyst,
+        )
         link = await conn.fetchval(
             "INSERT INTO shared_links (organization_id, slug, title, filters, created_by) "
             "VALUES ($1, 'weekly-performance', 'Weekly Performance', $2, $3) RETURNING id",
-            org, {"platforms": ["tiktok", "youtube", "instagram"]}, owner,
+            org,
+            {"platforms": ["tiktok", "youtube", "instagram"]},
+            owner,
         )
         await conn.execute(
             """
@@ -49,35 +59,50 @@ async def seed(pool: Pool, videos: int = 10_000) -> DemoData:
                    now() - (g * interval '37 minutes') + interval '5 minutes'
             FROM generate_series(1, $2) g
             """,
-            org, videos,
+            org,
+            videos,
         )
         await conn.execute(
             "INSERT INTO video_statistics (video_id, views, likes, comments, reposts, updated_at) "
             "SELECT id, (abs(hashtext(id::text)) % 1000000), (abs(hashtext(id::text)) % 50000), "
             "(abs(hashtext(id::text)) % 3000), (abs(hashtext(id::text)) % 900), now() "
-            "FROM videos WHERE organization_id = $1 AND (abs(hashtext(id::text)) % 10) <> 0", org)
+            "FROM videos WHERE organization_id = $1 AND (abs(hashtext(id::text)) % 10) <> 0",
+            org,
+        )
         weekly = await conn.fetchval(
             "INSERT INTO shared_report_schedules (organization_id, shared_link_id, created_by, name, cadence, "
             "scheduled_time, day_of_week, cron_expression, timezone, send_email, send_telegram, next_run_at) "
             "VALUES ($1, $2, $3, 'Weekly Performance', 'weekly', '09:00', 1, '0 9 * * 1', 'Europe/London', "
             "true, true, now()) RETURNING id",
-            org, link, owner,
+            org,
+            link,
+            owner,
         )
         await conn.execute(
             "INSERT INTO shared_report_schedule_recipients (schedule_id, channel, user_id, email, telegram_chat_id) "
             "VALUES ($1, 'email', $2, NULL, NULL), ($1, 'email', NULL, 'team@demo.example', NULL), "
-            "($1, 'telegram', NULL, NULL, 424242)", weekly, owner,
+            "($1, 'telegram', NULL, NULL, 424242)",
+            weekly,
+            owner,
         )
         monthly = await conn.fetchval(
             "INSERT INTO shared_report_schedules (organization_id, shared_link_id, created_by, name, cadence, "
             "scheduled_time, day_of_month, cron_expression, timezone, send_email, send_telegram, format, "
             "next_run_at) VALUES ($1, $2, $3, 'Month End (zipped)', 'monthly', '18:00', -1, '0 18 L * *', "
             "'America/New_York', true, true, 'csv.zip', now()) RETURNING id",
-            org, link, owner,
+            org,
+            link,
+            owner,
         )
         # The monthly schedule has no recipients of its own: organization-wide ones are used.
-        await conn.execute("INSERT INTO organization_notification_email_recipients (organization_id, email) "
-                           "VALUES ($1, 'reports@demo.example')", org)
-        await conn.execute("INSERT INTO organization_notification_telegram_recipients "
-                           "(organization_id, telegram_chat_id, label) VALUES ($1, -1001234567, 'Demo group')", org)
+        await conn.execute(
+            "INSERT INTO organization_notification_email_recipients (organization_id, email) "
+            "VALUES ($1, 'reports@demo.example')",
+            org,
+        )
+        await conn.execute(
+            "INSERT INTO organization_notification_telegram_recipients "
+            "(organization_id, telegram_chat_id, label) VALUES ($1, -1001234567, 'Demo group')",
+            org,
+        )
     return DemoData(org, owner, link, [weekly, monthly], videos)

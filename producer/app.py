@@ -8,18 +8,19 @@ import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from arq.connections import ArqRedis
 
+from producer.api.errors import error_middleware
+from producer.api.keys import POOL, REDIS, SETTINGS
+from producer.api.openapi import document
+from producer.api.routes import add_routes
 from producer.loop import Scheduler
 from shared import health
-from shared.db import Pool, create_pool
+from shared.db import create_pool
 from shared.queue import connect as connect_redis
 from shared.settings import Settings
 
-SETTINGS = web.AppKey("settings", Settings)
-POOL = web.AppKey("pool", Pool)
-REDIS = web.AppKey("redis", ArqRedis)
 SCHEDULER = web.AppKey("scheduler", Scheduler)
+__all__ = ["POOL", "REDIS", "SCHEDULER", "SETTINGS", "create_app"]
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -70,7 +71,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    app = web.Application(client_max_size=64 * 1024, middlewares=[error_middleware])
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
     if run_scheduler:
@@ -78,4 +79,10 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", health.metrics)
+    app.router.add_get("/v1/openapi.json", openapi)
+    add_routes(app)
     return app
+
+
+async def openapi(_: web.Request) -> web.Response:
+    return health.json_response(document())

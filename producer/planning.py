@@ -74,9 +74,7 @@ def plan(
     elif policy == "fire_all":
         ordered = list(slots)
         cut = max(0, len(ordered) - FIRE_ALL_CAP)
-        result.fires = [Fire(s, "skipped") for s in ordered[:cut]] + [
-            Fire(s, "queued") for s in ordered[cut:]
-        ]
+        result.fires = [Fire(s, "skipped") for s in ordered[:cut]] + [Fire(s, "queued") for s in ordered[cut:]]
     else:
         raise ValueError(f"unknown misfire policy {policy!r}")
     return result

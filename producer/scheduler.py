@@ -198,9 +198,7 @@ async def _enqueue(
     return len(added)
 
 
-async def sweep(
-    pool: Pool, redis: ArqRedis, settings: Settings, *, grace_seconds: float | None = None
-) -> int:
+async def sweep(pool: Pool, redis: ArqRedis, settings: Settings, *, grace_seconds: float | None = None) -> int:
     """Re-enqueue queued runs whose enqueue never happened or whose job vanished from Redis."""
     grace = settings.sweep_grace_seconds if grace_seconds is None else grace_seconds
     rows = await pool.fetch(queries.SWEEP_CANDIDATES, grace, 1000)

@@ -30,9 +30,7 @@ _RANGES = {
 _NAMES = {
     "month": {
         m: i + 1
-        for i, m in enumerate(
-            ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-        )
+        for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))
     },
     "day_of_week": {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))},
 }
@@ -116,8 +114,7 @@ def parse_cron(expression: str) -> Cron:
     parts = text.split()
     if len(parts) not in (5, 6):
         raise _issue(
-            f"must have 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, "
-            f"got {len(parts)}"
+            f"must have 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, got {len(parts)}"
         )
     names = FIVE_FIELDS if len(parts) == 5 else SIX_FIELDS
     for part, name in zip(parts, names, strict=True):
@@ -142,9 +139,7 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise _issue(
-            f"unknown IANA time zone '{name}'; use a name such as Europe/London", "timezone"
-        ) from exc
+        raise _issue(f"unknown IANA time zone '{name}'; use a name such as Europe/London", "timezone") from exc
 
 
 def parse_time(value: str) -> tuple[int, int]:

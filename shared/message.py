@@ -91,9 +91,7 @@ def parse_message(payload: Any) -> ReportMessage:
     try:
         return ReportMessage.model_validate(payload)
     except ValidationError as exc:
-        issues = [
-            FieldIssue(".".join(str(p) for p in err["loc"]) or "message", err["msg"]) for err in exc.errors()
-        ]
+        issues = [FieldIssue(".".join(str(p) for p in err["loc"]) or "message", err["msg"]) for err in exc.errors()]
         raise InvalidMessage(
             issues, "invalid shared_report message: " + "; ".join(f"{i.field}: {i.message}" for i in issues)
         ) from exc

@@ -54,9 +54,7 @@ async def connect(url: str) -> ArqRedis:
     settings = redis_settings(url)
     settings.conn_retries = 2
     try:
-        pool: ArqRedis = await create_pool(
-            settings, job_serializer=serializer.dumps, job_deserializer=serializer.loads
-        )
+        pool: ArqRedis = await create_pool(settings, job_serializer=serializer.dumps, job_deserializer=serializer.loads)
     except (RedisError, OSError) as exc:
         raise QueueError(f"cannot connect to Redis (REDIS_URL): {exc}") from exc
     return pool
@@ -91,9 +89,7 @@ async def missing_jobs(redis: ArqRedis, job_ids: Sequence[str]) -> list[str]:
     try:
         async with redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                pipe.exists(
-                    job_key_prefix + job_id, in_progress_key_prefix + job_id, result_key_prefix + job_id
-                )
+                pipe.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id, result_key_prefix + job_id)
             counts = await pipe.execute()
     except (RedisError, OSError) as exc:
         raise QueueError(f"cannot read job state: {exc}") from exc

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key)")
+        return value
+
     @field_validator("loops_api_url", "telegram_api_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -94,9 +101,7 @@ class Settings(BaseSettings):
         """Fail at start, naming every missing variable, instead of failing at the first use."""
         missing = [name.upper() for name in names if getattr(self, name) in (None, "")]
         if missing:
-            raise ConfigError(
-                "missing required setting(s): " + ", ".join(missing) + " (set them in the environment)"
-            )
+            raise ConfigError("missing required setting(s): " + ", ".join(missing) + " (set them in the environment)")
 
     def require_producer(self) -> None:
         self.require("database_url", "redis_url", "jwt_secret")

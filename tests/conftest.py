@@ -57,7 +57,7 @@ def settings(database_url: str, redis_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
-        jwt_secret="test-secret-please-change",
+        jwt_secret="test-secret-please-change-0123456789",
         loops_api_key="loops-test-key",
         loops_transactional_id="tx-report",
         telegram_bot_token="123456:TEST",

@@ -18,9 +18,7 @@ def _classify(exc: Exception) -> Outcome:
         codes = [e.code for e in exc.recipients]
         if all(400 <= c < 500 for c in codes):
             return Outcome.transient(f"smtp: recipient deferred {codes}", code=codes[0])
-        return Outcome.permanent(
-            f"smtp: recipient refused {codes}: {exc.recipients[0].message}", code=codes[0]
-        )
+        return Outcome.permanent(f"smtp: recipient refused {codes}: {exc.recipients[0].message}", code=codes[0])
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         if exc.code == 552:
             return Outcome.too_large(provider="smtp", code=exc.code, message=exc.message)
@@ -30,9 +28,7 @@ def _classify(exc: Exception) -> Outcome:
     return Outcome.transient(f"smtp: {type(exc).__name__}: {exc}")
 
 
-async def send(
-    settings: Settings, *, to: str, subject: str, text: str, attachment: Attachment | None
-) -> Outcome:
+async def send(settings: Settings, *, to: str, subject: str, text: str, attachment: Attachment | None) -> Outcome:
     message = EmailMessage()
     message["From"] = settings.email_from
     message["To"] = to

@@ -24,9 +24,7 @@ def _url(settings: Settings, method: str) -> str:
 
 async def _throttle(limiter: RateLimiter, settings: Settings, chat_id: int) -> None:
     # Negative ids are groups and channels, which Telegram limits per minute.
-    per_chat = (
-        settings.telegram_group_interval_seconds if chat_id < 0 else settings.telegram_chat_interval_seconds
-    )
+    per_chat = settings.telegram_group_interval_seconds if chat_id < 0 else settings.telegram_chat_interval_seconds
     await limiter.acquire(f"telegram:chat:{chat_id}", per_chat)
     await limiter.acquire("telegram:global", 1.0 / settings.telegram_rate_per_second)
 
@@ -95,9 +93,7 @@ async def send_document(
             form = aiohttp.FormData()
             form.add_field("chat_id", str(chat_id))
             form.add_field("caption", caption[:1024])
-            form.add_field(
-                "document", handle, filename=attachment.filename, content_type=attachment.content_type
-            )
+            form.add_field("document", handle, filename=attachment.filename, content_type=attachment.content_type)
             return await _post(session, _url(settings, "sendDocument"), form)
 
     return await _with_inline_retries(limiter, settings, chat_id, call)
@@ -107,8 +103,6 @@ async def send_message(
     session: aiohttp.ClientSession, settings: Settings, limiter: RateLimiter, *, chat_id: int, text: str
 ) -> Outcome:
     async def call() -> Outcome:
-        return await _post(
-            session, _url(settings, "sendMessage"), {"chat_id": str(chat_id), "text": text[:4096]}
-        )
+        return await _post(session, _url(settings, "sendMessage"), {"chat_id": str(chat_id), "text": text[:4096]})
 
     return await _with_inline_retries(limiter, settings, chat_id, call)

@@ -54,9 +54,7 @@ class FakeLoops(FakeServer):
         if self.window and not self.window.allow("team"):
             self.rate_limited += 1
             response = _error(429, "Rate limit exceeded")
-            response.headers.update(
-                {"x-ratelimit-limit": str(self.window.limit), "x-ratelimit-remaining": "0"}
-            )
+            response.headers.update({"x-ratelimit-limit": str(self.window.limit), "x-ratelimit-remaining": "0"})
             return response
         raw = await request.read()
         try:
@@ -76,9 +74,7 @@ class FakeLoops(FakeServer):
             if not isinstance(item, dict) or not all(
                 isinstance(item.get(k), str) for k in ("filename", "contentType", "data")
             ):
-                return _error(
-                    400, "filename, contentType and data are required", path=f"attachments[{index}]"
-                )
+                return _error(400, "filename, contentType and data are required", path=f"attachments[{index}]")
             try:
                 data = base64.b64decode(item["data"], validate=True)
             except (binascii.Error, ValueError):

@@ -46,14 +46,10 @@ class FakeTelegram(FakeServer):
 
     def documents(self, chat_id: int | None = None) -> list[dict[str, Any]]:
         return [
-            r
-            for r in self.received
-            if r["method"] == "sendDocument" and (chat_id is None or r["chat_id"] == chat_id)
+            r for r in self.received if r["method"] == "sendDocument" and (chat_id is None or r["chat_id"] == chat_id)
         ]
 
-    async def _fields(
-        self, request: web.Request
-    ) -> tuple[dict[str, str], dict[str, Any] | None] | web.Response:
+    async def _fields(self, request: web.Request) -> tuple[dict[str, str], dict[str, Any] | None] | web.Response:
         fields: dict[str, str] = {}
         document: dict[str, Any] | None = None
         if request.content_type == "multipart/form-data":
@@ -131,8 +127,7 @@ class FakeTelegram(FakeServer):
             return web.Response(
                 status=action.status,
                 body=orjson.dumps(
-                    action.body
-                    or {"ok": False, "error_code": action.status, "description": "scripted failure"}
+                    action.body or {"ok": False, "error_code": action.status, "description": "scripted failure"}
                 ),
                 content_type="application/json",
             )
@@ -155,6 +150,4 @@ class FakeTelegram(FakeServer):
             await self.stall(action.delay)
             return web.Response(status=action.status, text="gateway timeout", content_type="text/plain")
         message = {"message_id": next(self._ids), "chat": {"id": chat_id}, "date": 0}
-        return web.Response(
-            body=orjson.dumps({"ok": True, "result": message}), content_type="application/json"
-        )
+        return web.Response(body=orjson.dumps({"ok": True, "result": message}), content_type="application/json")

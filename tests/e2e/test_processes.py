@@ -43,9 +43,7 @@ async def wait_for(predicate, timeout: float, interval: float = 0.05) -> None:  
     raise AssertionError("condition not reached in time")
 
 
-async def test_producer_fires_and_exits_cleanly_on_sigterm(
-    pool: Pool, redis: ArqRedis, settings: Settings
-) -> None:
+async def test_producer_fires_and_exits_cleanly_on_sigterm(pool: Pool, redis: ArqRedis, settings: Settings) -> None:
     org = await seed.organization(pool)
     link = await seed.shared_link(pool, org)
     due = datetime.now(UTC) + timedelta(seconds=3)
@@ -55,9 +53,7 @@ async def test_producer_fires_and_exits_cleanly_on_sigterm(
     try:
 
         async def enqueued() -> bool:
-            return bool(
-                await pool.fetchval("SELECT enqueued_at FROM shared_report_runs WHERE schedule_id=$1", sched)
-            )
+            return bool(await pool.fetchval("SELECT enqueued_at FROM shared_report_runs WHERE schedule_id=$1", sched))
 
         await wait_for(enqueued, 15)
         lag = await pool.fetchval("SELECT extract(epoch FROM enqueued_at - fire_at) FROM shared_report_runs")
@@ -140,14 +136,10 @@ async def test_consumer_killed_mid_delivery_resumes_without_resending(
         assert run["status"] == "sent" and run["attempts"] == 2
         per_chat = {c: len(fx.telegram.documents(c)) for c in chats}
         duplicates = sum(n - 1 for n in per_chat.values())
-        print(
-            f"served before kill: {len(served_before)} chats; telegram duplicates after restart: {duplicates}"
-        )
+        print(f"served before kill: {len(served_before)} chats; telegram duplicates after restart: {duplicates}")
         assert all(n >= 1 for n in per_chat.values())
         # Only an upload in flight at the moment of the kill can repeat (Telegram has no idempotency key).
         assert duplicates <= 1
         assert len(fx.loops.sent) == 1
-        sent_rows = await pool.fetchval(
-            "SELECT count(*) FROM shared_report_notifications WHERE status = 'sent'"
-        )
+        sent_rows = await pool.fetchval("SELECT count(*) FROM shared_report_notifications WHERE status = 'sent'")
         assert sent_rows == len(chats) + 1

@@ -180,9 +180,7 @@ async def test_telegram_error_classes(
         assert run["attempts"] == 1  # slept retry_after inline, no requeue
     if setup == "migrate":
         assert tg.documents(-1009999) and final["telegram_chat_id"] == -1009999
-        assert (
-            await pool.fetchval("SELECT telegram_chat_id FROM shared_report_schedule_recipients") == -1009999
-        )
+        assert await pool.fetchval("SELECT telegram_chat_id FROM shared_report_schedule_recipients") == -1009999
     if setup == "too_large":
         assert [r["method"] for r in tg.received] == ["sendMessage"]
         assert "over the" in tg.received[0]["text"] and "Narrow" in tg.received[0]["text"]
@@ -286,16 +284,10 @@ async def test_malformed_and_deleted_schedule_messages_are_dead_lettered(
     await enqueue_many(redis, s.queue_name, [Job("bad-1", {"v": 1, "run_id": "not-a-uuid"})])
     await drain(s, pool, redis, tmp_path)
 
-    dead = await pool.fetch(
-        "SELECT run_id, job_id, error, payload FROM shared_report_dead_letters ORDER BY job_id"
-    )
+    dead = await pool.fetch("SELECT run_id, job_id, error, payload FROM shared_report_dead_letters ORDER BY job_id")
     assert {d["job_id"] for d in dead} == {"bad-1", f"shared_report:{sched}:{int(FIRE.timestamp())}"}
     bad = next(d for d in dead if d["job_id"] == "bad-1")
-    assert (
-        bad["run_id"] is None
-        and "run_id" in bad["error"]
-        and bad["payload"] == {"v": 1, "run_id": "not-a-uuid"}
-    )
+    assert bad["run_id"] is None and "run_id" in bad["error"] and bad["payload"] == {"v": 1, "run_id": "not-a-uuid"}
     assert (await run_row(pool, run_id))["status"] == "dead"
     assert fx.loops.sent[0]["email"] == "creator@example.com"  # one failure email to the creator
     assert "deleted" in fx.loops.sent[0]["dataVariables"]["error"]
@@ -326,9 +318,7 @@ async def test_exhausted_retries_dead_letter_then_replay_serves_only_the_rest(
     assert (replayed["status"], replayed["trigger"], replayed["origin_run_id"]) == ("sent", "replay", run_id)
     assert [r["email"] for r in fx.loops.sent].count("a@example.com") == 1  # served before, not again
     assert len(fx.telegram.documents(9)) == 1
-    assert (
-        await pool.fetchval("SELECT replay_count FROM shared_report_dead_letters WHERE id = $1", dead_id) == 1
-    )
+    assert await pool.fetchval("SELECT replay_count FROM shared_report_dead_letters WHERE id = $1", dead_id) == 1
 
 
 async def test_revoked_link_and_bad_filters_fail_permanently(

@@ -40,13 +40,10 @@ async def video(
     }
     names = ", ".join(values)
     marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
-    vid: UUID = await pool.fetchval(
-        f"INSERT INTO videos ({names}) VALUES ({marks}) RETURNING id", *values.values()
-    )
+    vid: UUID = await pool.fetchval(f"INSERT INTO videos ({names}) VALUES ({marks}) RETURNING id", *values.values())
     if stats is not None:
         await pool.execute(
-            "INSERT INTO video_statistics (video_id, views, likes, comments, reposts) "
-            "VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO video_statistics (video_id, views, likes, comments, reposts) VALUES ($1, $2, $3, $4, $5)",
             vid,
             *stats,
         )
@@ -95,9 +92,7 @@ async def test_csv_bytes_for_tricky_data(pool: Pool, tmp_path: Path) -> None:
     assert '"2026-11-21","2026-11-02",10000' in tokyo
 
 
-async def test_other_organizations_never_appear_and_pages_cover_everything(
-    pool: Pool, tmp_path: Path
-) -> None:
+async def test_other_organizations_never_appear_and_pages_cover_everything(pool: Pool, tmp_path: Path) -> None:
     org, other = await seed.organization(pool), await seed.organization(pool)
     await pool.execute(
         "INSERT INTO videos (organization_id, title, published_at) SELECT $1, 'mine ' || g, "
@@ -133,16 +128,12 @@ async def test_other_organizations_never_appear_and_pages_cover_everything(
         ({"period": "all"}, {"new one", "yt", "old"}),
     ],
 )
-async def test_every_filter_key(
-    pool: Pool, tmp_path: Path, filters: dict[str, object], expected: set[str]
-) -> None:
+async def test_every_filter_key(pool: Pool, tmp_path: Path, filters: dict[str, object], expected: set[str]) -> None:
     org = await seed.organization(pool)
     # FIRE is Monday 2026-11-23 06:00Z.
     await video(pool, org, title="new one", published="2026-11-22T10:00Z")
     await video(pool, org, title="yt", platform="youtube", campaign_tag="B", published="2026-11-18T10:00Z")
-    await video(
-        pool, org, title="old", status="archived", channel_username="@x", published="2026-10-15T10:00Z"
-    )
+    await video(pool, org, title="old", status="archived", channel_username="@x", published="2026-10-15T10:00Z")
     text, _ = await run_export(pool, org, tmp_path, filters)
     titles = {line.split('","')[0].strip('"') for line in text.splitlines()[1:]}
     assert titles == expected
@@ -167,7 +158,5 @@ def test_bad_filters_fail_closed_naming_the_key(filters: dict[str, object], fiel
 
 def test_file_name_uses_local_date_and_clean_slug() -> None:
     assert file_name("Weekly Views!! (EU)", FIRE, "Pacific/Kiritimati") == "weekly-views-eu-2026-11-23.csv"
-    assert (
-        file_name("x", datetime(2026, 11, 23, 2, 0, tzinfo=UTC), "America/Los_Angeles") == "x-2026-11-22.csv"
-    )
+    assert file_name("x", datetime(2026, 11, 23, 2, 0, tzinfo=UTC), "America/Los_Angeles") == "x-2026-11-22.csv"
     assert file_name("***", FIRE, "UTC", "zip") == "report-2026-11-23.zip"

@@ -70,8 +70,7 @@ async def test_fresh_database_gets_every_table_and_replay_changes_nothing(empty_
     indexes = [w for k, w in first if k == "index"]
     assert any("shared_report_runs_cron_once" in i and "WHERE (trigger = 'cron'::text)" in i for i in indexes)
     assert any(
-        "shared_report_schedules_due_idx" in i and "WHERE (enabled AND (deleted_at IS NULL))" in i
-        for i in indexes
+        "shared_report_schedules_due_idx" in i and "WHERE (enabled AND (deleted_at IS NULL))" in i for i in indexes
     )
 
     assert await migrate(empty_db) == []
@@ -100,9 +99,7 @@ async def test_unique_cron_run_constraint_rejects_a_second_run_for_the_same_fire
         with pytest.raises(asyncpg.UniqueViolationError):
             await conn.execute(insert, sched, "cron")
         await conn.execute(insert, sched, "manual")  # manual runs may share the instant
-        other_org = await conn.fetchval(
-            "INSERT INTO organizations (name, slug) VALUES ('B', 'b') RETURNING id"
-        )
+        other_org = await conn.fetchval("INSERT INTO organizations (name, slug) VALUES ('B', 'b') RETURNING id")
         with pytest.raises(asyncpg.ForeignKeyViolationError):
             await conn.execute(
                 "INSERT INTO shared_report_schedules (organization_id, shared_link_id, name, cadence, "
@@ -118,9 +115,7 @@ async def test_refuses_a_database_ahead_of_the_code(empty_db: str) -> None:
     await migrate(empty_db)
     conn = await asyncpg.connect(empty_db)
     try:
-        await conn.execute(
-            "INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')"
-        )
+        await conn.execute("INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')")
     finally:
         await conn.close()
     with pytest.raises(MigrationError, match="schema version 999 but this code knows only up to"):

@@ -44,9 +44,7 @@ async def _queued_jobs(redis: ArqRedis, settings: Settings) -> list[str]:
     return [j.decode() for j in await redis.zrange(settings.queue_name, 0, -1)]
 
 
-async def test_due_schedule_becomes_one_run_and_one_job(
-    pool: Pool, redis: ArqRedis, settings: Settings
-) -> None:
+async def test_due_schedule_becomes_one_run_and_one_job(pool: Pool, redis: ArqRedis, settings: Settings) -> None:
     org, link, sched = await _setup(pool)
     await seed.recipient(pool, sched, email="a@example.com")
     await seed.recipient(pool, sched, chat=-1001)
@@ -66,9 +64,7 @@ async def test_due_schedule_becomes_one_run_and_one_job(
     message = parse_message(raw["a"][0])
     assert message.fire_at == T0 and message.trigger == "cron" and message.organization_id == org
     assert [r.channel for r in message.recipients] == ["email", "telegram"]
-    row = await pool.fetchrow(
-        "SELECT next_run_at, last_run_status FROM shared_report_schedules WHERE id=$1", sched
-    )
+    row = await pool.fetchrow("SELECT next_run_at, last_run_status FROM shared_report_schedules WHERE id=$1", sched)
     assert row["next_run_at"] == T0 + timedelta(days=1) and row["last_run_status"] == "queued"
 
 
@@ -90,15 +86,10 @@ async def test_org_recipients_fill_in_and_no_recipients_fails_visibly(
 
     [ok] = await _runs(pool, with_org)
     raw = serializer.loads(await redis.get(job_key_prefix + ok["job_id"]))
-    assert raw["a"][0]["recipients"] == [
-        {"channel": "email", "user_id": str(user), "email": "owner@example.com"}
-    ]
+    assert raw["a"][0]["recipients"] == [{"channel": "email", "user_id": str(user), "email": "owner@example.com"}]
     [failed] = await _runs(pool, lonely)
     assert failed["status"] == "failed" and failed["error"] == NO_RECIPIENTS and failed["job_id"] is None
-    assert (
-        await pool.fetchval("SELECT last_run_status FROM shared_report_schedules WHERE id=$1", lonely)
-        == "failed"
-    )
+    assert await pool.fetchval("SELECT last_run_status FROM shared_report_schedules WHERE id=$1", lonely) == "failed"
 
 
 @pytest.mark.parametrize(
@@ -156,9 +147,7 @@ async def test_crash_between_commit_and_enqueue_is_recovered_by_the_sweep(
     assert run["status"] == "queued" and run["enqueued_at"] is None
     assert await _queued_jobs(redis, settings) == []
 
-    assert await tick(pool, redis, settings, now=T0) == await tick(
-        pool, redis, settings, now=T0
-    )  # nothing due
+    assert await tick(pool, redis, settings, now=T0) == await tick(pool, redis, settings, now=T0)  # nothing due
     assert await sweep(pool, redis, settings, grace_seconds=0) == 1
     assert await sweep(pool, redis, settings, grace_seconds=0) == 0
     assert await _queued_jobs(redis, settings) == [run["job_id"]]
@@ -187,9 +176,7 @@ async def test_jitter_defers_deterministically_and_keeps_nominal_fire(
     await seed.recipient(pool, sched, email="a@example.com")
     fire = await pool.fetchval("SELECT next_run_at FROM shared_report_schedules WHERE id=$1", sched)
     await tick(pool, redis, settings, now=fire)
-    row = await pool.fetchrow(
-        "SELECT fire_at, defer_until FROM shared_report_runs WHERE schedule_id=$1", sched
-    )
+    row = await pool.fetchrow("SELECT fire_at, defer_until FROM shared_report_runs WHERE schedule_id=$1", sched)
     assert row["fire_at"] == fire
     assert fire <= row["defer_until"] < fire + timedelta(seconds=600)
     score = await redis.zscore(settings.queue_name, f"shared_report:{sched}:{int(fire.timestamp())}")
@@ -232,9 +219,7 @@ async def test_loop_wakes_on_notify_and_enqueues_within_a_second(
         enqueued = None
         while time.monotonic() < deadline and enqueued is None:
             await asyncio.sleep(0.05)
-            enqueued = await pool.fetchval(
-                "SELECT enqueued_at FROM shared_report_runs WHERE schedule_id = $1", sched
-            )
+            enqueued = await pool.fetchval("SELECT enqueued_at FROM shared_report_runs WHERE schedule_id = $1", sched)
         assert enqueued is not None
         assert (enqueued - due).total_seconds() < 1.0
     finally:

@@ -33,9 +33,7 @@ async def test_four_producers_enqueue_each_due_schedule_exactly_once(
         SCHEDULES,
     )
     env = env_for(settings, TICK_BATCH_SIZE="200")
-    results = await asyncio.gather(
-        *(run_module("producer", "tick", "--once", env=env, timeout=90) for _ in range(4))
-    )
+    results = await asyncio.gather(*(run_module("producer", "tick", "--once", env=env, timeout=90) for _ in range(4)))
     for code, output in results:
         assert code == 0, output
 

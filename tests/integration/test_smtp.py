@@ -90,22 +90,14 @@ async def test_over_the_size_limit_is_too_large(server: tuple[Handler, int], tmp
     assert outcome.kind == "too_large" and outcome.detail["code"] == 552
 
 
-@pytest.mark.parametrize(
-    ("reply", "kind"), [("451 Try again later", "transient"), ("554 Rejected", "permanent")]
-)
-async def test_reply_codes_are_classified(
-    server: tuple[Handler, int], tmp_path: Path, reply: str, kind: str
-) -> None:
+@pytest.mark.parametrize(("reply", "kind"), [("451 Try again later", "transient"), ("554 Rejected", "permanent")])
+async def test_reply_codes_are_classified(server: tuple[Handler, int], tmp_path: Path, reply: str, kind: str) -> None:
     handler, port = server
     handler.reply = reply
-    outcome = await smtp.send(
-        smtp_settings(port), to="a@example.com", subject="Report", text="hi", attachment=None
-    )
+    outcome = await smtp.send(smtp_settings(port), to="a@example.com", subject="Report", text="hi", attachment=None)
     assert outcome.kind == kind
 
 
 async def test_connection_refused_is_transient() -> None:
-    outcome = await smtp.send(
-        smtp_settings(free_port()), to="a@example.com", subject="r", text="x", attachment=None
-    )
+    outcome = await smtp.send(smtp_settings(free_port()), to="a@example.com", subject="r", text="x", attachment=None)
     assert outcome.kind == "transient"

@@ -66,9 +66,7 @@ class DatabaseFactory:
         async def go() -> None:
             conn = await asyncpg.connect(self.admin_url)
             try:
-                names = await conn.fetch(
-                    "SELECT datname FROM pg_database WHERE datname LIKE $1", self.prefix + "%"
-                )
+                names = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1", self.prefix + "%")
                 for row in names:
                     await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
             finally:

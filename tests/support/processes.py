@@ -16,7 +16,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         {
             "DATABASE_URL": settings.dsn,
             "REDIS_URL": settings.redis_dsn,
-            "JWT_SECRET": "test-secret-please-change",
+            "JWT_SECRET": "test-secret-please-change-0123456789",
             "LOOPS_API_KEY": "loops-test-key",
             "LOOPS_TRANSACTIONAL_ID": "tx-report",
             "TELEGRAM_BOT_TOKEN": "123456:TEST",

@@ -201,9 +201,7 @@ EXPRESSIONS = [
 @given(
     expression=st.sampled_from(EXPRESSIONS),
     tz=st.sampled_from(ZONES),
-    start=st.datetimes(
-        min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
-    ),
+    start=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
 )
 def test_fires_increase_and_match_the_local_wall_clock(expression: str, tz: str, start: datetime) -> None:
     zone = ZoneInfo(tz)

@@ -1,0 +1,1 @@
+"""The producer's HTTP API (api.md): schedules, runs, dead letters."""

@@ -1,0 +1,83 @@
+"""The one error shape of api.md, for every failure, and the middleware that guarantees it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from shared.errors import InvalidInput
+from shared.health import json_response
+from shared.logs import request_id
+
+log = logging.getLogger(__name__)
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+}
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, message: str, details: list[dict[str, str]] | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or _CODES.get(status, "error")
+        self.message = message
+        self.details = details or []
+
+
+def not_found(what: str = "schedule") -> ApiError:
+    return ApiError(404, f"{what} not found")
+
+
+def validation(field: str, message: str) -> ApiError:
+    return ApiError(422, f"{field}: {message}", [{"field": field, "message": message}])
+
+
+def error_body(status: int, code: str, message: str, details: list[dict[str, str]] | None = None) -> web.Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return json_response({"error": body}, status=status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    token = request_id.set(rid)
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = error_body(exc.status, exc.code, exc.message, exc.details)
+    except InvalidInput as exc:
+        details = [{"field": i.field, "message": i.message} for i in exc.issues]
+        response = error_body(422, "validation_error", str(exc), details)
+    except web.HTTPRequestEntityTooLarge:
+        response = error_body(413, "payload_too_large", "the request body is over the 64 KiB limit")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = error_body(exc.status, _CODES.get(exc.status, "error"), exc.reason)
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        response = error_body(500, "internal_error", f"unexpected error; quote request id {rid} when reporting it")
+    finally:
+        request_id.reset(token)
+    response.headers["X-Request-Id"] = rid
+    return response

@@ -1,0 +1,202 @@
+"""Request and response models of the API; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Cadence = Literal["daily", "weekly", "monthly", "quarterly", "custom"]
+Format = Literal["csv", "csv.zip"]
+Misfire = Literal["fire_once", "skip", "fire_all"]
+RunStatus = Literal["queued", "running", "sent", "partial", "failed", "skipped", "dead"]
+Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+ChatId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+MAX_RECIPIENTS = 100
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecipientIn(Strict):
+    channel: Literal["email", "telegram"]
+    user_id: UUID | None = None
+    email: Email | None = None
+    telegram_chat_id: ChatId | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RecipientIn:
+        if self.channel == "email":
+            if (self.user_id is None) == (self.email is None) or self.telegram_chat_id is not None:
+                raise ValueError("an email recipient has exactly one of user_id or email, and no telegram_chat_id")
+        elif self.telegram_chat_id is None or self.user_id is not None or self.email is not None:
+            raise ValueError("a telegram recipient has telegram_chat_id only")
+        return self
+
+    @property
+    def target(self) -> str:
+        return str(self.user_id or (self.email or "").lower() or self.telegram_chat_id)
+
+
+Recipients = Annotated[list[RecipientIn], Field(max_length=MAX_RECIPIENTS)]
+
+
+class TimingFields(Strict):
+    cadence: Cadence | None = None
+    scheduled_time: Annotated[str, Field(max_length=5)] | None = None
+    day_of_week: Annotated[int, Field(ge=0, le=6)] | None = None
+    day_of_month: int | None = None
+    cron_expression: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+    @field_validator("day_of_month")
+    @classmethod
+    def _dom(cls, value: int | None) -> int | None:
+        if value is not None and not (1 <= value <= 28 or value == -1):
+            raise ValueError("must be 1-28, or -1 for the last day of the month")
+        return value
+
+
+class ScheduleOptions(TimingFields):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    send_email: bool | None = None
+    send_telegram: bool | None = None
+    format: Format | None = None
+    misfire_policy: Misfire | None = None
+    misfire_grace_seconds: Annotated[int, Field(ge=0, le=604_800)] | None = None
+    jitter_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+    skip_if_empty: bool | None = None
+    enabled: bool | None = None
+
+
+class ScheduleCreate(ScheduleOptions):
+    shared_link_id: UUID
+    recipients: Recipients | None = None
+
+
+class ScheduleUpdate(ScheduleOptions):
+    shared_link_id: UUID | None = None
+
+
+class RecipientsReplace(Strict):
+    recipients: Recipients
+
+
+class RunRequest(Strict):
+    recipients: Annotated[list[RecipientIn], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
+
+
+class RecipientOut(BaseModel):
+    id: UUID
+    channel: Literal["email", "telegram"]
+    user_id: UUID | None
+    email: str | None
+    telegram_chat_id: int | None
+
+
+class ScheduleOut(BaseModel):
+    id: UUID
+    organization_id: UUID
+    shared_link_id: UUID
+    created_by: UUID | None
+    name: str
+    cadence: Cadence
+    scheduled_time: str | None
+    day_of_week: int | None
+    day_of_month: int | None
+    cron_expression: str
+    timezone: str
+    send_email: bool
+    send_telegram: bool
+    format: Format
+    misfire_policy: Misfire
+    misfire_grace_seconds: int
+    jitter_seconds: int
+    skip_if_empty: bool
+    enabled: bool
+    next_run_at: datetime | None
+    last_run_at: datetime | None
+    last_run_status: RunStatus | None
+    created_at: datetime
+    updated_at: datetime
+    recipients: list[RecipientOut]
+    upcoming: list[datetime]
+
+
+class ScheduleList(BaseModel):
+    items: list[ScheduleOut]
+    next_cursor: str | None
+
+
+class NotificationOut(BaseModel):
+    id: UUID
+    channel: Literal["email", "telegram"]
+    recipient_user_id: UUID | None
+    email: str | None
+    telegram_chat_id: int | None
+    status: Literal["sent", "failed"]
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class RunOut(BaseModel):
+    id: UUID
+    schedule_id: UUID
+    fire_at: datetime
+    trigger: Literal["cron", "manual", "replay"]
+    status: RunStatus
+    attempts: int
+    row_count: int | None
+    byte_count: int | None
+    filename: str | None
+    error: str | None
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    notifications: list[NotificationOut]
+
+
+class RunList(BaseModel):
+    items: list[RunOut]
+    next_cursor: str | None
+
+
+class RunAccepted(BaseModel):
+    run_id: UUID
+
+
+class DeadLetterOut(BaseModel):
+    id: UUID
+    run_id: UUID | None
+    organization_id: UUID | None
+    job_id: str
+    payload: Any
+    error: str
+    attempts: int
+    failed_at: datetime
+    replayed_at: datetime | None
+    replay_count: int
+
+
+class DeadLetterList(BaseModel):
+    items: list[DeadLetterOut]
+    next_cursor: str | None
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,187 @@
+"""The OpenAPI 3.1 document, generated from the pydantic models and the route table."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from producer.api import models as m
+
+_ERRORS = {
+    "400": "Malformed JSON",
+    "401": "Missing or bad token",
+    "403": "Role may not write",
+    "404": "Not found (or not visible)",
+    "409": "Conflict",
+    "413": "Body over 64 KiB",
+    "422": "Validation error",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _op(
+    summary: str,
+    ok: str,
+    model: type[BaseModel] | None,
+    *,
+    body: type[BaseModel] | None = None,
+    body_required: bool = True,
+    params: list[dict[str, Any]] | None = None,
+    errors: tuple[str, ...] = ("401", "404", "422"),
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {ok: _json(model, summary) if model else {"description": summary}}
+    for code in errors:
+        responses[code] = _json(m.ErrorResponse, _ERRORS[code])
+    # Any request can be malformed at the HTTP level (a request line over 8 KiB, say); the HTTP server answers
+    # those in plain text before the application sees them.
+    responses["400"] = _json(m.ErrorResponse, _ERRORS["400"])
+    responses["400"]["content"]["text/plain"] = {"schema": {"type": "string"}}
+    op: dict[str, Any] = {"summary": summary, "responses": responses, "security": [{"bearer": []}]}
+    if body is not None:
+        op["requestBody"] = {
+            "required": body_required,
+            "content": {"application/json": {"schema": _ref(body)}},
+        }
+        op["responses"]["413"] = _json(m.ErrorResponse, _ERRORS["413"])
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_id(name: str = "id") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+
+
+_PAGING = [
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+    },
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+]
+_ORG = {
+    "name": "organization_id",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+@cache
+def document() -> dict[str, Any]:
+    models = [
+        m.ScheduleCreate,
+        m.ScheduleUpdate,
+        m.RecipientsReplace,
+        m.RunRequest,
+        m.ScheduleOut,
+        m.ScheduleList,
+        m.RunList,
+        m.RunAccepted,
+        m.DeadLetterList,
+        m.ErrorResponse,
+    ]
+    modes: list[tuple[Any, Any]] = [
+        (
+            model,
+            "validation" if model.__name__.endswith(("Create", "Update", "Replace", "Request")) else "serialization",
+        )
+        for model in models
+    ]
+    _, schemas = models_json_schema(modes, ref_template="#/components/schemas/{model}")
+    health = {"200": {"description": "OK"}, "503": {"description": "A dependency is failing"}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Scheduled reports API",
+            "version": "1.0.0",
+            "description": "Schedules that export a shared link's videos to CSV and deliver them.",
+        },
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "paths": {
+            "/v1/schedules": {
+                "post": _op(
+                    "Create a schedule",
+                    "201",
+                    m.ScheduleOut,
+                    body=m.ScheduleCreate,
+                    errors=("401", "403", "422"),
+                ),
+                "get": _op("List schedules", "200", m.ScheduleList, params=[_ORG, *_PAGING], errors=("401", "422")),
+            },
+            "/v1/schedules/{id}": {
+                "parameters": [_path_id()],
+                "get": _op("Get a schedule", "200", m.ScheduleOut, errors=("401", "404")),
+                "patch": _op(
+                    "Update a schedule",
+                    "200",
+                    m.ScheduleOut,
+                    body=m.ScheduleUpdate,
+                    errors=("401", "403", "404", "422"),
+                ),
+                "delete": _op("Delete a schedule", "204", None, errors=("401", "403", "404")),
+            },
+            "/v1/schedules/{id}/recipients": {
+                "parameters": [_path_id()],
+                "put": _op(
+                    "Replace the recipients",
+                    "200",
+                    m.ScheduleOut,
+                    body=m.RecipientsReplace,
+                    errors=("401", "403", "404", "422"),
+                ),
+            },
+            "/v1/schedules/{id}/run": {
+                "parameters": [_path_id()],
+                "post": _op(
+                    "Run now (test run)",
+                    "202",
+                    m.RunAccepted,
+                    body=m.RunRequest,
+                    body_required=False,
+                    errors=("401", "403", "404", "422"),
+                ),
+            },
+            "/v1/schedules/{id}/runs": {
+                "parameters": [_path_id()],
+                "get": _op(
+                    "Run history, newest first",
+                    "200",
+                    m.RunList,
+                    params=_PAGING,
+                    errors=("401", "404", "422"),
+                ),
+            },
+            "/v1/dead-letters": {
+                "get": _op(
+                    "List dead letters",
+                    "200",
+                    m.DeadLetterList,
+                    params=[_ORG, *_PAGING],
+                    errors=("401", "422"),
+                ),
+            },
+            "/v1/dead-letters/{id}/replay": {
+                "parameters": [_path_id()],
+                "post": _op("Replay a dead letter", "202", m.RunAccepted, errors=("401", "403", "404", "409")),
+            },
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
+            "/readyz": {"get": {"summary": "Readiness", "responses": health}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
+        },
+    }

@@ -1,0 +1,94 @@
+"""Every SQL statement of the API."""
+
+from __future__ import annotations
+
+SCHEDULE_COLUMNS = """
+id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, day_of_week, day_of_month,
+cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
+jitter_seconds, skip_if_empty, enabled, next_run_at, last_run_at, last_run_status, created_at, updated_at
+"""
+
+LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
+
+SCHEDULE = f"SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules WHERE id = $1 AND deleted_at IS NULL"
+
+SCHEDULE_FOR_UPDATE = SCHEDULE + " FOR UPDATE"
+
+LIST_SCHEDULES = f"""
+SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules
+WHERE deleted_at IS NULL
+  AND ($1::uuid[] IS NULL OR organization_id = ANY($1::uuid[]))
+  AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+ORDER BY created_at, id
+LIMIT $4
+"""
+
+RECIPIENTS = """
+SELECT id, schedule_id, channel, user_id, email, telegram_chat_id FROM shared_report_schedule_recipients
+WHERE schedule_id = ANY($1::uuid[]) ORDER BY channel, target
+"""
+
+MEMBERS = """
+SELECT user_id FROM organization_members WHERE organization_id = $1 AND user_id = ANY($2::uuid[])
+"""
+
+INSERT_SCHEDULE = f"""
+INSERT INTO shared_report_schedules (organization_id, shared_link_id, created_by, name, cadence, scheduled_time,
+    day_of_week, day_of_month, cron_expression, timezone, send_email, send_telegram, format, misfire_policy,
+    misfire_grace_seconds, jitter_seconds, skip_if_empty, enabled, next_run_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+RETURNING {SCHEDULE_COLUMNS}
+"""
+
+UPDATE_SCHEDULE = f"""
+UPDATE shared_report_schedules SET shared_link_id = $2, name = $3, cadence = $4, scheduled_time = $5,
+    day_of_week = $6, day_of_month = $7, cron_expression = $8, timezone = $9, send_email = $10,
+    send_telegram = $11, format = $12, misfire_policy = $13, misfire_grace_seconds = $14, jitter_seconds = $15,
+    skip_if_empty = $16, enabled = $17, next_run_at = $18, updated_at = now()
+WHERE id = $1
+RETURNING {SCHEDULE_COLUMNS}
+"""
+
+DELETE_RECIPIENTS = "DELETE FROM shared_report_schedule_recipients WHERE schedule_id = $1"
+
+INSERT_RECIPIENTS = """
+INSERT INTO shared_report_schedule_recipients (schedule_id, channel, user_id, email, telegram_chat_id)
+SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::text[], $5::bigint[])
+"""
+
+SOFT_DELETE = """
+UPDATE shared_report_schedules SET deleted_at = now(), enabled = false, next_run_at = NULL, updated_at = now()
+WHERE id = $1 AND deleted_at IS NULL
+"""
+
+INSERT_MANUAL_RUN = """
+INSERT INTO shared_report_runs (id, schedule_id, fire_at, trigger, status, job_id, message)
+VALUES ($1, $2, $3, 'manual', 'queued', $4, $5)
+"""
+
+MARK_ENQUEUED = "UPDATE shared_report_runs SET enqueued_at = now() WHERE id = $1"
+
+RUNS = """
+SELECT id, schedule_id, fire_at, trigger, status, attempts, row_count, byte_count, filename, error, enqueued_at,
+       started_at, finished_at, created_at
+FROM shared_report_runs
+WHERE schedule_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $4
+"""
+
+NOTIFICATIONS = """
+SELECT id, run_id, channel, recipient_user_id, email, telegram_chat_id, status, payload, created_at
+FROM shared_report_notifications WHERE run_id = ANY($1::uuid[]) ORDER BY created_at, id
+"""
+
+DEAD_LETTERS = """
+SELECT id, run_id, organization_id, job_id, payload, error, attempts, failed_at, replayed_at, replay_count
+FROM shared_report_dead_letters
+WHERE ($1::uuid[] IS NULL OR organization_id = ANY($1::uuid[]))
+  AND ($2::timestamptz IS NULL OR (failed_at, id) < ($2::timestamptz, $3::uuid))
+ORDER BY failed_at DESC, id DESC
+LIMIT $4
+"""
+
+DEAD_LETTER = "SELECT id, organization_id FROM shared_report_dead_letters WHERE id = $1"

@@ -1,0 +1,508 @@
+"""Route handlers of api.md."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from producer import queries as scheduler_queries
+from producer.api import repository as sql
+from producer.api.auth import Principal, authenticate, require_role
+from producer.api.errors import ApiError, not_found, validation
+from producer.api.keys import POOL, REDIS, SETTINGS
+from producer.api.models import (
+    DeadLetterList,
+    DeadLetterOut,
+    NotificationOut,
+    RecipientIn,
+    RecipientOut,
+    RecipientsReplace,
+    RunAccepted,
+    RunList,
+    RunOut,
+    RunRequest,
+    ScheduleCreate,
+    ScheduleList,
+    ScheduleOut,
+    ScheduleUpdate,
+)
+from producer.api.timing import resolve
+from producer.recipients import Channels, group
+from producer.recipients import resolve as resolve_recipients
+from shared import deadletters
+from shared.cron import next_fire, upcoming
+from shared.db import Connection, Pool, Record
+from shared.health import json_response
+from shared.message import EmailRecipient, ReportMessage, TelegramRecipient, job_id_for
+from shared.queue import Job, enqueue_many
+
+M = TypeVar("M", bound=BaseModel)
+TIMING_FIELDS = {"cadence", "scheduled_time", "day_of_week", "day_of_month", "cron_expression", "timezone"}
+
+
+def _principal(request: web.Request) -> Principal:
+    return authenticate(request, request.app[SETTINGS])
+
+
+def _pool(request: web.Request) -> Pool:
+    return request.app[POOL]
+
+
+async def _body(request: web.Request, model: type[M], *, optional: bool = False) -> M:
+    raw = await request.read()
+    if not raw.strip():
+        if optional:
+            return model()
+        raise ApiError(400, "the request body is empty; send a JSON object")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"malformed JSON: {exc}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
+            for err in exc.errors(include_url=False)
+        ]
+        raise ApiError(422, "; ".join(f"{d['field']}: {d['message']}" for d in details), details) from exc
+
+
+def _uuid_param(request: web.Request, name: str, what: str) -> UUID:
+    try:
+        return UUID(request.match_info[name])
+    except ValueError as exc:
+        raise not_found(what) from exc
+
+
+def _query_uuid(request: web.Request, name: str) -> UUID | None:
+    value = request.query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return UUID(value)
+    except ValueError as exc:
+        raise validation(name, "must be a UUID") from exc
+
+
+def _limit(request: web.Request) -> int:
+    text = request.query.get("limit", "50")
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise validation("limit", "must be an integer from 1 to 100")
+    return int(text)
+
+
+def _encode_cursor(at: datetime, item_id: UUID) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([at.isoformat(), str(item_id)])).decode().rstrip("=")
+
+
+def _decode_cursor(request: web.Request) -> tuple[datetime | None, UUID | None]:
+    text = request.query.get("cursor")
+    if not text:
+        return None, None
+    try:
+        at, item = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return datetime.fromisoformat(at), UUID(item)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise validation("cursor", "is not a cursor returned by this API") from exc
+
+
+async def _orgs_param(request: web.Request, principal: Principal) -> list[UUID] | None:
+    org = _query_uuid(request, "organization_id")
+    allowed = await principal.organizations(_pool(request))
+    if org is None:
+        return allowed
+    if allowed is not None and org not in allowed:
+        return []  # another organization: nothing of it is visible
+    return [org]
+
+
+async def _now(conn: Pool | Connection) -> datetime:
+    value: datetime = await conn.fetchval("SELECT now()")
+    return value
+
+
+def _out(row: Record, recipients: list[Record], now: datetime) -> dict[str, Any]:
+    fires = upcoming(row["cron_expression"], row["timezone"], now, 5) if row["enabled"] else []
+    data = ScheduleOut(
+        **dict(row),
+        recipients=[RecipientOut(**dict(r)) for r in recipients if r["schedule_id"] == row["id"]],
+        upcoming=fires,
+    )
+    return data.model_dump(mode="json")
+
+
+async def _load_visible(
+    request: web.Request,
+    principal: Principal,
+    schedule_id: UUID,
+    *,
+    write: bool,
+    conn: Pool | Connection | None = None,
+    lock: bool = False,
+) -> Record:
+    db = conn or _pool(request)
+    row = await db.fetchrow(sql.SCHEDULE_FOR_UPDATE if lock else sql.SCHEDULE, schedule_id)
+    if row is None:
+        raise not_found()
+    await require_role(principal, _pool(request), row["organization_id"], write=write)
+    return row
+
+
+async def _check_link(request: web.Request, principal: Principal, link_id: UUID) -> Record:
+    link = await _pool(request).fetchrow(sql.LINK, link_id)
+    if link is None or await principal.role_in(_pool(request), link["organization_id"]) is None:
+        raise validation("shared_link_id", "no active shared link with this id in your organizations")
+    return link
+
+
+async def _check_recipients(conn: Pool | Connection, organization_id: UUID, recipients: list[RecipientIn]) -> None:
+    seen: set[tuple[str, str]] = set()
+    for index, r in enumerate(recipients):
+        if (r.channel, r.target) in seen:
+            raise validation(f"recipients.{index}", "repeats an earlier recipient")
+        seen.add((r.channel, r.target))
+    users = [r.user_id for r in recipients if r.user_id is not None]
+    if users:
+        members = {row["user_id"] for row in await conn.fetch(sql.MEMBERS, organization_id, users)}
+        for index, r in enumerate(recipients):
+            if r.user_id is not None and r.user_id not in members:
+                raise validation(f"recipients.{index}.user_id", "is not a member of this organization")
+
+
+async def _write_recipients(conn: Connection, schedule_id: UUID, recipients: list[RecipientIn]) -> None:
+    await conn.execute(sql.DELETE_RECIPIENTS, schedule_id)
+    if recipients:
+        await conn.execute(
+            sql.INSERT_RECIPIENTS,
+            schedule_id,
+            [r.channel for r in recipients],
+            [r.user_id for r in recipients],
+            [r.email for r in recipients],
+            [r.telegram_chat_id for r in recipients],
+        )
+
+
+async def _respond_schedule(request: web.Request, schedule_id: UUID, status: int = 200) -> web.Response:
+    pool = _pool(request)
+    row = await pool.fetchrow(sql.SCHEDULE, schedule_id)
+    recipients = await pool.fetch(sql.RECIPIENTS, [schedule_id])
+    return json_response(_out(row, recipients, await _now(pool)), status=status)
+
+
+async def create_schedule(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    body = await _body(request, ScheduleCreate)
+    link = await _check_link(request, principal, body.shared_link_id)
+    org = link["organization_id"]
+    await require_role(principal, _pool(request), org, write=True)
+    settings = request.app[SETTINGS]
+    recipients = body.recipients or []
+    async with _pool(request).acquire() as conn, conn.transaction():
+        now = await _now(conn)
+        timing = resolve(
+            body.cadence,
+            body.scheduled_time,
+            body.day_of_week,
+            body.day_of_month,
+            body.cron_expression,
+            body.timezone or "UTC",
+            settings.min_interval_seconds,
+            now,
+        )
+        await _check_recipients(conn, org, recipients)
+        enabled = True if body.enabled is None else body.enabled
+        row = await conn.fetchrow(
+            sql.INSERT_SCHEDULE,
+            org,
+            link["id"],
+            principal.user_id,
+            body.name or link["title"] or "Report",
+            timing.cadence,
+            timing.scheduled_time,
+            timing.day_of_week,
+            timing.day_of_month,
+            timing.cron_expression,
+            timing.timezone,
+            True if body.send_email is None else body.send_email,
+            bool(body.send_telegram),
+            body.format or "csv",
+            body.misfire_policy or "fire_once",
+            3600 if body.misfire_grace_seconds is None else body.misfire_grace_seconds,
+            body.jitter_seconds or 0,
+            bool(body.skip_if_empty),
+            enabled,
+            next_fire(timing.cron_expression, timing.timezone, now) if enabled else None,
+        )
+        await _write_recipients(conn, row["id"], recipients)
+    return await _respond_schedule(request, row["id"], 201)
+
+
+async def list_schedules(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    limit = _limit(request)
+    after, after_id = _decode_cursor(request)
+    orgs = await _orgs_param(request, principal)
+    pool = _pool(request)
+    rows = await pool.fetch(sql.LIST_SCHEDULES, orgs, after, after_id, limit + 1)
+    page = rows[:limit]
+    recipients = await pool.fetch(sql.RECIPIENTS, [r["id"] for r in page])
+    now = await _now(pool)
+    cursor = _encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
+    return json_response(
+        ScheduleList.model_validate(
+            {"items": [_out(r, recipients, now) for r in page], "next_cursor": cursor}
+        ).model_dump(mode="json")
+    )
+
+
+async def get_schedule(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    schedule_id = _uuid_param(request, "id", "schedule")
+    await _load_visible(request, principal, schedule_id, write=False)
+    return await _respond_schedule(request, schedule_id)
+
+
+async def update_schedule(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    schedule_id = _uuid_param(request, "id", "schedule")
+    body = await _body(request, ScheduleUpdate)
+    changed = body.model_fields_set
+    settings = request.app[SETTINGS]
+    async with _pool(request).acquire() as conn, conn.transaction():
+        row = await _load_visible(request, principal, schedule_id, write=True, conn=conn, lock=True)
+        current = dict(row)
+        link_id = current["shared_link_id"]
+        if body.shared_link_id is not None and body.shared_link_id != link_id:
+            link = await _check_link(request, principal, body.shared_link_id)
+            if link["organization_id"] != current["organization_id"]:
+                raise validation("shared_link_id", "must belong to the schedule's organization")
+            link_id = link["id"]
+        now = await _now(conn)
+        next_run = current["next_run_at"]
+        timing_changed = bool(changed & TIMING_FIELDS)
+        if timing_changed:
+            if "cron_expression" in changed and body.cron_expression is not None:
+                cadence = body.cadence
+                time_, dow, dom = body.scheduled_time, body.day_of_week, body.day_of_month
+            else:
+                cadence = body.cadence or current["cadence"]
+                same = cadence == current["cadence"]
+                time_ = body.scheduled_time or (current["scheduled_time"] if cadence != "custom" else None)
+                dow = body.day_of_week if "day_of_week" in changed else (current["day_of_week"] if same else None)
+                dom = body.day_of_month if "day_of_month" in changed else (current["day_of_month"] if same else None)
+            cron = (
+                body.cron_expression
+                if "cron_expression" in changed
+                else (current["cron_expression"] if cadence == "custom" and body.cadence is None else None)
+            )
+            timing = resolve(
+                cadence,
+                time_,
+                dow,
+                dom,
+                cron,
+                body.timezone or current["timezone"],
+                settings.min_interval_seconds,
+                now,
+            )
+            current.update(
+                cadence=timing.cadence,
+                scheduled_time=timing.scheduled_time,
+                day_of_week=timing.day_of_week,
+                day_of_month=timing.day_of_month,
+                cron_expression=timing.cron_expression,
+                timezone=timing.timezone,
+            )
+        for name in (
+            "name",
+            "send_email",
+            "send_telegram",
+            "format",
+            "misfire_policy",
+            "misfire_grace_seconds",
+            "jitter_seconds",
+            "skip_if_empty",
+            "enabled",
+        ):
+            value = getattr(body, name)
+            if name in changed and value is not None:
+                current[name] = value
+        resumed = current["enabled"] and not row["enabled"]
+        if not current["enabled"]:
+            next_run = None
+        elif timing_changed or resumed or next_run is None:
+            # From now on: an edit or a resume never backfills what was missed.
+            next_run = next_fire(current["cron_expression"], current["timezone"], now)
+        await conn.execute(
+            sql.UPDATE_SCHEDULE,
+            schedule_id,
+            link_id,
+            current["name"],
+            current["cadence"],
+            current["scheduled_time"],
+            current["day_of_week"],
+            current["day_of_month"],
+            current["cron_expression"],
+            current["timezone"],
+            current["send_email"],
+            current["send_telegram"],
+            current["format"],
+            current["misfire_policy"],
+            current["misfire_grace_seconds"],
+            current["jitter_seconds"],
+            current["skip_if_empty"],
+            current["enabled"],
+            next_run,
+        )
+    return await _respond_schedule(request, schedule_id)
+
+
+async def delete_schedule(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    schedule_id = _uuid_param(request, "id", "schedule")
+    await _load_visible(request, principal, schedule_id, write=True)
+    await _pool(request).execute(sql.SOFT_DELETE, schedule_id)
+    return web.Response(status=204)
+
+
+async def replace_recipients(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    schedule_id = _uuid_param(request, "id", "schedule")
+    body = await _body(request, RecipientsReplace)
+    async with _pool(request).acquire() as conn, conn.transaction():
+        row = await _load_visible(request, principal, schedule_id, write=True, conn=conn, lock=True)
+        await _check_recipients(conn, row["organization_id"], body.recipients)
+        await _write_recipients(conn, schedule_id, body.recipients)
+        await conn.execute("UPDATE shared_report_schedules SET updated_at = now() WHERE id = $1", schedule_id)
+    return await _respond_schedule(request, schedule_id)
+
+
+def _message_recipient(r: RecipientIn, emails: dict[UUID, str]) -> EmailRecipient | TelegramRecipient:
+    if r.telegram_chat_id is not None:
+        return TelegramRecipient(channel="telegram", telegram_chat_id=r.telegram_chat_id)
+    return EmailRecipient(channel="email", user_id=r.user_id, email=r.email or emails[r.user_id or UUID(int=0)])
+
+
+async def run_now(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    schedule_id = _uuid_param(request, "id", "schedule")
+    body = await _body(request, RunRequest, optional=True)
+    pool = _pool(request)
+    row = await _load_visible(request, principal, schedule_id, write=True)
+    org = row["organization_id"]
+    if body.recipients is not None:
+        await _check_recipients(pool, org, body.recipients)
+        emails = {
+            r["id"]: r["email"]
+            for r in await pool.fetch(
+                "SELECT id, email FROM users WHERE id = ANY($1::uuid[])",
+                [r.user_id for r in body.recipients if r.user_id],
+            )
+        }
+        chosen = [_message_recipient(r, emails) for r in body.recipients]
+    else:
+        own = group(await pool.fetch(scheduler_queries.SCHEDULE_RECIPIENTS, [schedule_id]))
+        org_rows = group(await pool.fetch(scheduler_queries.ORG_RECIPIENTS, [org]))
+        chosen = resolve_recipients(schedule_id, org, Channels(row["send_email"], row["send_telegram"]), own, org_rows)
+    if not chosen:
+        raise validation(
+            "recipients",
+            "this schedule has no recipients for its enabled channels and the "
+            "organization has none; add recipients or pass them in the body",
+        )
+    run_id = uuid4()
+    now = await _now(pool)
+    message = ReportMessage(
+        v=1,
+        run_id=run_id,
+        schedule_id=schedule_id,
+        organization_id=org,
+        shared_link_id=row["shared_link_id"],
+        fire_at=now,
+        trigger="manual",
+        recipients=chosen,
+    )
+    job_id = job_id_for("manual", schedule_id, now, run_id)
+    await pool.execute(sql.INSERT_MANUAL_RUN, run_id, schedule_id, now, job_id, message.to_json())
+    await enqueue_many(request.app[REDIS], request.app[SETTINGS].queue_name, [Job(job_id, message.to_json())])
+    await pool.execute(sql.MARK_ENQUEUED, run_id)
+    return json_response(RunAccepted(run_id=run_id).model_dump(mode="json"), status=202)
+
+
+async def list_runs(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    schedule_id = _uuid_param(request, "id", "schedule")
+    await _load_visible(request, principal, schedule_id, write=False)
+    limit = _limit(request)
+    before, before_id = _decode_cursor(request)
+    pool = _pool(request)
+    rows = await pool.fetch(sql.RUNS, schedule_id, before, before_id, limit + 1)
+    page = rows[:limit]
+    notes = await pool.fetch(sql.NOTIFICATIONS, [r["id"] for r in page])
+    items = [
+        RunOut(
+            **dict(r),
+            notifications=[
+                NotificationOut(**{k: v for k, v in dict(n).items() if k != "run_id"})
+                for n in notes
+                if n["run_id"] == r["id"]
+            ],
+        )
+        for r in page
+    ]
+    cursor = _encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
+    return json_response(RunList(items=items, next_cursor=cursor).model_dump(mode="json"))
+
+
+async def list_dead_letters(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    limit = _limit(request)
+    before, before_id = _decode_cursor(request)
+    orgs = await _orgs_param(request, principal)
+    rows = await _pool(request).fetch(sql.DEAD_LETTERS, orgs, before, before_id, limit + 1)
+    page = rows[:limit]
+    cursor = _encode_cursor(page[-1]["failed_at"], page[-1]["id"]) if len(rows) > limit else None
+    return json_response(
+        DeadLetterList(items=[DeadLetterOut(**dict(r)) for r in page], next_cursor=cursor).model_dump(mode="json")
+    )
+
+
+async def replay_dead_letter(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    dead_id = _uuid_param(request, "id", "dead letter")
+    pool = _pool(request)
+    row = await pool.fetchrow(sql.DEAD_LETTER, dead_id)
+    if row is None:
+        raise not_found("dead letter")
+    if row["organization_id"] is None:
+        if not principal.service:
+            raise not_found("dead letter")
+    else:
+        await require_role(principal, pool, row["organization_id"], write=True, what="dead letter")
+    try:
+        run_id = await deadletters.replay(pool, request.app[REDIS], request.app[SETTINGS].queue_name, dead_id)
+    except deadletters.NotReplayable as exc:
+        raise ApiError(409, str(exc)) from exc
+    return json_response(RunAccepted(run_id=run_id).model_dump(mode="json"), status=202)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/v1/schedules", create_schedule)
+    r.add_get("/v1/schedules", list_schedules)
+    r.add_get("/v1/schedules/{id}", get_schedule)
+    r.add_patch("/v1/schedules/{id}", update_schedule)
+    r.add_delete("/v1/schedules/{id}", delete_schedule)
+    r.add_put("/v1/schedules/{id}/recipients", replace_recipients)
+    r.add_post("/v1/schedules/{id}/run", run_now)
+    r.add_get("/v1/schedules/{id}/runs", list_runs)
+    r.add_get("/v1/dead-letters", list_dead_letters)
+    r.add_post("/v1/dead-letters/{id}/replay", replay_dead_letter)

@@ -1,0 +1,57 @@
+"""Turn the timing fields of a create or update into a cadence and a validated cron expression."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from producer.api.errors import validation
+from shared.cron import cadence_to_cron, validate_schedule_cron
+
+
+@dataclass(frozen=True)
+class Timing:
+    cadence: str
+    scheduled_time: str | None
+    day_of_week: int | None
+    day_of_month: int | None
+    cron_expression: str
+    timezone: str
+
+
+def resolve(
+    cadence: str | None,
+    scheduled_time: str | None,
+    day_of_week: int | None,
+    day_of_month: int | None,
+    cron_expression: str | None,
+    timezone: str,
+    min_interval: int,
+    now: datetime,
+) -> Timing:
+    if cron_expression is not None:
+        if cadence not in (None, "custom"):
+            raise validation("cadence", "give either a cadence with scheduled_time, or cron_expression, not both")
+        for name, value in (
+            ("scheduled_time", scheduled_time),
+            ("day_of_week", day_of_week),
+            ("day_of_month", day_of_month),
+        ):
+            if value is not None:
+                raise validation(name, "is not used with cron_expression; put the time in the expression")
+        validate_schedule_cron(cron_expression, timezone, min_interval, now)
+        return Timing("custom", None, None, None, " ".join(cron_expression.split()), timezone)
+    if cadence is None or cadence == "custom":
+        raise validation(
+            "cadence",
+            "give a cadence (daily, weekly, monthly, quarterly) with scheduled_time, or a cron_expression",
+        )
+    if scheduled_time is None:
+        raise validation("scheduled_time", "is required with a cadence, e.g. 09:30")
+    expression = cadence_to_cron(cadence, scheduled_time, day_of_week, day_of_month)
+    validate_schedule_cron(expression, timezone, min_interval, now)
+    if cadence == "weekly" and day_of_week is None:
+        day_of_week = 1
+    if cadence in ("monthly", "quarterly") and day_of_month is None:
+        day_of_month = 1
+    return Timing(cadence, scheduled_time, day_of_week, day_of_month, expression, timezone)
