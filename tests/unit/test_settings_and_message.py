@@ -26,7 +26,7 @@ def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings()
     monkeypatch.delenv("TICK_SECONDS")
     monkeypatch.setenv("JWT_SECRET", "short")
-    with pytest.raises(ConfigError, match="JWT_SECRET: .*at least 32"):
+    with pytest.raises(ConfigError, match=r"JWT_SECRET: .*at least 32"):
         load_settings()
 
 
