@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from producer import metrics
 from producer import queries as scheduler_queries
 from producer.api import repository as sql
 from producer.api.auth import Principal, authenticate, require_role
@@ -432,8 +433,9 @@ async def run_now(request: web.Request) -> web.Response:
     )
     job_id = job_id_for("manual", schedule_id, now, run_id)
     await pool.execute(sql.INSERT_MANUAL_RUN, run_id, schedule_id, now, job_id, message.to_json())
-    await enqueue_many(request.app[REDIS], request.app[SETTINGS].queue_name, [Job(job_id, message.to_json())])
+    added = await enqueue_many(request.app[REDIS], request.app[SETTINGS].queue_name, [Job(job_id, message.to_json())])
     await pool.execute(sql.MARK_ENQUEUED, run_id)
+    metrics.ENQUEUED.labels("manual").inc(len(added))
     return json_response(RunAccepted(run_id=run_id).model_dump(mode="json"), status=202)
 
 

@@ -1,0 +1,109 @@
+"""What can be checked of the deployment files without a Docker engine."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from consumer.app import create_app as consumer_app
+from producer.app import create_app as producer_app
+from shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+KNOWN = {name.upper() for name in Settings.model_fields}
+# Variables the deployment itself uses, not the service.
+DEPLOY_ONLY = {
+    "HEALTH_PORT",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    "PATH",
+    "PYTHONUNBUFFERED",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+}
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def routes(app: Any) -> set[str]:
+    return {r.resource.canonical for r in app.router.routes() if r.resource is not None}
+
+
+def test_image_commands_exist_as_entry_points() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["python", "-m"]' in text and 'CMD ["producer"]' in text
+    assert "USER 10001" in text and "HEALTHCHECK" in text and "/healthz" in text
+    for directory in re.findall(r"^COPY (\w+) \./\1$", text, re.M):
+        assert (ROOT / directory).is_dir(), directory
+    assert set(re.findall(r"^COPY (\w+) ", text, re.M)) >= {"shared", "producer", "consumer", "sql"}
+    assert re.search(r"^RUN pip install \.$", text, re.M), "the image installs runtime dependencies only"
+    for module in ("producer", "consumer"):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
+        assert "usage: python -m " + module in out.stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "producer", "migrate", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "migrate" in out.stdout
+
+
+def test_compose_parses_and_sets_only_known_settings() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "migrate", "producer", "consumer"} <= set(services)
+    assert "--appendonly" in services["redis"]["command"]
+    assert services["producer"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    for name in ("producer", "consumer", "migrate"):
+        env = services[name].get("environment", {})
+        unknown = set(env) - KNOWN - DEPLOY_ONLY
+        assert not unknown, (name, unknown)
+    assert services["migrate"]["command"] == ["producer", "migrate"]
+
+
+def test_env_example_lists_every_setting_and_nothing_else() -> None:
+    keys = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert keys == KNOWN
+
+
+@pytest.mark.parametrize("name", ["configmap.yaml", "secret.yaml"])
+def test_k8s_config_keys_are_settings(name: str) -> None:
+    [doc] = load_all(DEPLOY / "k8s" / name)
+    data = doc.get("data") or doc.get("stringData")
+    assert set(data) <= KNOWN, set(data) - KNOWN
+
+
+def test_k8s_probes_hit_real_routes_on_the_right_ports() -> None:
+    settings = Settings()
+    apps = {
+        "producer": (routes(producer_app(settings, run_scheduler=False)), settings.producer_port),
+        "consumer": (routes(consumer_app(settings, None, None, "k")), settings.consumer_port),
+    }  # type: ignore[arg-type]
+    for component in ("producer", "consumer"):
+        docs = load_all(DEPLOY / "k8s" / f"{component}.yaml")
+        deployment = next(d for d in docs if d["kind"] == "Deployment")
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["args"] == [component]
+        known_routes, port = apps[component]
+        assert container["ports"][0]["containerPort"] == port
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert container[probe]["httpGet"]["path"] in known_routes
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    producer = next(d for d in load_all(DEPLOY / "k8s" / "producer.yaml") if d["kind"] == "Deployment")
+    assert producer["spec"]["replicas"] == 2
+    assert any(d["kind"] == "HorizontalPodAutoscaler" for d in load_all(DEPLOY / "k8s" / "consumer.yaml"))
+    [job] = load_all(DEPLOY / "k8s" / "migrate-job.yaml")
+    assert job["kind"] == "Job" and job["spec"]["template"]["spec"]["containers"][0]["args"] == ["producer", "migrate"]
