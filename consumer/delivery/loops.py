@@ -81,7 +81,7 @@ async def send(
     head = {"transactionalId": transactional_id, "email": email, "dataVariables": variables}
     url = f"{settings.loops_api_url}/api/v1/transactional"
     for attempt in range(_INLINE_429_RETRIES + 1):
-        await limiter.acquire("loops", 1.05 / settings.loops_rate_per_second)
+        await limiter.acquire("loops", 1.1 / settings.loops_rate_per_second)  # 10% margin for jitter
         try:
             async with session.post(url, data=_body(head, attachment), headers=headers) as response:
                 text = await response.text()

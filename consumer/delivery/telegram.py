@@ -15,6 +15,7 @@ from shared.settings import Settings
 # Sleeping inline beats re-queuing for short waits; longer ones go back to the queue.
 _INLINE_RETRY_AFTER_MAX = 30.0
 _RETRY_MARGIN = 0.5
+_MARGIN = 1.1
 
 
 def _url(settings: Settings, method: str) -> str:
@@ -25,8 +26,13 @@ def _url(settings: Settings, method: str) -> str:
 async def _throttle(limiter: RateLimiter, settings: Settings, chat_id: int) -> None:
     # Negative ids are groups and channels, which Telegram limits per minute.
     per_chat = settings.telegram_group_interval_seconds if chat_id < 0 else settings.telegram_chat_interval_seconds
-    await limiter.acquire(f"telegram:chat:{chat_id}", per_chat)
-    await limiter.acquire("telegram:global", 1.0 / settings.telegram_rate_per_second)
+    # A 10% margin: requests spaced exactly at the limit can arrive closer together than they left.
+    await limiter.acquire_all(
+        [
+            (f"telegram:chat:{chat_id}", per_chat * _MARGIN),
+            ("telegram:global", _MARGIN / settings.telegram_rate_per_second),
+        ]
+    )
 
 
 def _classify(status: int, text: str) -> Outcome:

@@ -1,0 +1,32 @@
+"""The shared rate limiter spaces requests across concurrent callers, on Redis' clock."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from arq.connections import ArqRedis
+
+from consumer.ratelimit import RateLimiter
+
+
+async def test_concurrent_callers_are_spaced_by_every_limit(redis: ArqRedis) -> None:
+    limiters = [RateLimiter(redis), RateLimiter(redis)]  # two "replicas" sharing Redis
+    stamps: list[float] = []
+
+    async def one(i: int) -> None:
+        await limiters[i % 2].acquire_all([("chat:1", 0.1), ("global", 0.02)])
+        stamps.append(time.monotonic())
+
+    started = time.monotonic()
+    await asyncio.gather(*(one(i) for i in range(6)))
+    stamps.sort()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert min(gaps) >= 0.09  # the stricter per-chat limit governs
+    assert stamps[-1] - started >= 0.45
+
+
+async def test_zero_interval_never_waits(redis: ArqRedis) -> None:
+    limiter = RateLimiter(redis)
+    assert await limiter.acquire_all([("x", 0.0)]) == 0.0
+    assert await limiter.acquire("y", 0.0) == 0.0
