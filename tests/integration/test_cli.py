@@ -1,0 +1,105 @@
+"""The command lines: one-off export, dry-run tick, dead-letter list and replay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from arq.connections import ArqRedis
+
+from consumer.export import export_to_file
+from consumer.filters import parse_filters
+from shared.db import Pool
+from shared.settings import Settings
+from tests.integration.test_export import video
+from tests.support import seed
+from tests.support.processes import env_for, run_module
+
+
+async def test_export_cli_writes_the_same_bytes_as_a_run(pool: Pool, settings: Settings, tmp_path: Path) -> None:
+    org = await seed.organization(pool)
+    await seed.shared_link(pool, org, slug="cli-link", filters={"platforms": ["tiktok"]})
+    await video(pool, org, title='a "b", c', published="2026-11-20T23:30Z")
+    await video(pool, org, title="other", platform="youtube")
+    out = tmp_path / "cli.csv"
+    code, text = await run_module(
+        "consumer",
+        "export",
+        "--shared-link",
+        "cli-link",
+        "--out",
+        str(out),
+        "--timezone",
+        "America/New_York",
+        "--as-of",
+        "2026-11-23T06:00:00Z",
+        env=env_for(settings),
+    )
+    assert code == 0, text
+    assert "wrote 1 rows" in text
+    expected = tmp_path / "expected.csv"
+    async with pool.acquire() as conn:
+        await export_to_file(
+            conn,
+            org,
+            parse_filters({"platforms": ["tiktok"]}),
+            "America/New_York",
+            datetime(2026, 11, 23, 6, tzinfo=UTC),
+            expected,
+        )
+    assert out.read_bytes() == expected.read_bytes()
+
+    code, text = await run_module(
+        "consumer", "export", "--shared-link", "nope", "--out", str(out), env=env_for(settings)
+    )
+    assert code == 2 and "--shared-link: no shared link" in text
+    code, text = await run_module(
+        "consumer",
+        "export",
+        "--shared-link",
+        "cli-link",
+        "--out",
+        str(out),
+        "--as-of",
+        "yesterday",
+        env=env_for(settings),
+    )
+    assert code == 2 and "--as-of" in text
+
+
+async def test_dry_run_tick_prints_and_changes_nothing(pool: Pool, settings: Settings) -> None:
+    org = await seed.organization(pool)
+    link = await seed.shared_link(pool, org)
+    sched = await seed.schedule(pool, org, link, next_run_at=datetime(2026, 1, 1, 9, tzinfo=UTC))
+    await seed.recipient(pool, sched, email="a@example.com")
+    code, text = await run_module("producer", "tick", "--once", "--dry-run", env=env_for(settings))
+    assert code == 0, text
+    assert "1 schedule(s) due; nothing was changed" in text
+    assert f"would enqueue shared_report:{sched}:" in text and "to 1 recipient(s)" in text
+    assert await pool.fetchval("SELECT count(*) FROM shared_report_runs") == 0
+
+
+async def test_dead_letter_cli_lists_and_replays(pool: Pool, redis: ArqRedis, settings: Settings) -> None:
+    code, text = await run_module("consumer", "dead-letters", "list", env=env_for(settings))
+    assert code == 0 and "no dead letters" in text
+    await pool.execute(
+        "INSERT INTO shared_report_dead_letters (job_id, payload, error) "
+        "VALUES ('bad', '{\"v\": 9}', 'invalid shared_report message')"
+    )
+    code, text = await run_module("consumer", "dead-letters", "list", env=env_for(settings))
+    assert code == 0 and "invalid shared_report message" in text
+    code, text = await run_module("consumer", "dead-letters", "replay", "--all", env=env_for(settings))
+    assert code == 1 and "not replayed" in text and "not valid" in text
+    code, text = await run_module("consumer", "dead-letters", "replay", "--id", "x", env=env_for(settings))
+    assert code == 2 and "--id" in text
+
+
+async def test_missing_settings_stop_with_the_variable_name(settings: Settings) -> None:
+    env = env_for(settings)
+    del env["JWT_SECRET"]
+    code, text = await run_module("producer", env=env)
+    assert code == 2 and "JWT_SECRET" in text
+    env = env_for(settings)
+    del env["LOOPS_API_KEY"]
+    code, text = await run_module("consumer", env=env)
+    assert code == 2 and "LOOPS_API_KEY" in text
