@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
-from shared.errors import ReportsError
-from shared.logs import configure_logging
-from shared.settings import load_settings
+from shared.cli import run_command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,26 +33,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        settings = load_settings()
-        configure_logging(settings.log_level, settings.log_format)
-        if args.command == "export":
-            from consumer.cli import export
+    if args.command == "export":
+        from consumer.cli import export
 
-            return asyncio.run(export(settings, args.shared_link, args.out, args.timezone, args.as_of))
-        if args.command == "dead-letters":
-            from consumer.cli import dead_letters_list, dead_letters_replay
+        return run_command("consumer", lambda s: export(s, args.shared_link, args.out, args.timezone, args.as_of))
+    if args.command == "dead-letters":
+        from consumer.cli import dead_letters_list, dead_letters_replay
 
-            if args.action == "list":
-                return asyncio.run(dead_letters_list(settings))
-            return asyncio.run(dead_letters_replay(settings, args.id, args.all))
-        from consumer.worker import run_consumer
+        if args.action == "list":
+            return run_command("consumer", dead_letters_list)
+        return run_command("consumer", lambda s: dead_letters_replay(s, args.id, args.all))
+    from consumer.worker import run_consumer
 
-        asyncio.run(run_consumer(settings))
-        return 0
-    except ReportsError as exc:
-        print(f"consumer: {exc}", file=sys.stderr)
-        return 2
+    return run_command("consumer", run_consumer)
 
 
 if __name__ == "__main__":

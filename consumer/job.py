@@ -73,61 +73,21 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
     try:
         message = parse_message(payload)
     except InvalidMessage as exc:
-        await _dead(
-            deps,
-            payload,
-            job_id,
-            job_try,
-            str(exc),
-            run_id=_uuid(payload, "run_id"),
-            organization_id=_uuid(payload, "organization_id"),
-            schedule_id=_uuid(payload, "schedule_id"),
-        )
-        return {"status": "dead", "error": str(exc)}
+        return await _dead(deps, payload, job_id, job_try, str(exc))
     if job_try > settings.max_tries:
         # Earlier tries ended without a verdict (the worker was killed or timed out each time).
         error = f"gave up after {settings.max_tries} tries that did not finish (worker crash or timeout)"
-        await _dead(
-            deps,
-            payload,
-            job_id,
-            job_try,
-            error,
-            run_id=message.run_id,
-            organization_id=message.organization_id,
-            schedule_id=message.schedule_id,
-        )
-        return {"status": "dead", "error": error}
+        return await _dead(deps, payload, job_id, job_try, error)
     try:
         # Our own deadline, inside arq's, so a slow run is retried or dead-lettered rather than lost.
         async with asyncio.timeout(settings.job_timeout_seconds * 0.9):
             return await _process(deps, message)
     except DeadLetter as exc:
-        await _dead(
-            deps,
-            payload,
-            job_id,
-            job_try,
-            str(exc),
-            run_id=message.run_id,
-            organization_id=message.organization_id,
-            schedule_id=message.schedule_id,
-        )
-        return {"status": "dead", "error": str(exc)}
+        return await _dead(deps, payload, job_id, job_try, str(exc))
     except RETRYABLE as exc:
         reason = str(exc) or type(exc).__name__
         if job_try >= settings.max_tries:
-            await _dead(
-                deps,
-                payload,
-                job_id,
-                job_try,
-                f"retries exhausted: {reason}",
-                run_id=message.run_id,
-                organization_id=message.organization_id,
-                schedule_id=message.schedule_id,
-            )
-            return {"status": "dead", "error": reason}
+            return await _dead(deps, payload, job_id, job_try, f"retries exhausted: {reason}")
         retry_after = exc.retry_after if isinstance(exc, TransientFailure) else None
         delay = backoff(settings, job_try, retry_after)
         try:
@@ -139,24 +99,16 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
         raise Retry(defer=delay) from exc
 
 
-async def _dead(
-    deps: Deps,
-    payload: Any,
-    job_id: str,
-    attempts: int,
-    error: str,
-    *,
-    run_id: UUID | None,
-    organization_id: UUID | None,
-    schedule_id: UUID | None,
-) -> None:
+async def _dead(deps: Deps, payload: Any, job_id: str, attempts: int, error: str) -> dict[str, Any]:
+    """Dead-letter the message; the ids come from the payload, which may be malformed."""
+    run_id, schedule_id = _uuid(payload, "run_id"), _uuid(payload, "schedule_id")
     run_exists = run_id is not None and await deps.pool.fetchval(
         "SELECT true FROM shared_report_runs WHERE id = $1", run_id
     )
     dead_id = await deadletters.record(
         deps.pool,
         run_id=run_id if run_exists else None,
-        organization_id=organization_id,
+        organization_id=_uuid(payload, "organization_id"),
         job_id=job_id,
         payload=payload if isinstance(payload, dict | list | str | int | float) else repr(payload),
         error=error,
@@ -164,14 +116,13 @@ async def _dead(
     )
     metrics.DEAD_LETTERS.inc()
     log.error("dead-lettered job %s: %s", job_id, error)
-    if dead_id is None or schedule_id is None:
-        return
-    row = await deps.pool.fetchrow(queries.CREATOR_EMAIL, schedule_id)
-    if row is None or not row["email"]:
-        return
-    outcome = await deps.deliverer.failure_email(str(run_id), row["email"], row["name"], error)
-    if outcome.kind != "sent":
-        log.error("failure email to the creator of schedule %s not sent: %s", schedule_id, outcome.detail)
+    if dead_id is not None and schedule_id is not None:
+        row = await deps.pool.fetchrow(queries.CREATOR_EMAIL, schedule_id)
+        if row is not None and row["email"]:
+            outcome = await deps.deliverer.failure_email(str(run_id), row["email"], row["name"], error)
+            if outcome.kind != "sent":
+                log.error("failure email to the creator of schedule %s not sent: %s", schedule_id, outcome.detail)
+    return {"status": "dead", "error": error}
 
 
 async def _process(deps: Deps, message: ReportMessage) -> dict[str, Any]:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
-from shared.errors import ReportsError
-from shared.logs import configure_logging
-from shared.settings import load_settings
+from shared.cli import run_command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -27,24 +24,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        settings = load_settings()
-        configure_logging(settings.log_level, settings.log_format)
-        if args.command == "tick":
-            from producer.run import run_tick
+    from producer import run
 
-            return asyncio.run(run_tick(settings, dry_run=args.dry_run))
-        if args.command == "migrate":
-            from producer.run import run_migrate
-
-            return asyncio.run(run_migrate(settings))
-        from producer.run import run_producer
-
-        asyncio.run(run_producer(settings))
-        return 0
-    except ReportsError as exc:
-        print(f"producer: {exc}", file=sys.stderr)
-        return 2
+    if args.command == "tick":
+        return run_command("producer", lambda s: run.run_tick(s, dry_run=args.dry_run))
+    if args.command == "migrate":
+        return run_command("producer", run.run_migrate)
+    return run_command("producer", run.run_producer)
 
 
 if __name__ == "__main__":

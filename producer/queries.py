@@ -1,15 +1,5 @@
 """Every SQL statement the scheduler runs."""
 
-CLAIM_DUE = """
-SELECT id, organization_id, shared_link_id, cron_expression, timezone, next_run_at, misfire_policy,
-       misfire_grace_seconds, jitter_seconds, send_email, send_telegram
-FROM shared_report_schedules
-WHERE enabled AND deleted_at IS NULL AND next_run_at <= $1
-ORDER BY next_run_at
-LIMIT $2
-FOR UPDATE SKIP LOCKED
-"""
-
 PEEK_DUE = """
 SELECT id, organization_id, shared_link_id, cron_expression, timezone, next_run_at, misfire_policy,
        misfire_grace_seconds, jitter_seconds, send_email, send_telegram
@@ -18,6 +8,9 @@ WHERE enabled AND deleted_at IS NULL AND next_run_at <= $1
 ORDER BY next_run_at
 LIMIT $2
 """
+
+# Replicas skip each other's locked rows instead of waiting: each due schedule is claimed by one tick.
+CLAIM_DUE = PEEK_DUE + "FOR UPDATE SKIP LOCKED\n"
 
 SCHEDULE_RECIPIENTS = """
 SELECT r.schedule_id AS owner, r.channel, r.user_id, coalesce(r.email, u.email) AS email, r.telegram_chat_id
