@@ -13,7 +13,9 @@ from shared.message import job_id_for, parse_message
 from shared.settings import Settings, load_settings
 
 
-def test_missing_required_settings_name_the_variables() -> None:
+def test_missing_required_settings_name_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "LOOPS_API_KEY", "LOOPS_TRANSACTIONAL_ID"):
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="DATABASE_URL, REDIS_URL, JWT_SECRET"):
         Settings().require_producer()
     with pytest.raises(ConfigError, match="LOOPS_API_KEY, LOOPS_TRANSACTIONAL_ID"):
