@@ -143,3 +143,49 @@ async def test_consumer_killed_mid_delivery_resumes_without_resending(
         assert len(fx.loops.sent) == 1
         sent_rows = await pool.fetchval("SELECT count(*) FROM shared_report_notifications WHERE status = 'sent'")
         assert sent_rows == len(chats) + 1
+
+
+async def test_consumer_sigterm_lets_the_running_report_finish(
+    pool: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    async with fakes(tmp_path) as fx:
+        original = fx.telegram.method
+
+        async def slow_method(request):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(0.5)
+            return await original(request)
+
+        fx.telegram.method = slow_method  # type: ignore[method-assign]
+        await fx.telegram.stop()
+        await fx.telegram.start()
+        org = await seed.organization(pool)
+        link = await seed.shared_link(pool, org, slug="term-test")
+        sched = await seed.schedule(
+            pool, org, link, next_run_at=datetime.now(UTC) - timedelta(seconds=1), send_telegram=True, send_email=False
+        )
+        for chat in range(201, 205):
+            await seed.recipient(pool, sched, chat=chat)
+        await video(pool, org)
+        from producer.scheduler import tick
+
+        await tick(pool, redis, settings)
+        env = env_for(
+            settings,
+            TELEGRAM_API_URL=fx.telegram.url,
+            CONSUMER_PORT="0",
+            DELIVERY_CONCURRENCY="1",
+            TELEGRAM_CHAT_INTERVAL_SECONDS="0",
+            SPOOL_DIR=str(tmp_path / "spool"),
+        )
+        proc = await start("consumer", env)
+
+        async def first_delivered() -> bool:
+            return len(fx.telegram.documents()) >= 1
+
+        await wait_for(first_delivered, 30)
+        proc.send_signal(signal.SIGTERM)  # mid-delivery: 3 recipients still to go
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        run = await pool.fetchrow("SELECT status, attempts FROM shared_report_runs")
+        assert (run["status"], run["attempts"]) == ("sent", 1)
+        assert sorted(r["chat_id"] for r in fx.telegram.documents()) == [201, 202, 203, 204]
