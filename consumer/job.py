@@ -237,7 +237,9 @@ async def _export_and_deliver(
     total = len(message.recipients)
     status = "sent" if served >= total else ("partial" if served else "failed")
     error = None if status == "sent" else f"{total - served} of {total} recipient(s) failed permanently"
-    await _finish(pool, message, status, rows=result.rows, size=result.size, filename=filename, error=error)
+    # The run names the file as its format delivers it (the zip for csv.zip).
+    recorded = (await files.zipped()).filename if files.want_zip else filename
+    await _finish(pool, message, status, rows=result.rows, size=result.size, filename=recorded, error=error)
     return {"status": status, "rows": result.rows, "bytes": result.size, "served": served}
 
 

@@ -108,7 +108,8 @@ async def test_zip_format_and_skip_if_empty(
     await drain(s, pool, redis, tmp_path)
     assert fx.loops.sent[0]["attachments"][0]["filename"] == "weekly-views-2026-11-16.zip"
     assert fx.loops.sent[0]["attachments"][0]["data"][:2] == b"PK"
-    assert (await run_row(pool, run_id))["status"] == "sent"
+    run = await run_row(pool, run_id)
+    assert (run["status"], run["filename"]) == ("sent", "weekly-views-2026-11-16.zip")
 
     await pool.execute("UPDATE shared_report_schedules SET skip_if_empty = true")
     await pool.execute("DELETE FROM videos")
