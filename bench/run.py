@@ -97,7 +97,17 @@ async def bench_export(pool: Any, org: UUID, rows: int, work: Path, offset_budge
                 handle.write(chunk)
 
             await conn.copy_from_query(sql, *params, output=write, format="csv", header=True)
+
+        async def discard(chunk: bytes) -> None:
+            del chunk
+
         copy_seconds = time.perf_counter() - started
+        # The same COPY without parallel workers: separates parallelism from per-row costs.
+        async with conn.transaction():
+            await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            started = time.perf_counter()
+            await conn.copy_from_query(sql, *params, output=discard, format="csv", header=True)
+            serial_copy_seconds = time.perf_counter() - started
         # Naive design: OFFSET pages of 1000 (quadratic); stopped at the time budget.
         started, fetched, complete = time.perf_counter(), 0, True
         while True:
@@ -114,6 +124,8 @@ async def bench_export(pool: Any, org: UUID, rows: int, work: Path, offset_budge
         "export_s": round(result.seconds, 3),
         "copy_s": round(copy_seconds, 3),
         "export_over_copy": round(result.seconds / copy_seconds, 2),
+        "serial_copy_s": round(serial_copy_seconds, 3),
+        "export_over_serial_copy": round(result.seconds / serial_copy_seconds, 2),
         "offset_s": round(offset_seconds, 3),
         "offset_rows": fetched,
         "offset_complete": complete,
@@ -395,6 +407,10 @@ def table(r: dict[str, Any]) -> str:
         lines.append(
             f"| export {e['rows']:,} rows: service / COPY | {e['export_over_copy']}x "
             f"({e['export_s']} s vs {e['copy_s']} s) | <= 1.25x | {'yes' if e['export_over_copy'] <= 1.25 else 'no'} |"
+        )
+        lines.append(
+            f"| export {e['rows']:,} rows: service / COPY without parallel workers | "
+            f"{e['export_over_serial_copy']}x ({e['serial_copy_s']} s) | (diagnostic) | - |"
         )
         off = (
             f"{e['offset_over_export']}x ({e['offset_s']} s)"

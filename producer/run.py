@@ -8,7 +8,7 @@ import signal
 
 from aiohttp import web
 
-from producer.app import POOL, REDIS, create_app
+from producer.app import create_app
 from producer.scheduler import tick
 from shared.db import pool_context
 from shared.message import format_instant
@@ -32,7 +32,6 @@ async def run_producer(settings: Settings) -> None:
         site = web.TCPSite(runner, settings.producer_host, settings.producer_port)
         await site.start()
         log.info("producer listening on %s:%s", settings.producer_host, settings.producer_port)
-        assert app[POOL] is not None and app[REDIS] is not None
         await stop.wait()
         log.info("stopping: finishing the current tick")
     finally:

@@ -69,7 +69,3 @@ async def pool_context(dsn: str, **kwargs: Any) -> AsyncIterator[Pool]:
         yield pool
     finally:
         await pool.close()
-
-
-def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT_DB_ERRORS)

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 from arq.connections import ArqRedis
 
 from shared.db import Pool
-from shared.errors import InvalidInput, InvalidMessage, ReportsError
+from shared.errors import InvalidMessage, ReportsError
 from shared.message import ReportMessage, job_id_for, parse_message
 from shared.queue import Job, enqueue_many
 
@@ -97,4 +97,4 @@ async def replay(pool: Pool, redis: ArqRedis, queue_name: str, dead_letter_id: U
     return run_id
 
 
-__all__ = ["InvalidInput", "NotReplayable", "record", "replay"]
+__all__ = ["NotReplayable", "record", "replay"]
