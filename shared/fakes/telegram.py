@@ -37,6 +37,8 @@ class FakeTelegram(FakeServer):
         self.blocked: set[int] = set()
         self.missing: set[int] = set()
         self.migrations: dict[int, int] = {}
+        # Seconds each accepted request takes at the server, like a slow upload.
+        self.upload_delay = 0.0
         self._ids = itertools.count(1)
 
     def app(self) -> web.Application:
@@ -86,6 +88,8 @@ class FakeTelegram(FakeServer):
 
     async def method(self, request: web.Request) -> web.StreamResponse:
         self.requests += 1
+        if self.upload_delay:
+            await self.stall(self.upload_delay)
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         name = request.match_info["method"]

@@ -43,6 +43,30 @@ async def wait_for(predicate, timeout: float, interval: float = 0.05) -> None:  
     raise AssertionError("condition not reached in time")
 
 
+async def due_report(
+    pool: Pool, redis: ArqRedis, settings: Settings, slug: str, chats: list[int], email: str | None = None
+) -> None:
+    """A schedule due now with Telegram recipients (and maybe one email), ticked onto the queue."""
+    from producer.scheduler import tick
+
+    org = await seed.organization(pool)
+    link = await seed.shared_link(pool, org, slug=slug)
+    sched = await seed.schedule(
+        pool,
+        org,
+        link,
+        next_run_at=datetime.now(UTC) - timedelta(seconds=1),
+        send_telegram=True,
+        send_email=email is not None,
+    )
+    if email:
+        await seed.recipient(pool, sched, email=email)
+    for chat in chats:
+        await seed.recipient(pool, sched, chat=chat)
+    await video(pool, org)
+    await tick(pool, redis, settings)
+
+
 async def test_producer_fires_and_exits_cleanly_on_sigterm(pool: Pool, redis: ArqRedis, settings: Settings) -> None:
     org = await seed.organization(pool)
     link = await seed.shared_link(pool, org)
@@ -69,28 +93,8 @@ async def test_consumer_killed_mid_delivery_resumes_without_resending(
 ) -> None:
     chats = list(range(101, 109))
     async with fakes(tmp_path) as fx:
-        # Each upload takes 0.4 s at the server, so a kill lands mid-delivery.
-        slow = fx.telegram.method
-
-        async def slow_method(request):  # type: ignore[no-untyped-def]
-            await asyncio.sleep(0.4)
-            return await slow(request)
-
-        fx.telegram.method = slow_method  # type: ignore[method-assign]
-        await fx.telegram.stop()
-        await fx.telegram.start()
-        org = await seed.organization(pool)
-        link = await seed.shared_link(pool, org, slug="kill-test")
-        sched = await seed.schedule(
-            pool, org, link, next_run_at=datetime.now(UTC) - timedelta(seconds=1), send_telegram=True
-        )
-        await seed.recipient(pool, sched, email="a@example.com")
-        for chat in chats:
-            await seed.recipient(pool, sched, chat=chat)
-        await video(pool, org)
-        from producer.scheduler import tick
-
-        await tick(pool, redis, settings)
+        fx.telegram.upload_delay = 0.4  # each upload takes 0.4 s, so a kill lands mid-delivery
+        await due_report(pool, redis, settings, "kill-test", chats, email="a@example.com")
         env = env_for(
             settings,
             LOOPS_API_URL=fx.loops.url,
@@ -149,26 +153,8 @@ async def test_consumer_sigterm_lets_the_running_report_finish(
     pool: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
 ) -> None:
     async with fakes(tmp_path) as fx:
-        original = fx.telegram.method
-
-        async def slow_method(request):  # type: ignore[no-untyped-def]
-            await asyncio.sleep(0.5)
-            return await original(request)
-
-        fx.telegram.method = slow_method  # type: ignore[method-assign]
-        await fx.telegram.stop()
-        await fx.telegram.start()
-        org = await seed.organization(pool)
-        link = await seed.shared_link(pool, org, slug="term-test")
-        sched = await seed.schedule(
-            pool, org, link, next_run_at=datetime.now(UTC) - timedelta(seconds=1), send_telegram=True, send_email=False
-        )
-        for chat in range(201, 205):
-            await seed.recipient(pool, sched, chat=chat)
-        await video(pool, org)
-        from producer.scheduler import tick
-
-        await tick(pool, redis, settings)
+        fx.telegram.upload_delay = 0.5
+        await due_report(pool, redis, settings, "term-test", list(range(201, 205)))
         env = env_for(
             settings,
             TELEGRAM_API_URL=fx.telegram.url,
