@@ -317,3 +317,37 @@ async def test_errors_never_500_and_health(api: Api, client: TestClient) -> None
     async with client.get("/v1/openapi.json") as r:
         doc = await r.json()
         assert doc["openapi"] == "3.1.0" and "/v1/schedules/{id}/run" in doc["paths"]
+
+
+async def test_pause_resume_never_backfills_and_edits_recompute(
+    api: Api, world: World, pool: Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from producer.scheduler import tick
+
+    _, created = await api.call(
+        "POST",
+        "/v1/schedules",
+        body(world, cadence=None, scheduled_time=None, cron_expression="0 * * * *", misfire_policy="fire_all"),
+    )
+    sid = created["id"]
+    assert (await api.call("PATCH", f"/v1/schedules/{sid}", {"enabled": False}))[0] == 200
+    # Two days pass while paused.
+    await pool.execute("UPDATE shared_report_schedules SET next_run_at = now() - interval '2 days'")
+    assert (await tick(pool, redis, settings)).claimed == 0
+    status, resumed = await api.call("PATCH", f"/v1/schedules/{sid}", {"enabled": True})
+    assert status == 200
+    nxt = datetime.fromisoformat(resumed["next_run_at"])
+    assert datetime.now(UTC) < nxt <= datetime.now(UTC) + timedelta(hours=1)
+    assert (await tick(pool, redis, settings)).claimed == 0
+    assert await pool.fetchval("SELECT count(*) FROM shared_report_runs") == 0
+
+    status, edited = await api.call(
+        "PATCH", f"/v1/schedules/{sid}", {"cron_expression": "30 6 * * *", "timezone": "Asia/Tokyo"}
+    )
+    nxt = datetime.fromisoformat(edited["next_run_at"])
+    assert status == 200 and (nxt.hour, nxt.minute) == (21, 30)  # 06:30 in Tokyo
+    assert (await api.call("DELETE", f"/v1/schedules/{sid}"))[0] == 204
+    await pool.execute("UPDATE shared_report_schedules SET next_run_at = now() - interval '1 minute'")
+    assert (await tick(pool, redis, settings)).claimed == 0

@@ -14,7 +14,6 @@ from arq.constants import job_key_prefix
 from producer.loop import Scheduler
 from producer.recipients import NO_RECIPIENTS
 from producer.scheduler import sweep, tick
-from producer.schedules import set_enabled, set_timing
 from shared import serializer
 from shared.db import Pool
 from shared.message import parse_message
@@ -181,28 +180,6 @@ async def test_jitter_defers_deterministically_and_keeps_nominal_fire(
     assert fire <= row["defer_until"] < fire + timedelta(seconds=600)
     score = await redis.zscore(settings.queue_name, f"shared_report:{sched}:{int(fire.timestamp())}")
     assert abs(score / 1000 - row["defer_until"].timestamp()) < 0.01
-
-
-async def test_pause_resume_does_not_backfill_and_edits_recompute(
-    pool: Pool, redis: ArqRedis, settings: Settings
-) -> None:
-    _, _, sched = await _setup(
-        pool, cron="0 * * * *", misfire_policy="fire_all", next_run_at=datetime.now(UTC) - timedelta(days=2)
-    )
-    await seed.recipient(pool, sched, email="a@example.com")
-    await set_enabled(pool, sched, False)
-    assert (await tick(pool, redis, settings)).claimed == 0
-    await set_enabled(pool, sched, True)
-    nxt = await pool.fetchval("SELECT next_run_at FROM shared_report_schedules WHERE id=$1", sched)
-    assert datetime.now(UTC) < nxt <= datetime.now(UTC) + timedelta(hours=1)
-    assert (await tick(pool, redis, settings)).claimed == 0
-    assert await _runs(pool, sched) == []
-
-    new_next = await set_timing(pool, sched, "30 6 * * *", "Asia/Tokyo")
-    assert new_next.astimezone(UTC).hour == 21 and new_next.minute == 30
-    await pool.execute("UPDATE shared_report_schedules SET deleted_at = now() WHERE id = $1", sched)
-    await pool.execute("UPDATE shared_report_schedules SET next_run_at = now() - interval '1 minute'")
-    assert (await tick(pool, redis, settings)).claimed == 0
 
 
 async def test_loop_wakes_on_notify_and_enqueues_within_a_second(
