@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN = {"shared": {"producer", "consumer", "demo"}, "producer": {"consumer", "demo"},
-             "consumer": {"producer", "demo"}}
+FORBIDDEN = {
+    "shared": {"producer", "consumer", "demo"},
+    "producer": {"consumer", "demo"},
+    "consumer": {"producer", "demo"},
+}
 
 
 def imported_packages(path: Path) -> set[str]:
