@@ -7,10 +7,10 @@ from uuid import UUID, uuid4
 
 from arq.connections import ArqRedis
 
+from shared import runs
 from shared.db import Pool
 from shared.errors import InvalidMessage, ReportsError
-from shared.message import ReportMessage, job_id_for, parse_message
-from shared.queue import Job, enqueue_many
+from shared.message import ReportMessage, parse_message
 
 _INSERT = """
 INSERT INTO shared_report_dead_letters (run_id, organization_id, job_id, payload, error, attempts)
@@ -28,12 +28,6 @@ UPDATE shared_report_schedules SET last_run_status = 'dead' WHERE id IN (SELECT 
 """
 
 _GET = "SELECT id, run_id, payload, replayed_at FROM shared_report_dead_letters WHERE id = $1 FOR UPDATE"
-
-_INSERT_REPLAY = """
-INSERT INTO shared_report_runs (id, schedule_id, fire_at, trigger, status, job_id, message, origin_run_id)
-SELECT $1, $2, $3, 'replay', 'queued', $4, $5,
-       (SELECT coalesce(origin_run_id, id) FROM shared_report_runs WHERE id = $6)
-"""
 
 _MARK_REPLAYED = """
 UPDATE shared_report_dead_letters SET replayed_at = now(), replay_count = replay_count + 1 WHERE id = $1
@@ -79,22 +73,11 @@ async def replay(pool: Pool, redis: ArqRedis, queue_name: str, dead_letter_id: U
         )
         if deleted is None or deleted:
             raise NotReplayable("the schedule of this message was deleted; it cannot be replayed")
-        run_id = uuid4()
-        message = ReportMessage(**{**original.model_dump(), "run_id": run_id, "trigger": "replay"})
-        job_id = job_id_for("replay", message.schedule_id, message.fire_at, run_id)
-        await conn.execute(
-            _INSERT_REPLAY,
-            run_id,
-            message.schedule_id,
-            message.fire_at,
-            job_id,
-            message.to_json(),
-            row["run_id"],
-        )
+        message = ReportMessage(**{**original.model_dump(), "run_id": uuid4(), "trigger": "replay"})
+        await runs.record(conn, message, repeats=row["run_id"])
         await conn.execute(_MARK_REPLAYED, dead_letter_id)
-    await enqueue_many(redis, queue_name, [Job(job_id, message.to_json())])
-    await pool.execute("UPDATE shared_report_runs SET enqueued_at = now() WHERE id = $1", run_id)
-    return run_id
+    await runs.enqueue(pool, redis, queue_name, message)
+    return message.run_id
 
 
 __all__ = ["NotReplayable", "record", "replay"]

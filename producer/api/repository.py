@@ -61,13 +61,6 @@ UPDATE shared_report_schedules SET deleted_at = now(), enabled = false, next_run
 WHERE id = $1 AND deleted_at IS NULL
 """
 
-INSERT_MANUAL_RUN = """
-INSERT INTO shared_report_runs (id, schedule_id, fire_at, trigger, status, job_id, message)
-VALUES ($1, $2, $3, 'manual', 'queued', $4, $5)
-"""
-
-MARK_ENQUEUED = "UPDATE shared_report_runs SET enqueued_at = now() WHERE id = $1"
-
 RUNS = """
 SELECT id, schedule_id, fire_at, trigger, status, attempts, row_count, byte_count, filename, error, enqueued_at,
        started_at, finished_at, created_at

@@ -37,12 +37,11 @@ from producer.api.models import (
 from producer.api.timing import resolve
 from producer.recipients import Channels, group
 from producer.recipients import resolve as resolve_recipients
-from shared import deadletters
+from shared import deadletters, runs
 from shared.cron import next_fire, upcoming
 from shared.db import Connection, Pool, Record
 from shared.health import json_response
-from shared.message import EmailRecipient, ReportMessage, TelegramRecipient, job_id_for
-from shared.queue import Job, enqueue_many
+from shared.message import EmailRecipient, ReportMessage, TelegramRecipient
 
 M = TypeVar("M", bound=BaseModel)
 TIMING_FIELDS = {"cadence", "scheduled_time", "day_of_week", "day_of_month", "cron_expression", "timezone"}
@@ -431,11 +430,9 @@ async def run_now(request: web.Request) -> web.Response:
         trigger="manual",
         recipients=chosen,
     )
-    job_id = job_id_for("manual", schedule_id, now, run_id)
-    await pool.execute(sql.INSERT_MANUAL_RUN, run_id, schedule_id, now, job_id, message.to_json())
-    added = await enqueue_many(request.app[REDIS], request.app[SETTINGS].queue_name, [Job(job_id, message.to_json())])
-    await pool.execute(sql.MARK_ENQUEUED, run_id)
-    metrics.ENQUEUED.labels("manual").inc(len(added))
+    await runs.record(pool, message)
+    added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)
+    metrics.ENQUEUED.labels("manual").inc(added)
     return json_response(RunAccepted(run_id=run_id).model_dump(mode="json"), status=202)
 
 
