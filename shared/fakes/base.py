@@ -50,6 +50,15 @@ class FakeServer:
         self._runner: web.AppRunner | None = None
         self.url = ""
 
+    def save(self, name: str, data: bytes) -> str | None:
+        """Keep a received file under save_dir, numbered in arrival order; returns its path."""
+        if self.save_dir is None:
+            return None
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        target = self.save_dir / f"{len(self.received):04d}-{name}"
+        target.write_bytes(data)
+        return str(target)
+
     def fail_next(self, *actions: Action) -> None:
         self.script.extend(actions)
 

@@ -79,12 +79,7 @@ class FakeLoops(FakeServer):
                 data = base64.b64decode(item["data"], validate=True)
             except (binascii.Error, ValueError):
                 return _error(400, "data must be base64", path=f"attachments[{index}].data")
-            saved = None
-            if self.save_dir is not None:
-                self.save_dir.mkdir(parents=True, exist_ok=True)
-                target = self.save_dir / f"{len(self.received):04d}-{body['email']}-{item['filename']}"
-                target.write_bytes(data)
-                saved = str(target)
+            saved = self.save(f"{body['email']}-{item['filename']}", data)
             files.append(
                 {
                     "filename": item["filename"],

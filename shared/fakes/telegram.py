@@ -142,12 +142,7 @@ class FakeTelegram(FakeServer):
             "text": fields.get("text"),
         }
         if document is not None:
-            saved = None
-            if self.save_dir is not None:
-                self.save_dir.mkdir(parents=True, exist_ok=True)
-                target = self.save_dir / f"{len(self.received):04d}-chat{chat_id}-{document['filename']}"
-                target.write_bytes(document["data"])
-                saved = str(target)
+            saved = self.save(f"chat{chat_id}-{document['filename']}", document["data"])
             record["document"] = {**document, "saved": saved}
         self.received.append(record)
         if action is not None:  # accepted, then the response is lost or slow
