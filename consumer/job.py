@@ -102,12 +102,9 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
 async def _dead(deps: Deps, payload: Any, job_id: str, attempts: int, error: str) -> dict[str, Any]:
     """Dead-letter the message; the ids come from the payload, which may be malformed."""
     run_id, schedule_id = _uuid(payload, "run_id"), _uuid(payload, "schedule_id")
-    run_exists = run_id is not None and await deps.pool.fetchval(
-        "SELECT true FROM shared_report_runs WHERE id = $1", run_id
-    )
     dead_id = await deadletters.record(
         deps.pool,
-        run_id=run_id if run_exists else None,
+        run_id=run_id,
         organization_id=_uuid(payload, "organization_id"),
         job_id=job_id,
         payload=payload if isinstance(payload, dict | list | str | int | float) else repr(payload),
@@ -226,12 +223,7 @@ async def _export_and_deliver(
         raise TransientFailure(
             f"{len(transient)} recipient(s) not reached yet: {transient[0].detail['reason']}", retry_after
         )
-    served = await pool.fetchval(
-        "SELECT count(DISTINCT (n.channel, n.recipient)) FROM shared_report_notifications n "
-        "JOIN shared_report_runs r ON r.id = n.run_id WHERE (r.id = $1 OR r.origin_run_id = $1) "
-        "AND n.status = 'sent'",
-        run["origin"],
-    )
+    served = await pool.fetchval(queries.SERVED, run["origin"])
     total = len(message.recipients)
     status = "sent" if served >= total else ("partial" if served else "failed")
     error = None if status == "sent" else f"{total - served} of {total} recipient(s) failed permanently"

@@ -26,6 +26,14 @@ WHERE (r.id = $2 OR r.origin_run_id = $2)
   AND (n.status = 'sent' OR (n.run_id = $1 AND (n.payload->>'permanent')::boolean))
 """
 
+# Recipients served by this run's chain (the original run and its replays).
+SERVED = """
+SELECT count(DISTINCT (n.channel, n.recipient))
+FROM shared_report_notifications n
+JOIN shared_report_runs r ON r.id = n.run_id
+WHERE (r.id = $1 OR r.origin_run_id = $1) AND n.status = 'sent'
+"""
+
 RECORD_NOTIFICATION = """
 INSERT INTO shared_report_notifications
     (schedule_id, run_id, channel, recipient_user_id, email, telegram_chat_id, recipient, status, payload)

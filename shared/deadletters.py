@@ -14,7 +14,9 @@ from shared.message import ReportMessage, parse_message
 
 _INSERT = """
 INSERT INTO shared_report_dead_letters (run_id, organization_id, job_id, payload, error, attempts)
-VALUES ($1, (SELECT id FROM organizations WHERE id = $2), $3, $4, $5, $6)
+-- A message may name a run or organization that no longer exists: keep the letter, drop the dangling ids.
+VALUES ((SELECT id FROM shared_report_runs WHERE id = $1), (SELECT id FROM organizations WHERE id = $2),
+        $3, $4, $5, $6)
 ON CONFLICT (run_id) WHERE run_id IS NOT NULL DO NOTHING
 RETURNING id
 """
