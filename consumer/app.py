@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiohttp import web
 from arq.connections import ArqRedis
 
@@ -12,19 +14,29 @@ from shared.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", Pool)
 REDIS = web.AppKey("redis", ArqRedis)
-HEALTH_KEY = web.AppKey("health_key", str)
+
+
+class Polling(Protocol):
+    health_check_key: str
+    redis_up: bool
+
+
+WORKER = web.AppKey("worker", Polling)
 
 
 async def readyz(request: web.Request) -> web.Response:
     app = request.app
 
     async def polling() -> str | None:
+        worker = app[WORKER]
+        if not worker.redis_up:
+            return "reconnecting to Redis"
         # arq refreshes this key from its poll loop; an absent key means the worker stopped polling.
         try:
-            alive = await app[REDIS].exists(app[HEALTH_KEY])
-        except Exception as exc:
-            return f"worker: cannot read health key: {exc}"
-        return None if alive else "worker: not polling the queue"
+            alive = await app[REDIS].exists(worker.health_check_key)
+        except Exception:
+            return "cannot read the worker's health key"
+        return None if alive else "not polling the queue"
 
     return await health.readiness(
         {
@@ -35,13 +47,13 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
-def create_app(settings: Settings, pool: Pool, redis: ArqRedis, health_key: str) -> web.Application:
+def create_app(settings: Settings, pool: Pool, redis: ArqRedis, worker: Polling) -> web.Application:
     """The worker owns the pools; the app only reads them."""
     app = web.Application()
     app[SETTINGS] = settings
     app[POOL] = pool
     app[REDIS] = redis
-    app[HEALTH_KEY] = health_key
+    app[WORKER] = worker
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", health.metrics)

@@ -134,22 +134,20 @@ class Deliverer:
             attachment=attachment,
         )
 
-    async def failure_email(self, run_id: str, to: str, schedule_name: str, error: str) -> Outcome:
+    async def failure_email(self, run_id: str, to: str, schedule_name: str, status: str, text: str) -> Outcome:
         s = self.settings
-        text = (
-            f"The scheduled report '{schedule_name}' could not be delivered and was moved to the "
-            f"dead-letter queue.\n\nError: {error}\n\nFix the cause, then replay it from the dead letters."
-        )
+        subject = f"Report {status}: {schedule_name}"
         if s.email_transport is EmailTransport.smtp:
-            return await smtp.send(s, to=to, subject=f"Report failed: {schedule_name}", text=text, attachment=None)
+            return await smtp.send(s, to=to, subject=subject, text=text, attachment=None)
         assert s.loops_transactional_id is not None
         return await loops.send(
             self.session,
             s,
             self.limiter,
             transactional_id=s.loops_failure_transactional_id or s.loops_transactional_id,
+            # The provider's idempotency key makes a repeated notice for one run a no-op.
             run_id=f"failure:{run_id}",
             email=to,
-            variables={"reportName": schedule_name, "error": error[:500], "note": text},
+            variables={"reportName": schedule_name, "status": status, "error": text[:500], "note": text},
             attachment=None,
         )

@@ -9,20 +9,22 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 from arq import Retry
 
-from consumer import metrics, queries
+from consumer import lease, metrics, notices, queries
 from consumer.deliver import Deliverer, ReportFiles
 from consumer.delivery.outcome import Outcome, Report
 from consumer.export import export_to_file, file_name
 from consumer.filters import parse_filters
+from consumer.lease import LeaseLost
 from shared import deadletters
-from shared.db import DB_ERRORS, Pool, Record
+from shared.db import DB_ERRORS, TRANSIENT_DB_ERRORS, Pool, Record
 from shared.errors import InvalidFilters, InvalidMessage, QueueError
 from shared.message import EmailRecipient, ReportMessage, TelegramRecipient, parse_message
+from shared.redact import redact
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class TransientFailure(Exception):
         self.retry_after = retry_after
 
 
+# Failures expected from the outside world; anything else is logged with its traceback (a bug), then retried too.
 RETRYABLE: tuple[type[BaseException], ...] = (TransientFailure, TimeoutError, QueueError, *DB_ERRORS)
 
 
@@ -65,6 +68,18 @@ def _uuid(payload: Any, key: str) -> UUID | None:
         return None
 
 
+@dataclass
+class Claim:
+    """What this try holds: the run row as claimed and the lease token that proves it."""
+
+    token: UUID
+    run: Record | None = None
+
+    @property
+    def attempts(self) -> int:
+        return int(self.run["attempts"]) if self.run is not None else 0
+
+
 async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, Any]:
     deps: Deps = ctx["deps"]
     settings = deps.settings
@@ -73,65 +88,106 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
     try:
         message = parse_message(payload)
     except InvalidMessage as exc:
-        return await _dead(deps, payload, job_id, job_try, str(exc))
-    if job_try > settings.max_tries:
-        # Earlier tries ended without a verdict (the worker was killed or timed out each time).
-        error = f"gave up after {settings.max_tries} tries that did not finish (worker crash or timeout)"
-        return await _dead(deps, payload, job_id, job_try, error)
+        metrics.POISON.labels("invalid_message").inc()
+        return await _dead(deps, payload, job_id, job_try, str(exc), poison=True)
+    claim = Claim(uuid4())
     try:
         # Our own deadline, inside arq's, so a slow run is retried or dead-lettered rather than lost.
         async with asyncio.timeout(settings.job_timeout_seconds * 0.9):
-            return await _process(deps, message)
+            return await _process(deps, message, claim)
     except DeadLetter as exc:
-        return await _dead(deps, payload, job_id, job_try, str(exc))
-    except RETRYABLE as exc:
-        reason = str(exc) or type(exc).__name__
-        if job_try >= settings.max_tries:
-            return await _dead(deps, payload, job_id, job_try, f"retries exhausted: {reason}")
+        return await _dead(deps, payload, job_id, claim.attempts, str(exc), message=message)
+    except HeldElsewhere as exc:
+        raise Retry(defer=exc.seconds) from exc
+    except LeaseLost as exc:
+        # Whoever holds the run now finishes it; this try only comes back later to confirm.
+        log.warning("run %s: stopped, %s", message.run_id, exc)
+        raise Retry(defer=settings.lease_seconds) from exc
+    except Exception as exc:  # every other failure is transient until the tries run out
+        reason = redact(str(exc) or type(exc).__name__)
+        if not isinstance(exc, RETRYABLE):
+            log.exception("run %s: unexpected %s", message.run_id, type(exc).__name__)
+        if claim.attempts >= settings.max_tries:
+            return await _dead(deps, payload, job_id, claim.attempts, f"retries exhausted: {reason}", message=message)
         retry_after = exc.retry_after if isinstance(exc, TransientFailure) else None
         delay = backoff(settings, job_try, retry_after)
-        try:
-            await deps.pool.execute(queries.RETRY_RUN, message.run_id, f"retrying in {delay:.0f} s: {reason}"[:4000])
-        except DB_ERRORS:
-            log.warning("could not record the retry of run %s", message.run_id)
+        if claim.run is not None:
+            try:
+                note = f"retrying in {delay:.0f} s: {reason}"[:4000]
+                await deps.pool.execute(queries.RETRY_RUN, message.run_id, note, claim.token)
+            except DB_ERRORS:
+                # The lease lapses by itself; the retry or the sweep takes the run back.
+                log.warning("could not record the retry of run %s", message.run_id)
         metrics.RETRIES.inc()
         log.warning("run %s try %d failed (%s); retrying in %.1f s", message.run_id, job_try, reason, delay)
         raise Retry(defer=delay) from exc
 
 
-async def _dead(deps: Deps, payload: Any, job_id: str, attempts: int, error: str) -> dict[str, Any]:
+async def _dead(
+    deps: Deps,
+    payload: Any,
+    job_id: str,
+    attempts: int,
+    error: str,
+    *,
+    message: ReportMessage | None = None,
+    poison: bool = False,
+) -> dict[str, Any]:
     """Dead-letter the message; the ids come from the payload, which may be malformed."""
-    run_id, schedule_id = _uuid(payload, "run_id"), _uuid(payload, "schedule_id")
-    dead_id = await deadletters.record(
-        deps.pool,
-        run_id=run_id,
-        organization_id=_uuid(payload, "organization_id"),
-        job_id=job_id,
-        payload=payload if isinstance(payload, dict | list | str | int | float) else repr(payload),
-        error=error,
-        attempts=attempts,
-    )
+    error = redact(error)
+    run_id = message.run_id if message else _uuid(payload, "run_id")
+    org_id = message.organization_id if message else _uuid(payload, "organization_id")
+    try:
+        await deadletters.record(
+            deps.pool,
+            run_id=run_id,
+            organization_id=org_id,
+            job_id=job_id,
+            payload=payload,
+            error=error,
+            attempts=attempts,
+            poison=poison,
+        )
+    except DB_ERRORS as exc:
+        # Not recorded, so not finished: keep the job and try again when the database is back.
+        log.warning("could not record dead letter for job %s (%s); retrying", job_id, type(exc).__name__)
+        raise Retry(defer=deps.settings.retry_base_seconds or 1.0) from exc
     metrics.DEAD_LETTERS.inc()
     log.error("dead-lettered job %s: %s", job_id, error)
-    if dead_id is not None and schedule_id is not None:
-        row = await deps.pool.fetchrow(queries.CREATOR_EMAIL, schedule_id)
-        if row is not None and row["email"]:
-            outcome = await deps.deliverer.failure_email(str(run_id), row["email"], row["name"], error)
-            if outcome.kind != "sent":
-                log.error("failure email to the creator of schedule %s not sent: %s", schedule_id, outcome.detail)
+    # Only a message that passed validation names a schedule its creator should hear about.
+    if message is not None:
+        await notices.notify(deps, message.run_id, message.schedule_id, "dead", error)
     return {"status": "dead", "error": error}
 
 
-async def _process(deps: Deps, message: ReportMessage) -> dict[str, Any]:
-    pool = deps.pool
-    run = await pool.fetchrow(queries.CLAIM_RUN, message.run_id)
+class HeldElsewhere(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the run is held by another worker for {seconds:.1f} s more")
+        self.seconds = seconds
+
+
+async def _process(deps: Deps, message: ReportMessage, claim: Claim) -> dict[str, Any]:
+    pool, settings = deps.pool, deps.settings
+    run = await pool.fetchrow(queries.CLAIM_RUN, message.run_id, claim.token, settings.lease_seconds)
     if run is None:
-        status = await pool.fetchval(queries.RUN_STATUS, message.run_id)
-        if status is None:
+        state = await pool.fetchrow(queries.RUN_STATUS, message.run_id)
+        if state is None:
             raise DeadLetter(f"run {message.run_id} does not exist (deleted, or the message is stale)")
+        if state["status"] == "running":
+            raise HeldElsewhere(max(0.5, state["lease_left"] or 0.0))
         # A duplicate delivery of a finished run: acknowledge without sending anything.
-        log.info("run %s already %s; duplicate message skipped", message.run_id, status)
-        return {"status": status, "duplicate": True}
+        log.info("run %s already %s; duplicate message skipped", message.run_id, state["status"])
+        return {"status": state["status"], "duplicate": True}
+    claim.run = run
+    if run["attempts"] > settings.max_tries:
+        # Earlier tries ended without a verdict (the worker was killed or lost its lease each time).
+        raise DeadLetter(f"gave up after {settings.max_tries} tries that did not finish (worker lost or timed out)")
+    async with lease.held(pool, message.run_id, claim.token, settings.lease_seconds):
+        return await _claimed(deps, message, claim)
+
+
+async def _claimed(deps: Deps, message: ReportMessage, claim: Claim) -> dict[str, Any]:
+    pool = deps.pool
     schedule = await pool.fetchrow(queries.SCHEDULE, message.schedule_id)
     if schedule is None or schedule["deleted_at"] is not None:
         raise DeadLetter(f"schedule {message.schedule_id} was deleted; nothing is sent for it")
@@ -147,17 +203,18 @@ async def _process(deps: Deps, message: ReportMessage) -> dict[str, Any]:
             raise Permanent(str(exc)) from exc
         workdir = Path(tempfile.mkdtemp(prefix="report-", dir=deps.spool))
         try:
-            return await _export_and_deliver(deps, message, run, schedule, filters, workdir)
+            return await _export_and_deliver(deps, message, claim, schedule, filters, workdir)
         finally:
             await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, workdir, True)
     except Permanent as exc:
-        await _finish(pool, message, "failed", error=str(exc))
+        await _finish(deps, message, claim, "failed", error=str(exc))
         return {"status": "failed", "error": str(exc)}
 
 
 async def _finish(
-    pool: Pool,
+    deps: Deps,
     message: ReportMessage,
+    claim: Claim,
     status: str,
     *,
     rows: int | None = None,
@@ -165,16 +222,23 @@ async def _finish(
     filename: str | None = None,
     error: str | None = None,
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(queries.FINISH_RUN, message.run_id, status, rows, size, filename, error)
+    error = redact(error) if error else None
+    async with deps.pool.acquire() as conn, conn.transaction():
+        done = await conn.fetchval(queries.FINISH_RUN, message.run_id, status, rows, size, filename, error, claim.token)
+        if done is None:
+            raise LeaseLost("the run was taken back before its outcome was recorded")
         await conn.execute(queries.SCHEDULE_STATUS, message.schedule_id, status, message.fire_at)
     metrics.RUNS.labels(status).inc()
+    if status in ("failed", "partial"):
+        await notices.notify(deps, message.run_id, message.schedule_id, status, error or status)
 
 
 async def _export_and_deliver(
-    deps: Deps, message: ReportMessage, run: Record, schedule: Record, filters: Any, workdir: Path
+    deps: Deps, message: ReportMessage, claim: Claim, schedule: Record, filters: Any, workdir: Path
 ) -> dict[str, Any]:
     settings, pool = deps.settings, deps.pool
+    run = claim.run
+    assert run is not None
     timezone = schedule["timezone"]
     filename = file_name(schedule["slug"], message.fire_at, timezone)
     async with pool.acquire() as conn:
@@ -191,8 +255,9 @@ async def _export_and_deliver(
     metrics.EXPORT_SECONDS.observe(result.seconds)
     if result.rows == 0 and schedule["skip_if_empty"]:
         await _finish(
-            pool,
+            deps,
             message,
+            claim,
             "skipped",
             rows=0,
             size=result.size,
@@ -208,6 +273,9 @@ async def _export_and_deliver(
         message.fire_at.astimezone(ZoneInfo(timezone)).date().isoformat(),
         filename,
     )
+    for row in await pool.fetch(queries.UNCONFIRMED_INTENTS, run["id"]):
+        # An earlier try was lost between calling the provider and recording what it said.
+        metrics.UNCONFIRMED.labels(row["channel"], "worker_lost").inc()
     done = {(r["channel"], r["recipient"]) for r in await pool.fetch(queries.DONE_RECIPIENTS, run["id"], run["origin"])}
     pending = [r for r in message.recipients if (r.channel, r.key) not in done]
     limit = asyncio.Semaphore(settings.delivery_concurrency)
@@ -229,8 +297,20 @@ async def _export_and_deliver(
     error = None if status == "sent" else f"{total - served} of {total} recipient(s) failed permanently"
     # The run names the file as its format delivers it (the zip for csv.zip).
     recorded = (await files.zipped()).filename if files.want_zip else filename
-    await _finish(pool, message, status, rows=result.rows, size=result.size, filename=recorded, error=error)
+    await _finish(deps, message, claim, status, rows=result.rows, size=result.size, filename=recorded, error=error)
     return {"status": status, "rows": result.rows, "bytes": result.size, "served": served}
+
+
+async def _write(pool: Pool, query: str, *args: Any) -> Any:
+    """A write that must not be lost: retried until the database answers (the lease bounds the wait)."""
+    delay = 0.1
+    while True:
+        try:
+            return await pool.fetchval(query, *args)
+        except TRANSIENT_DB_ERRORS as exc:
+            log.warning("write failed (%s); retrying in %.1f s", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 async def _deliver_one(
@@ -241,8 +321,19 @@ async def _deliver_one(
     report: Report,
     files: ReportFiles,
 ) -> Outcome:
-    outcome = await deps.deliverer.deliver(str(message.run_id), recipient, report, files)
     chat_id = recipient.telegram_chat_id if isinstance(recipient, TelegramRecipient) else None
+    intent = await deps.pool.fetchval(
+        queries.RECORD_INTENT,
+        message.schedule_id,
+        message.run_id,
+        recipient.channel,
+        recipient.user_id if isinstance(recipient, EmailRecipient) else None,
+        recipient.email if isinstance(recipient, EmailRecipient) else None,
+        chat_id,
+        recipient.key,
+        {"attempt": run["attempts"]},
+    )
+    outcome = await deps.deliverer.deliver(str(message.run_id), recipient, report, files)
     if outcome.kind == "migrate" and outcome.new_chat_id is not None and chat_id is not None:
         # The group became a supergroup: store the new id everywhere, then try once more there.
         async with deps.pool.acquire() as conn, conn.transaction():
@@ -256,26 +347,18 @@ async def _deliver_one(
             retried.retry_after,
         )
         chat_id = migrated.telegram_chat_id
+    if outcome.detail.get("unconfirmed"):
+        metrics.UNCONFIRMED.labels(recipient.channel, "response_lost").inc()
     status = "sent" if outcome.kind == "sent" else "failed"
     payload = {
-        **outcome.detail,
+        **{k: redact(v) if isinstance(v, str) else v for k, v in outcome.detail.items()},
         "outcome": outcome.kind,
         "attempt": run["attempts"],
         "rows": report.rows,
         "bytes": files.csv.size,
         "permanent": outcome.kind in ("permanent", "too_large"),
     }
-    await deps.pool.execute(
-        queries.RECORD_NOTIFICATION,
-        message.schedule_id,
-        message.run_id,
-        recipient.channel,
-        recipient.user_id if isinstance(recipient, EmailRecipient) else None,
-        recipient.email if isinstance(recipient, EmailRecipient) else None,
-        chat_id,
-        recipient.key,
-        status,
-        payload,
-    )
+    # The provider has answered: from here on, losing this write would mean sending again.
+    await _write(deps.pool, queries.RECORD_OUTCOME, intent, status, chat_id, payload)
     metrics.DELIVERIES.labels(recipient.channel, outcome.kind).inc()
     return outcome

@@ -1,13 +1,25 @@
 """Every SQL statement the consumer runs."""
 
+# A run is held by one worker at a time: a running run is claimable only once its lease has lapsed.
 CLAIM_RUN = """
 UPDATE shared_report_runs
-SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL
-WHERE id = $1 AND status IN ('queued', 'running')
+SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL,
+    lease_token = $2, lease_expires_at = now() + make_interval(secs => $3)
+WHERE id = $1
+  AND (status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
 RETURNING id, schedule_id, fire_at, trigger, attempts, coalesce(origin_run_id, id) AS origin
 """
 
-RUN_STATUS = "SELECT status FROM shared_report_runs WHERE id = $1"
+RENEW_LEASE = """
+UPDATE shared_report_runs SET lease_expires_at = now() + make_interval(secs => $3)
+WHERE id = $1 AND lease_token = $2 AND status = 'running'
+RETURNING true
+"""
+
+RUN_STATUS = """
+SELECT status, extract(epoch FROM lease_expires_at - now())::float8 AS lease_left
+FROM shared_report_runs WHERE id = $1
+"""
 
 SCHEDULE = """
 SELECT s.id, s.organization_id, s.shared_link_id, s.name, s.timezone, s.format, s.skip_if_empty,
@@ -34,20 +46,42 @@ JOIN shared_report_runs r ON r.id = n.run_id
 WHERE (r.id = $1 OR r.origin_run_id = $1) AND n.status = 'sent'
 """
 
-RECORD_NOTIFICATION = """
+# The intent is written before the provider is called, so an outcome lost with the worker is visible.
+RECORD_INTENT = """
 INSERT INTO shared_report_notifications
     (schedule_id, run_id, channel, recipient_user_id, email, telegram_chat_id, recipient, status, payload)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (run_id, channel, recipient) WHERE status = 'sent' DO NOTHING
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8)
+RETURNING id
+"""
+
+RECORD_OUTCOME = """
+UPDATE shared_report_notifications SET status = $2, telegram_chat_id = coalesce($3, telegram_chat_id), payload = $4
+WHERE id = $1
+"""
+
+# Intents of earlier tries that never got an outcome: the send may or may not have happened.
+UNCONFIRMED_INTENTS = """
+UPDATE shared_report_notifications SET status = 'unconfirmed'
+WHERE run_id = $1 AND status = 'sending'
+RETURNING channel
 """
 
 FINISH_RUN = """
 UPDATE shared_report_runs
-SET status = $2, row_count = $3, byte_count = $4, filename = $5, error = $6, finished_at = now()
-WHERE id = $1
+SET status = $2, row_count = $3, byte_count = $4, filename = $5, error = $6, finished_at = now(),
+    lease_token = NULL, lease_expires_at = NULL
+WHERE id = $1 AND lease_token = $7 AND status = 'running'
+RETURNING schedule_id
 """
 
-RETRY_RUN = "UPDATE shared_report_runs SET status = 'queued', error = $2 WHERE id = $1 AND status = 'running'"
+RETRY_RUN = """
+UPDATE shared_report_runs SET status = 'queued', error = $2, lease_token = NULL, lease_expires_at = NULL
+WHERE id = $1 AND lease_token = $3 AND status = 'running'
+"""
+
+CLAIM_NOTICE = """
+UPDATE shared_report_runs SET notice_sent_at = now() WHERE id = $1 AND notice_sent_at IS NULL RETURNING true
+"""
 
 SCHEDULE_STATUS = """
 UPDATE shared_report_schedules SET last_run_status = $2

@@ -10,21 +10,82 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import orjson
 from aiohttp import web
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
+from consumer import metrics, poison
 from consumer.app import create_app
 from consumer.deliver import Deliverer
 from consumer.job import Deps, shared_report
 from consumer.ratelimit import RateLimiter
-from shared import serializer
-from shared.db import Pool, create_pool
+from shared import deadletters, serializer
+from shared.db import DB_ERRORS, Pool, create_pool
 from shared.message import FUNCTION_NAME
 from shared.queue import connect as connect_redis
+from shared.redact import redact
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+# arq's own try limit is a backstop far behind ours: the run's attempts in PostgreSQL decide when to give up.
+_ARQ_TRIES_FACTOR = 4
+_RECONNECT_MAX = 10.0
+REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+
+
+class ReportWorker(Worker):
+    """arq's worker, made total: it outlives Redis outages and records every entry it cannot run."""
+
+    redis_up = True
+
+    async def _poll_iteration(self) -> None:
+        await super()._poll_iteration()
+        self.redis_up = True
+
+    async def run_forever(self) -> None:
+        """arq's main loop, restarted with backoff whenever Redis goes away; returns only in burst mode."""
+        delay = 0.5
+        while True:
+            try:
+                await self.main()
+                return
+            except REDIS_ERRORS as exc:
+                if self.redis_up:
+                    delay = 0.5
+                self.redis_up = False
+                metrics.REDIS_RECONNECTS.inc()
+                log.warning("lost Redis (%s); worker reconnects in %.1f s", type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RECONNECT_MAX)
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        # arq gives up on an entry without calling us when its data is gone or its tries ran out: record it.
+        data = await self.pool.get(job_key_prefix + job_id)
+        await super().finish_failed_job(job_id, result_data)
+        reason = "arq failed the entry"
+        if result_data:
+            with contextlib.suppress(orjson.JSONDecodeError):
+                reason = str(orjson.loads(result_data).get("r") or reason)
+        if data is None:
+            kind, reason = "no_job_data", f"queued id with no job data ({reason})"
+        else:
+            kind = "gave_up"
+        payload: object = {"head": deadletters.text_head(data or b"")}
+        try:
+            await poison.record(self.ctx["deps"], job_id, redact(reason), kind, payload, len(data or b""), 0)
+        except DB_ERRORS as exc:
+            log.error("could not record failed queue entry %s: %s (%s)", job_id, reason, type(exc).__name__)
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        except REDIS_ERRORS as exc:
+            log.warning("worker closed without Redis (%s)", type(exc).__name__)
+        except Exception as exc:  # a job task's own failure must not turn a shutdown into a crash
+            log.warning("worker closed with a failed task: %s", redact(str(exc)))
 
 
 @contextlib.asynccontextmanager
@@ -39,16 +100,15 @@ async def dependencies(settings: Settings, pool: Pool, redis: ArqRedis) -> Async
 
 def build_worker(
     settings: Settings, redis: ArqRedis, deps: Deps, *, handle_signals: bool = True, burst: bool = False
-) -> Worker:
-    return Worker(
-        functions=[func(shared_report, name=FUNCTION_NAME)],
+) -> ReportWorker:
+    return ReportWorker(
+        functions=[func(shared_report, name=FUNCTION_NAME), func(poison.poison, name=poison.POISON_FUNCTION)],
         redis_pool=redis,
         queue_name=settings.queue_name,
         ctx={"deps": deps},
         handle_signals=handle_signals,
         job_completion_wait=settings.worker_shutdown_wait_seconds,
-        # One more than ours so the job itself sees the last try and can dead-letter it.
-        max_tries=settings.max_tries + 1,
+        max_tries=settings.max_tries * _ARQ_TRIES_FACTOR + 1,
         job_timeout=settings.job_timeout_seconds,
         keep_result=settings.keep_result_seconds,
         max_jobs=settings.worker_max_jobs,
@@ -56,7 +116,7 @@ def build_worker(
         poll_delay=0.2,
         burst=burst,
         job_serializer=serializer.dumps,
-        job_deserializer=serializer.loads,
+        job_deserializer=poison.load_job,
     )
 
 
@@ -68,7 +128,7 @@ async def run_consumer(settings: Settings) -> None:
     try:
         async with dependencies(settings, pool, redis) as deps:
             worker = build_worker(settings, redis, deps)
-            runner = web.AppRunner(create_app(settings, pool, redis, worker.health_check_key), handle_signals=False)
+            runner = web.AppRunner(create_app(settings, pool, redis, worker), handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, settings.consumer_host, settings.consumer_port).start()
             log.info(
@@ -77,7 +137,8 @@ async def run_consumer(settings: Settings) -> None:
                 settings.consumer_port,
                 settings.queue_name,
             )
-            worker.main_task = asyncio.create_task(worker.main())
+            # arq's signal handlers cancel main_task: the whole supervised loop, not one attempt of it.
+            worker.main_task = asyncio.create_task(worker.run_forever())
             try:
                 await worker.main_task
             except asyncio.CancelledError:

@@ -1,4 +1,4 @@
-"""`python -m producer`: the scheduler and HTTP API; `tick --once [--dry-run]`; `migrate`."""
+"""`python -m producer`: the scheduler and HTTP API; `tick --once [--dry-run]`; `check`; `migrate`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     tick.add_argument("--once", action="store_true", required=True, help="run exactly one tick")
     tick.add_argument("--dry-run", action="store_true", help="print what is due and would be enqueued")
     sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser(
+        "check", help="check the run invariants (stuck, overdue, lost jobs, dead letters); exit 1 if any fails"
+    )
     return parser.parse_args(argv)
 
 
@@ -28,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "tick":
         return run_command("producer", lambda s: run.run_tick(s, dry_run=args.dry_run))
+    if args.command == "check":
+        return run_command("producer", run.run_check)
     if args.command == "migrate":
         return run_command("producer", run.run_migrate)
     return run_command("producer", run.run_producer)

@@ -10,7 +10,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
-from producer import metrics
+from producer import invariants, metrics
 from producer.scheduler import seconds_until_due, sweep, tick
 from shared.db import DB_ERRORS, Connection, Pool, connect
 from shared.errors import ReportsError
@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "shared_report_schedules"
 # Waking a hair after the due instant means the due check (next_run_at <= now()) already holds.
 _WAKE_MARGIN = 0.002
-_ERROR_BACKOFF = 5.0
+_BACKOFF_FIRST = 1.0
+_BACKOFF_MAX = 30.0
 RECOVERABLE: tuple[type[BaseException], ...] = (ReportsError, *DB_ERRORS)
 
 
@@ -34,6 +35,7 @@ class Scheduler:
         self._stopping = asyncio.Event()
         self._listener: Connection | None = None
         self.last_tick_at: float | None = None
+        self._next_sweep = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -61,17 +63,27 @@ class Scheduler:
     async def run_once(self) -> float:
         """One tick and sweep; returns how long to sleep before the next."""
         result = await tick(self.pool, self.redis, self.settings)
-        await sweep(self.pool, self.redis, self.settings)
         self.last_tick_at = time.time()
         if result.claimed:
             log.info("tick claimed %d schedule(s), enqueued %d job(s)", result.claimed, result.enqueued)
+        await self.sweep_if_due()
         metrics.QUEUE_DEPTH.set(await queue_depth(self.redis, self.settings.queue_name))
         until = await seconds_until_due(self.pool)
-        poll = self.settings.tick_seconds
-        return poll if until is None else min(poll, max(0.0, until + _WAKE_MARGIN))
+        # Woken by the sweep interval too, so a lost worker's run comes back within lease + interval.
+        poll = min(self.settings.tick_seconds, self._next_sweep - time.monotonic())
+        return max(0.0, poll if until is None else min(poll, max(0.0, until + _WAKE_MARGIN)))
+
+    async def sweep_if_due(self) -> None:
+        if time.monotonic() < self._next_sweep:
+            return
+        await sweep(self.pool, self.redis, self.settings)
+        await invariants.check(self.pool, self.redis, self.settings)
+        metrics.SWEEP_LAST.set(time.time())
+        self._next_sweep = time.monotonic() + self.settings.sweep_interval_seconds
 
     async def run(self) -> None:
         log.info("scheduler started (safety poll every %.0f s)", self.settings.tick_seconds)
+        backoff = _BACKOFF_FIRST
         try:
             while not self._stopping.is_set():
                 await self._ensure_listener()
@@ -79,9 +91,19 @@ class Scheduler:
                 self._wake.clear()
                 try:
                     delay = await self.run_once()
-                except RECOVERABLE as exc:
-                    log.error("tick failed, retrying in %.0f s: %s", _ERROR_BACKOFF, exc)
-                    delay = _ERROR_BACKOFF
+                    backoff = _BACKOFF_FIRST
+                except Exception as exc:  # the loop outlives any one failed pass
+                    kind = "dependency" if isinstance(exc, RECOVERABLE) else "unexpected"
+                    metrics.ERRORS.labels(kind).inc()
+                    if kind == "unexpected":
+                        log.exception("tick failed unexpectedly, retrying in %.0f s", backoff)
+                    else:
+                        log.error("tick failed, retrying in %.0f s: %s", backoff, exc)
+                    # NOTIFYs do not cut an error backoff short: a broken dependency is not hammered.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+                    backoff = min(backoff * 2, _BACKOFF_MAX)
+                    continue
                 if delay > 0 and not self._stopping.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -14,3 +14,11 @@ FIRE_LAG = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
 )
 QUEUE_DEPTH = Gauge("scheduled_reports_queue_depth", "Jobs waiting in the queue")
+TAKEN_BACK = Counter("scheduled_reports_runs_taken_back_total", "Running runs taken back after their lease expired")
+SWEEP_LAST = Gauge("scheduled_reports_last_sweep_timestamp_seconds", "Unix time the last sweep finished")
+INVARIANTS = Gauge(
+    "scheduled_reports_invariant_violations",
+    "Things the check command reports: runs stuck or overdue, queued runs without a job, unreplayed dead letters",
+    ["check"],
+)
+ERRORS = Counter("scheduled_reports_loop_errors_total", "Scheduler loop passes that failed", ["kind"])

@@ -60,16 +60,74 @@ UPDATE shared_report_runs SET enqueued_at = now()
 WHERE id = ANY($1::uuid[]) AND enqueued_at IS NULL
 """
 
-SWEEP_CANDIDATES = """
-SELECT id, job_id, message, defer_until, enqueued_at
+# One page of queued runs after the (created_at, id) cursor: every pass reaches every run, whatever the count.
+SWEEP_QUEUED = """
+SELECT id, created_at, job_id, message, defer_until
 FROM shared_report_runs
 WHERE status = 'queued' AND job_id IS NOT NULL AND message IS NOT NULL
   AND created_at <= now() - make_interval(secs => $1)
-ORDER BY created_at
-LIMIT $2
+  AND (created_at, id) > ($2::timestamptz, $3::uuid)
+ORDER BY created_at, id
+LIMIT $4
 """
+
+# Running runs whose worker stopped renewing the lease are queued again; each page leaves the set.
+TAKE_BACK = """
+UPDATE shared_report_runs r
+SET status = 'queued', lease_token = NULL, lease_expires_at = NULL,
+    error = 'the worker running it was lost (lease expired at ' || to_char(r.lease_expires_at AT TIME ZONE 'UTC',
+            'YYYY-MM-DD"T"HH24:MI:SS"Z"') || '); it runs again'
+WHERE r.id IN (
+    SELECT id FROM shared_report_runs
+    WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())
+    ORDER BY lease_expires_at NULLS FIRST
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING r.id, r.job_id, r.message, r.defer_until
+"""
+
+CHECK_LEASE_EXPIRED = """
+SELECT id FROM shared_report_runs
+WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now() - make_interval(secs => $1))
+ORDER BY lease_expires_at NULLS FIRST LIMIT $2
+"""
+COUNT_LEASE_EXPIRED = """
+SELECT count(*) FROM shared_report_runs
+WHERE status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now() - make_interval(secs => $1))
+"""
+
+OVERDUE_RUNS = """
+SELECT id FROM shared_report_runs
+WHERE status = 'queued' AND coalesce(defer_until, created_at) < now() - make_interval(secs => $1)
+ORDER BY created_at LIMIT $2
+"""
+COUNT_OVERDUE_RUNS = """
+SELECT count(*) FROM shared_report_runs
+WHERE status = 'queued' AND coalesce(defer_until, created_at) < now() - make_interval(secs => $1)
+"""
+
+OVERDUE_SCHEDULES = """
+SELECT id FROM shared_report_schedules
+WHERE enabled AND deleted_at IS NULL AND next_run_at < now() - make_interval(secs => $1)
+ORDER BY next_run_at LIMIT $2
+"""
+COUNT_OVERDUE_SCHEDULES = """
+SELECT count(*) FROM shared_report_schedules
+WHERE enabled AND deleted_at IS NULL AND next_run_at < now() - make_interval(secs => $1)
+"""
+
+UNREPLAYED_DEAD_LETTERS = """
+SELECT id FROM shared_report_dead_letters WHERE replayed_at IS NULL ORDER BY failed_at DESC LIMIT $1
+"""
+COUNT_UNREPLAYED_DEAD_LETTERS = "SELECT count(*) FROM shared_report_dead_letters WHERE replayed_at IS NULL"
 
 SECONDS_UNTIL_DUE = """
 SELECT extract(epoch FROM min(next_run_at) - now())::float8
 FROM shared_report_schedules WHERE enabled AND deleted_at IS NULL
+"""
+
+QUEUED_JOBS = """
+SELECT id, job_id FROM shared_report_runs
+WHERE status = 'queued' AND job_id IS NOT NULL AND created_at < now() - make_interval(secs => $1)
 """

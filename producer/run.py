@@ -8,6 +8,7 @@ import signal
 
 from aiohttp import web
 
+from producer import invariants
 from producer.app import create_app
 from producer.scheduler import tick
 from shared.db import pool_context
@@ -69,3 +70,16 @@ async def run_migrate(settings: Settings) -> int:
     applied = await migrate(settings.dsn)
     print(f"applied migrations: {applied}" if applied else "schema is up to date")
     return 0
+
+
+async def run_check(settings: Settings) -> int:
+    """Print every invariant; exit 1 when one fails, so it can gate a deploy or page someone."""
+    settings.require("database_url", "redis_url")
+    async with pool_context(settings.dsn, max_size=2) as pool:
+        redis = await connect_redis(settings.redis_dsn)
+        try:
+            findings = await invariants.check(pool, redis, settings)
+        finally:
+            await redis.aclose()
+    print(invariants.report(findings))
+    return 1 if any(f.count for f in findings) else 0

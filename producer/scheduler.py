@@ -20,7 +20,7 @@ from shared.cron import deterministic_offset_ms
 from shared.db import Connection, Pool, Record
 from shared.errors import InvalidInput
 from shared.message import ReportMessage, job_id_for
-from shared.queue import Job, enqueue_many, missing_jobs
+from shared.queue import Job, enqueue_many, lost_jobs, requeue_many
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -198,30 +198,55 @@ async def _enqueue(
     return len(added)
 
 
-async def sweep(pool: Pool, redis: ArqRedis, settings: Settings, *, grace_seconds: float | None = None) -> int:
-    """Re-enqueue queued runs whose enqueue never happened or whose job vanished from Redis."""
+@dataclass
+class SweepResult:
+    requeued: int = 0
+    taken_back: int = 0
+    lost: int = 0
+
+
+_NO_ID = UUID(int=0)
+_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def _jobs(rows: Sequence[Record]) -> list[Job]:
+    return [Job(r["job_id"], r["message"], r["defer_until"]) for r in rows if r["job_id"] and r["message"]]
+
+
+async def sweep(pool: Pool, redis: ArqRedis, settings: Settings, *, grace_seconds: float | None = None) -> SweepResult:
+    """Take back runs whose worker was lost, and re-enqueue queued runs whose job is missing, page by page."""
     grace = settings.sweep_grace_seconds if grace_seconds is None else grace_seconds
-    rows = await pool.fetch(queries.SWEEP_CANDIDATES, grace, 1000)
-    never = [r for r in rows if r["enqueued_at"] is None]
-    sent = [r for r in rows if r["enqueued_at"] is not None]
-    vanished = set(await missing_jobs(redis, [r["job_id"] for r in sent]))
-    todo = never + [r for r in sent if r["job_id"] in vanished]
-    runs = [
-        PlannedRun(
-            r["id"],
-            UUID(r["message"]["schedule_id"]),
-            r["defer_until"] or datetime.now(UTC),
-            "queued",
-            r["job_id"],
-            r["message"],
-            r["defer_until"],
-        )
-        for r in todo
-    ]
-    added = await _enqueue(pool, redis, settings, runs, source="sweep")
-    if added:
-        log.warning("sweep re-enqueued %d run(s) whose job was missing", added)
-    return added
+    batch = settings.sweep_batch_size
+    result = SweepResult()
+    while True:
+        rows = await pool.fetch(queries.TAKE_BACK, batch)
+        if rows:
+            # Committed as queued first: if this requeue is lost, the queued pass below finds the run next time.
+            await requeue_many(redis, settings.queue_name, _jobs(rows), takeover=True)
+            result.taken_back += len(rows)
+            metrics.TAKEN_BACK.inc(len(rows))
+        if len(rows) < batch:
+            break
+    cursor: tuple[datetime, UUID] = (_EPOCH, _NO_ID)
+    while True:
+        rows = await pool.fetch(queries.SWEEP_QUEUED, grace, cursor[0], cursor[1], batch)
+        if not rows:
+            break
+        cursor = (rows[-1]["created_at"], rows[-1]["id"])
+        lost = set(await lost_jobs(redis, [r["job_id"] for r in rows]))
+        todo = [r for r in rows if r["job_id"] in lost]
+        if todo:
+            result.lost += len(todo)
+            result.requeued += len(await requeue_many(redis, settings.queue_name, _jobs(todo), takeover=False))
+            await pool.execute(queries.MARK_ENQUEUED, [r["id"] for r in todo])
+        if len(rows) < batch:
+            break
+    metrics.ENQUEUED.labels("sweep").inc(result.requeued)
+    if result.taken_back:
+        log.warning("sweep took back %d run(s) whose worker was lost", result.taken_back)
+    if result.requeued:
+        log.warning("sweep re-enqueued %d run(s) whose job was missing", result.requeued)
+    return result
 
 
 async def seconds_until_due(pool: Pool) -> float | None:

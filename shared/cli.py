@@ -9,6 +9,7 @@ from typing import Any
 
 from shared.errors import ReportsError
 from shared.logs import configure_logging
+from shared.redact import install, redact
 from shared.settings import Settings, load_settings
 
 Command = Callable[[Settings], Coroutine[Any, Any, int | None]]
@@ -17,8 +18,9 @@ Command = Callable[[Settings], Coroutine[Any, Any, int | None]]
 def run_command(prog: str, command: Command) -> int:
     try:
         settings = load_settings()
+        install(settings.redactor())
         configure_logging(settings.log_level, settings.log_format)
         return asyncio.run(command(settings)) or 0
     except ReportsError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        print(redact(f"{prog}: {exc}"), file=sys.stderr)
         return 2

@@ -26,6 +26,8 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.DeadlockDetectedError,
+    # Raised when a connection breaks mid-protocol ("cannot switch to state ..."): the server went away.
+    asyncpg.exceptions.InternalClientError,
     TimeoutError,
 )
 # Everything the driver may raise, for loops that must survive any database trouble.

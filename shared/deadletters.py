@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
+import orjson
 from arq.connections import ArqRedis
 
 from shared import runs
@@ -12,19 +13,24 @@ from shared.db import Pool
 from shared.errors import InvalidMessage, ReportsError
 from shared.message import ReportMessage, parse_message
 
+# What is kept of a message that cannot run: enough to see what it was, never megabytes.
+PAYLOAD_HEAD_BYTES = 64 * 1024
+
 _INSERT = """
-INSERT INTO shared_report_dead_letters (run_id, organization_id, job_id, payload, error, attempts)
+INSERT INTO shared_report_dead_letters
+    (run_id, organization_id, job_id, payload, error, attempts, payload_bytes, poison)
 -- A message may name a run or organization that no longer exists: keep the letter, drop the dangling ids.
 VALUES ((SELECT id FROM shared_report_runs WHERE id = $1), (SELECT id FROM organizations WHERE id = $2),
-        $3, $4, $5, $6)
+        $3, $4, $5, $6, $7, $8)
 ON CONFLICT (run_id) WHERE run_id IS NOT NULL DO NOTHING
 RETURNING id
 """
 
 _MARK_RUN_DEAD = """
 WITH r AS (
-    UPDATE shared_report_runs SET status = 'dead', error = $2, finished_at = now()
-    WHERE id = $1 RETURNING schedule_id
+    UPDATE shared_report_runs
+    SET status = 'dead', error = $2, finished_at = now(), lease_token = NULL, lease_expires_at = NULL
+    WHERE id = $1 AND status IN ('queued', 'running') RETURNING schedule_id
 )
 UPDATE shared_report_schedules SET last_run_status = 'dead' WHERE id IN (SELECT schedule_id FROM r)
 """
@@ -40,6 +46,20 @@ class NotReplayable(ReportsError):
     """The stored message cannot be replayed (it never was a valid message, or its schedule is gone)."""
 
 
+def text_head(data: bytes | str, limit: int = PAYLOAD_HEAD_BYTES) -> str:
+    """The first `limit` bytes as text PostgreSQL can store (no NUL, undecodable bytes replaced)."""
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else data
+    return raw[:limit].decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
+def bounded(payload: Any) -> tuple[Any, int]:
+    """The payload to store and its original size in bytes; a large one keeps only its head."""
+    encoded = orjson.dumps(payload, default=repr)
+    if len(encoded) <= PAYLOAD_HEAD_BYTES and b"\\u0000" not in encoded:
+        return payload, len(encoded)
+    return {"truncated": True, "head": text_head(encoded)}, len(encoded)
+
+
 async def record(
     pool: Pool,
     *,
@@ -49,23 +69,40 @@ async def record(
     payload: Any,
     error: str,
     attempts: int,
+    poison: bool = False,
+    payload_bytes: int | None = None,
 ) -> UUID | None:
-    """Store the message; mark its run dead. Returns the new dead letter id, or None if already stored."""
+    """Store the message (bounded); mark its run dead. Returns the new letter's id, or None if already stored."""
+    stored, size = bounded(payload)
     async with pool.acquire() as conn, conn.transaction():
         dead_id: UUID | None = await conn.fetchval(
-            _INSERT, run_id, organization_id, job_id, payload, error[:4000], attempts
+            _INSERT,
+            run_id,
+            organization_id,
+            job_id[:1000],
+            stored,
+            text_head(error, 4000),
+            attempts,
+            payload_bytes if payload_bytes is not None else size,
+            poison,
         )
         if run_id is not None:
-            await conn.execute(_MARK_RUN_DEAD, run_id, error[:4000])
+            await conn.execute(_MARK_RUN_DEAD, run_id, text_head(error, 4000))
     return dead_id
 
 
 async def replay(pool: Pool, redis: ArqRedis, queue_name: str, dead_letter_id: UUID) -> UUID:
     """Re-enqueue the stored message as a new replay run; returns its id."""
     async with pool.acquire() as conn, conn.transaction():
+        # The row lock serializes concurrent replays of one letter; the second sees it replayed.
         row = await conn.fetchrow(_GET, dead_letter_id)
         if row is None:
             raise NotReplayable(f"dead letter {dead_letter_id} does not exist")
+        if row["replayed_at"] is not None:
+            raise NotReplayable(
+                f"dead letter {dead_letter_id} was already replayed at {row['replayed_at'].isoformat()}; "
+                "its replay run has its own history (replay that run's dead letter if it failed too)"
+            )
         try:
             original = parse_message(row["payload"])
         except InvalidMessage as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 import orjson
@@ -12,14 +13,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared.db import Pool
 
 Check = Callable[[], Awaitable[str | None]]
+log = logging.getLogger(__name__)
+
+
+def _unavailable(part: str, exc: Exception) -> str:
+    # The answer is unauthenticated: the detail (hosts, ports, driver text) goes to the log only.
+    log.warning("readiness: %s unavailable: %s: %s", part, type(exc).__name__, exc)
+    return "timed out" if isinstance(exc, TimeoutError) else "unavailable"
 
 
 async def postgres_check(pool: Pool) -> str | None:
     try:
         async with asyncio.timeout(2):
             await pool.fetchval("SELECT 1")
-    except Exception as exc:  # any failure means "not ready"; the reason is reported
-        return f"postgres: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # any failure means "not ready"
+        return _unavailable("postgres", exc)
     return None
 
 
@@ -28,7 +36,7 @@ async def redis_check(redis: object) -> str | None:
         async with asyncio.timeout(2):
             await redis.ping()  # type: ignore[attr-defined]
     except Exception as exc:
-        return f"redis: {type(exc).__name__}: {exc}"
+        return _unavailable("redis", exc)
     return None
 
 

@@ -36,6 +36,28 @@ return added
 """
 
 
+# Put a lost job back so it runs: a stale result (an attempt that ended without a verdict) is dropped, and for
+# a run taken back from a lost worker its in-progress marker too; job data is rewritten only if missing, and a
+# job still queued keeps its place. Returns the ids that are runnable afterwards.
+_REQUEUE = """
+local queue = ARGV[1]
+local runnable = {}
+for i = 2, #ARGV, 5 do
+  local id = ARGV[i]
+  redis.call('DEL', KEYS[2] .. id)
+  if ARGV[i + 4] == '1' then redis.call('DEL', KEYS[3] .. id) end
+  if redis.call('EXISTS', KEYS[3] .. id) == 0 then
+    if redis.call('EXISTS', KEYS[1] .. id) == 0 then
+      redis.call('PSETEX', KEYS[1] .. id, ARGV[i + 2], ARGV[i + 3])
+    end
+    redis.call('ZADD', queue, 'NX', ARGV[i + 1], id)
+    table.insert(runnable, id)
+  end
+end
+return runnable
+"""
+
+
 @dataclass(frozen=True)
 class Job:
     job_id: str
@@ -64,22 +86,46 @@ def encode_job(payload: dict[str, Any], enqueue_time_ms: int) -> bytes:
     return serialize_job(FUNCTION_NAME, (payload,), {}, None, enqueue_time_ms, serializer=serializer.dumps)
 
 
-async def enqueue_many(redis: ArqRedis, queue_name: str, jobs: Sequence[Job]) -> list[str]:
-    """Enqueue jobs atomically per call; returns the ids that were new."""
+async def _run_script(redis: ArqRedis, script: str, queue_name: str, jobs: Sequence[Job], *extra: str) -> list[str]:
+    """Each job as (id, score, expiry ms, data, *extra) after the queue name; returns the ids the script lists."""
     if not jobs:
         return []
     now_ms = int(time.time() * 1000)
     argv: list[Any] = [queue_name]
     for job in jobs:
         score = max(now_ms, int(job.defer_until.timestamp() * 1000)) if job.defer_until else now_ms
-        argv += [job.job_id, score, score - now_ms + DEFAULT_EXPIRES_MS, encode_job(job.payload, now_ms)]
+        argv += [job.job_id, score, score - now_ms + DEFAULT_EXPIRES_MS, encode_job(job.payload, now_ms), *extra]
     try:
-        added = await redis.eval(  # type: ignore[misc]
-            _ENQUEUE_MANY, 3, job_key_prefix, result_key_prefix, in_progress_key_prefix, *argv
+        ids = await redis.eval(  # type: ignore[misc]
+            script, 3, job_key_prefix, result_key_prefix, in_progress_key_prefix, *argv
         )
     except (RedisError, OSError) as exc:
         raise QueueError(f"enqueue failed: {exc}") from exc
-    return [a.decode() if isinstance(a, bytes) else str(a) for a in added]
+    return [a.decode() if isinstance(a, bytes) else str(a) for a in ids]
+
+
+async def enqueue_many(redis: ArqRedis, queue_name: str, jobs: Sequence[Job]) -> list[str]:
+    """Enqueue jobs atomically per call; returns the ids that were new."""
+    return await _run_script(redis, _ENQUEUE_MANY, queue_name, jobs)
+
+
+async def requeue_many(redis: ArqRedis, queue_name: str, jobs: Sequence[Job], *, takeover: bool) -> list[str]:
+    """Make lost jobs runnable again (see _REQUEUE); `takeover` also clears a lost worker's claim."""
+    return await _run_script(redis, _REQUEUE, queue_name, jobs, "1" if takeover else "0")
+
+
+async def lost_jobs(redis: ArqRedis, job_ids: Sequence[str]) -> list[str]:
+    """Job ids that will never run as they are: absent, or finished (a result) while their run is not."""
+    if not job_ids:
+        return []
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id)
+            counts = await pipe.execute()
+    except (RedisError, OSError) as exc:
+        raise QueueError(f"cannot read job state: {exc}") from exc
+    return [job_id for job_id, count in zip(job_ids, counts, strict=True) if count == 0]
 
 
 async def missing_jobs(redis: ArqRedis, job_ids: Sequence[str]) -> list[str]:

@@ -5,11 +5,31 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
+from shared.redact import Redactor, secrets_of
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_url(value: str, schemes: tuple[str, ...], *, need_host: bool = True) -> str:
+    """Scheme, host and port of a URL, checked at start rather than at the first request."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc}); expected {schemes[0]}://host[:port]") from None
+    if parts.scheme not in schemes:
+        raise ValueError(f"must start with {' or '.join(s + '://' for s in schemes)}")
+    if need_host and not parts.hostname:
+        raise ValueError(f"has no host; expected {schemes[0]}://host[:port]")
+    if port == 0:
+        raise ValueError("port must be between 1 and 65535")
+    return value
 
 
 class EmailTransport(StrEnum):
@@ -64,6 +84,10 @@ class Settings(BaseSettings):
     sweep_grace_seconds: float = Field(default=60.0, ge=0)
     min_interval_seconds: int = Field(default=300, ge=1)
 
+    sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    sweep_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    overdue_seconds: float = Field(default=900.0, gt=0)
+
     queue_name: str = "arq:queue"
     max_tries: int = Field(default=5, ge=1)
     job_timeout_seconds: int = Field(default=900, ge=5)
@@ -71,6 +95,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=30.0, ge=0)
     retry_cap_seconds: float = Field(default=1800.0, ge=0)
     worker_max_jobs: int = Field(default=4, ge=1)
+    # A running run's lease: renewed every third of it, taken back by the sweep once it lapses.
+    lease_seconds: float = Field(default=60.0, ge=1)
+    notify_failures: bool = True
     delivery_concurrency: int = Field(default=8, ge=1, le=100)
     worker_shutdown_wait_seconds: int = Field(default=60, ge=0)
 
@@ -94,8 +121,46 @@ class Settings(BaseSettings):
 
     @field_validator("loops_api_url", "telegram_api_url")
     @classmethod
-    def _strip_slash(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _http_url(cls, value: str) -> str:
+        return check_url(value.rstrip("/"), ("https", "http"))
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            # A socket directory may stand in for the host (postgresql:///db?host=/run/postgresql).
+            check_url(value.get_secret_value(), ("postgresql", "postgres"), need_host=False)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            text = value.get_secret_value()
+            check_url(text, ("redis", "rediss", "unix"), need_host=not text.startswith("unix:"))
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in _LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+        return value.upper()
+
+    def redactor(self) -> Redactor:
+        """Masks every configured secret, and URL passwords, in text that leaves the process."""
+        return Redactor(
+            secrets_of(
+                [
+                    self.database_url,
+                    self.redis_url,
+                    self.jwt_secret,
+                    self.loops_api_key,
+                    self.smtp_password,
+                    self.telegram_bot_token,
+                ]
+            )
+        )
 
     def require(self, *names: str) -> None:
         """Fail at start, naming every missing variable, instead of failing at the first use."""
@@ -131,5 +196,9 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        parts = [f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()]
+        # The offending value is left out: it may be a secret.
+        parts = [
+            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
+        ]
         raise ConfigError("invalid setting(s): " + "; ".join(parts)) from exc

@@ -14,6 +14,7 @@ import orjson
 
 from consumer.delivery.outcome import Attachment, Outcome
 from consumer.ratelimit import RateLimiter
+from shared.redact import redact
 from shared.settings import Settings
 
 _CHUNK = 3 * 64 * 1024  # a multiple of 3 keeps base64 chunks concatenable
@@ -87,7 +88,7 @@ async def send(
                 text = await response.text()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return Outcome.transient(f"loops: {type(exc).__name__}: {exc}")
+            return Outcome.transient(f"loops: {type(exc).__name__}: {redact(str(exc))}")
         if status == 200:
             return Outcome.sent(provider="loops", status=status)
         if status == 409:

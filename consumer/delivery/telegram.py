@@ -10,6 +10,7 @@ import orjson
 
 from consumer.delivery.outcome import Attachment, Outcome
 from consumer.ratelimit import RateLimiter
+from shared.redact import redact
 from shared.settings import Settings
 
 # Sleeping inline beats re-queuing for short waits; longer ones go back to the queue.
@@ -67,8 +68,12 @@ async def _post(session: aiohttp.ClientSession, url: str, data: aiohttp.FormData
     try:
         async with session.post(url, data=data) as response:
             return _classify(response.status, await response.text())
+    except aiohttp.ClientConnectorError as exc:
+        # No connection was made, so nothing was sent.
+        return Outcome.transient(f"telegram: cannot connect: {type(exc).__name__}: {redact(str(exc))}")
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return Outcome.transient(f"telegram: {type(exc).__name__}: {exc}")
+        # The request may have reached Telegram, which has no idempotency key: a retry can duplicate it.
+        return Outcome.transient(f"telegram: no answer: {type(exc).__name__}: {redact(str(exc))}", unconfirmed=True)
 
 
 async def _with_inline_retries(limiter: RateLimiter, settings: Settings, chat_id: int, call: Any) -> Outcome:

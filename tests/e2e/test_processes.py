@@ -102,6 +102,7 @@ async def test_consumer_killed_mid_delivery_resumes_without_resending(
             CONSUMER_PORT="0",
             DELIVERY_CONCURRENCY="1",
             JOB_TIMEOUT_SECONDS="10",
+            LEASE_SECONDS="3",
             TELEGRAM_CHAT_INTERVAL_SECONDS="0",
             SPOOL_DIR=str(tmp_path / "spool"),
         )

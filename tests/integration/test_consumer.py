@@ -330,7 +330,11 @@ async def test_revoked_link_and_bad_filters_fail_permanently(
     run_id = await fire(pool, redis, s)
     await drain(s, pool, redis, tmp_path)
     run = await run_row(pool, run_id)
-    assert run["status"] == "failed" and "filters.platform" in run["error"] and not fx.loops.received
+    assert run["status"] == "failed" and "filters.platform" in run["error"]
+    # The only mail is the creator's notice, naming the reason and what to do.
+    [notice] = fx.loops.received
+    assert notice["email"] == "creator@example.com" and notice["dataVariables"]["status"] == "failed"
+    assert "filters.platform" in notice["dataVariables"]["note"] and "What to do" in notice["dataVariables"]["note"]
 
     await pool.execute("UPDATE shared_links SET filters = '{}', revoked_at = now()")
     await pool.execute("UPDATE shared_report_schedules SET next_run_at = $1", FIRE + timedelta(days=1))
@@ -338,3 +342,4 @@ async def test_revoked_link_and_bad_filters_fail_permanently(
     await drain(s, pool, redis, tmp_path)
     latest = await pool.fetchrow("SELECT status, error FROM shared_report_runs ORDER BY fire_at DESC LIMIT 1")
     assert latest["status"] == "failed" and "revoked" in latest["error"]
+    assert len(fx.loops.received) == 2 and "revoked" in fx.loops.received[1]["dataVariables"]["note"]

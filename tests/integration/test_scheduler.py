@@ -147,15 +147,15 @@ async def test_crash_between_commit_and_enqueue_is_recovered_by_the_sweep(
     assert await _queued_jobs(redis, settings) == []
 
     assert await tick(pool, redis, settings, now=T0) == await tick(pool, redis, settings, now=T0)  # nothing due
-    assert await sweep(pool, redis, settings, grace_seconds=0) == 1
-    assert await sweep(pool, redis, settings, grace_seconds=0) == 0
+    assert (await sweep(pool, redis, settings, grace_seconds=0)).requeued == 1
+    assert (await sweep(pool, redis, settings, grace_seconds=0)).requeued == 0
     assert await _queued_jobs(redis, settings) == [run["job_id"]]
     [run] = await _runs(pool, sched)
     assert run["enqueued_at"] is not None
 
     # A job that vanished from Redis (e.g. a flushed or failed-over Redis) is put back once.
     await redis.flushdb()
-    assert await sweep(pool, redis, settings, grace_seconds=0) == 1
+    assert (await sweep(pool, redis, settings, grace_seconds=0)).requeued == 1
     assert await _queued_jobs(redis, settings) == [run["job_id"]]
 
 

@@ -1,0 +1,59 @@
+"""One notice to a schedule's creator when a run of it fails, ends partial or is dead-lettered."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from consumer import metrics, queries
+from shared.redact import redact
+
+if TYPE_CHECKING:
+    from consumer.job import Deps
+
+log = logging.getLogger(__name__)
+
+ADVICE = {
+    "failed": "Check the schedule's recipients and its shared link (revoked links and invalid filters fail "
+    "every run), then trigger a test run from the API.",
+    "partial": "The run's history lists each recipient's outcome; fix or remove the recipients that failed. "
+    "Those that were served will not get it twice.",
+    "dead": "Fix the cause, then replay the run from the dead letters (API or `python -m consumer dead-letters "
+    "replay`); recipients already served are skipped.",
+}
+HEADLINE = {
+    "failed": "failed: no recipient was served",
+    "partial": "was delivered to some recipients only",
+    "dead": "could not be delivered and was moved to the dead letters",
+}
+
+
+def text_for(schedule_name: str, status: str, reason: str) -> str:
+    return (
+        f"The scheduled report '{schedule_name}' {HEADLINE[status]}.\n\n"
+        f"Reason: {redact(reason)[:1000]}\n\nWhat to do: {ADVICE[status]}"
+    )
+
+
+async def notify(deps: Deps, run_id: UUID, schedule_id: UUID, status: str, reason: str) -> None:
+    """Best effort and at most once per run; never changes the run's outcome."""
+    if not deps.settings.notify_failures:
+        return
+    try:
+        # Claimed before sending: a retry after a lost answer must not notify twice.
+        if not await deps.pool.fetchval(queries.CLAIM_NOTICE, run_id):
+            return
+        row = await deps.pool.fetchrow(queries.CREATOR_EMAIL, schedule_id)
+        if row is None or not row["email"]:
+            metrics.NOTICES.labels("no_creator_email").inc()
+            return
+        text = text_for(row["name"], status, reason)
+        outcome = await deps.deliverer.failure_email(str(run_id), row["email"], row["name"], status, text)
+    except Exception as exc:  # a notice must never turn a finished run into a failed job
+        metrics.NOTICES.labels("error").inc()
+        log.error("failure notice for run %s not sent: %s", run_id, redact(str(exc) or type(exc).__name__))
+        return
+    metrics.NOTICES.labels(outcome.kind).inc()
+    if outcome.kind != "sent":
+        log.error("failure notice for run %s not sent: %s", run_id, redact(str(outcome.detail.get("reason"))))
