@@ -59,8 +59,9 @@ def _classify(status: int, text: str) -> Outcome:
             {"reason": description, "status": status},
             new_chat_id=int(parameters["migrate_to_chat_id"]),
         )
-    if status >= 500 or status in (502, 503, 504):
-        return Outcome.transient(f"telegram: {description or f'HTTP {status}'}", status=status)
+    if status >= 500:
+        # A gateway error may come after Telegram took the file: the outcome is unknown, a retry may repeat it.
+        return Outcome.transient(f"telegram: {description or f'HTTP {status}'}", status=status, unconfirmed=True)
     return Outcome.permanent(f"telegram: {description or f'HTTP {status}'}", status=status)
 
 

@@ -1,0 +1,311 @@
+"""Faults under load, with real producer and consumer processes and servers this test owns and breaks.
+
+Each scenario ends with the same verdict: every run final, every reachable recipient served, no duplicate send
+that is not counted as unconfirmed, and no secret in logs, rows or emails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from shared.db import Pool, create_pool
+from shared.fakes.base import Action
+from shared.migrate import migrate
+from shared.settings import Settings
+from tests.e2e.test_processes import wait_for
+from tests.integration.test_export import video
+from tests.support import seed
+from tests.support.harness import Fakes, fakes
+from tests.support.processes import env_for
+from tests.support.servers import OwnPostgres, OwnRedis, free_port
+
+pytestmark = pytest.mark.e2e
+
+FINAL = ("sent", "partial", "failed", "skipped", "dead")
+SECRETS = ("123456:TEST", "loops-test-key", "test-secret-please-change-0123456789")
+# Short leases and sweeps, so a fault scenario takes seconds.
+FAST = {
+    "TICK_SECONDS": "2",
+    "SWEEP_INTERVAL_SECONDS": "0.5",
+    "SWEEP_GRACE_SECONDS": "1",
+    "LEASE_SECONDS": "6",
+    "RETRY_BASE_SECONDS": "0.3",
+    "RETRY_CAP_SECONDS": "2",
+    "MAX_TRIES": "8",
+    "JOB_TIMEOUT_SECONDS": "60",
+    "TELEGRAM_CHAT_INTERVAL_SECONDS": "0",
+    "TELEGRAM_GROUP_INTERVAL_SECONDS": "0",
+}
+
+
+@dataclass
+class Stack:
+    pg: OwnPostgres
+    redis: OwnRedis
+    pool: Pool
+    settings: Settings
+    fx: Fakes
+    workdir: Path
+    procs: dict[str, asyncio.subprocess.Process]
+    ports: dict[str, int]
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return env_for(
+            self.settings,
+            LOOPS_API_URL=self.fx.loops.url,
+            TELEGRAM_API_URL=self.fx.telegram.url,
+            SPOOL_DIR=str(self.workdir / "spool"),
+            **{**FAST, **extra},
+        )
+
+    async def start(self, name: str, **extra: str) -> asyncio.subprocess.Process:
+        module = name.rstrip("0123456789")
+        port = free_port()
+        self.ports[name] = port
+        key = "PRODUCER_PORT" if module == "producer" else "CONSUMER_PORT"
+        # A file, not a pipe: a full pipe would block a chatty process mid-scenario.
+        log = (self.workdir / f"{name}.log").open("ab")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, env=self.env(**{key: str(port), **extra}), stdout=log, stderr=log
+        )
+        log.close()
+        self.procs[name] = proc
+        await wait_for(lambda: self.answers(name), 30, interval=0.1)
+        return proc
+
+    async def answers(self, name: str) -> bool:
+        return await self.get(name, "/healthz") is not None
+
+    async def get(self, name: str, path: str) -> tuple[int, str] | None:
+        try:
+            async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{self.ports[name]}{path}") as r:
+                return r.status, await r.text()
+        except aiohttp.ClientError:
+            return None
+
+    async def metric(self, name: str, metric: str) -> float:
+        answer = await self.get(name, "/metrics")
+        assert answer is not None
+        return sum(float(m.group(1)) for m in re.finditer(rf"^{metric}(?:{{[^}}]*}})? (\S+)$", answer[1], re.M))
+
+    async def stop_all(self) -> str:
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(proc.wait(), 60)
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    pg = OwnPostgres(tmp_path)
+    own_redis = OwnRedis(tmp_path)
+    own_redis.start()
+    await migrate(pg.url)
+    settings = Settings(database_url=pg.url, redis_url=own_redis.url, queue_name="chaos:queue")
+    pool = await create_pool(pg.url, max_size=4)
+    try:
+        async with fakes(tmp_path) as fx:
+            s = Stack(pg, own_redis, pool, settings, fx, tmp_path, {}, {})
+            try:
+                yield s
+            finally:
+                for proc in s.procs.values():
+                    if proc.returncode is None:
+                        proc.kill()
+                        await proc.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await pool.close()
+        own_redis.kill()
+        pg.close()
+
+
+async def due_schedules(pool: Pool, count: int, chats: int, *, email: bool = False) -> dict[str, list[int]]:
+    """`count` schedules due now, each with `chats` Telegram chats (and one email); returns chats per slug."""
+    org = await seed.organization(pool)
+    owner = await seed.user(pool, "owner@example.com", org)
+    await video(pool, org)
+    plan: dict[str, list[int]] = {}
+    for i in range(count):
+        link = await seed.shared_link(pool, org, slug=f"chaos-{i}")
+        sched = await seed.schedule(
+            pool,
+            org,
+            link,
+            next_run_at=datetime.now(UTC) - timedelta(seconds=1),
+            send_telegram=True,
+            send_email=email,
+            created_by=owner,
+        )
+        plan[f"chaos-{i}"] = [1000 * (i + 1) + c for c in range(chats)]
+        for chat in plan[f"chaos-{i}"]:
+            await seed.recipient(pool, sched, chat=chat)
+        if email:
+            await seed.recipient(pool, sched, email=f"r{i}@example.com")
+    return plan
+
+
+async def all_final(pool: Pool, runs: int) -> bool:
+    with contextlib.suppress(Exception):
+        rows = await pool.fetch("SELECT status FROM shared_report_runs")
+        return len(rows) >= runs and all(r["status"] in FINAL for r in rows)
+    return False
+
+
+async def verdict(s: Stack, plan: dict[str, list[int]], logs: str) -> dict[str, int]:
+    """The end state every scenario must reach; returns the counts for the report."""
+    statuses = [r["status"] for r in await s.pool.fetch("SELECT status FROM shared_report_runs")]
+    assert statuses and all(st in FINAL for st in statuses), statuses
+    chats = [c for cs in plan.values() for c in cs]
+    per_chat = {c: len(s.fx.telegram.documents(c)) for c in chats}
+    unserved = [c for c, n in per_chat.items() if n == 0]
+    duplicates = sum(n - 1 for n in per_chat.values() if n > 1)
+    sent_rows = await s.pool.fetchval(
+        "SELECT count(*) FROM shared_report_notifications WHERE status = 'sent' AND channel = 'telegram'"
+    )
+    unconfirmed = await s.pool.fetchval(
+        "SELECT count(*) FROM shared_report_notifications WHERE status = 'unconfirmed' "
+        "OR (status = 'failed' AND (payload->>'unconfirmed')::boolean)"
+    )
+    assert not unserved, f"never served: {unserved}"
+    assert sent_rows == len(chats), "one recorded send per recipient"
+    # A duplicate is only allowed where the send's outcome was lost, and each such send is on record.
+    assert duplicates <= unconfirmed, (duplicates, unconfirmed)
+    stored = " ".join(
+        str(v)
+        for v in await s.pool.fetch(
+            "SELECT (SELECT string_agg(coalesce(error, ''), ' ') FROM shared_report_runs) AS a,"
+            " (SELECT string_agg(payload::text, ' ') FROM shared_report_notifications) AS b,"
+            " (SELECT string_agg(error || payload::text, ' ') FROM shared_report_dead_letters) AS c"
+        )
+    )
+    mails = str(s.fx.loops.received)
+    for secret in SECRETS:
+        assert secret not in logs and secret not in stored and secret not in mails, secret
+    return {
+        "runs": len(statuses),
+        "recipients": len(chats),
+        "duplicates": duplicates,
+        "unconfirmed": unconfirmed,
+    }
+
+
+async def test_redis_killed_under_load_then_restarted_empty(stack: Stack) -> None:
+    s = stack
+    s.fx.telegram.upload_delay = 0.15
+    plan = await due_schedules(s.pool, 16, 2)
+    consumer = await s.start("consumer", WORKER_MAX_JOBS="4")
+    producer = await s.start("producer")
+    await wait_for(lambda: _delivered(s, 4), 60)
+    s.redis.kill()
+    killed_at = time.monotonic()
+
+    async def consumer_not_ready() -> bool:
+        answer = await s.get("consumer", "/readyz")
+        return answer is not None and answer[0] == 503 and "redis" in answer[1]
+
+    await wait_for(consumer_not_ready, 10)
+    await asyncio.sleep(2)
+    assert consumer.returncode is None and producer.returncode is None, "both processes outlive Redis"
+    readyz = await s.get("consumer", "/readyz")
+    assert readyz is not None and "127.0.0.1" not in readyz[1] and str(s.redis.port) not in readyz[1]
+    s.redis.start()
+    await wait_for(lambda: all_final(s.pool, 16), 90, interval=0.2)
+    recovered = time.monotonic() - killed_at
+
+    async def ready(name: str) -> bool:
+        answer = await s.get(name, "/readyz")
+        return answer is not None and answer[0] == 200
+
+    await wait_for(lambda: ready("consumer"), 20)
+    assert await s.metric("consumer", "scheduled_reports_worker_redis_reconnects_total") >= 1
+    counts = await verdict(s, plan, await s.stop_all())
+    assert consumer.returncode == 0 and producer.returncode == 0
+    print(f"redis kill: {counts}, all final {recovered:.1f} s after the kill")
+
+
+async def _delivered(s: Stack, n: int) -> bool:
+    return len(s.fx.telegram.documents()) >= n
+
+
+async def test_postgres_down_during_deliveries(stack: Stack) -> None:
+    s = stack
+    s.fx.telegram.upload_delay = 0.2
+    plan = await due_schedules(s.pool, 5, 7)
+    await s.pool.close()
+    consumer = await s.start("consumer", DELIVERY_CONCURRENCY="2", LEASE_SECONDS="12")
+    producer = await s.start("producer", LEASE_SECONDS="12")
+    await wait_for(lambda: _delivered(s, 5), 60)
+    s.pg.stop()
+    stopped_at = time.monotonic()
+
+    async def consumer_not_ready() -> bool:
+        answer = await s.get("consumer", "/readyz")
+        return answer is not None and answer[0] == 503 and "postgres" in answer[1]
+
+    await wait_for(consumer_not_ready, 10)
+    await asyncio.sleep(max(0.0, 4 - (time.monotonic() - stopped_at)))
+    assert consumer.returncode is None and producer.returncode is None
+    s.pg.start()
+    s.pool = await create_pool(s.pg.url, max_size=4)
+    await wait_for(lambda: all_final(s.pool, 5), 90, interval=0.2)
+    recovered = time.monotonic() - stopped_at
+    counts = await verdict(s, plan, await s.stop_all())
+    statuses = {r["status"] for r in await s.pool.fetch("SELECT status FROM shared_report_runs")}
+    assert statuses == {"sent"}
+    print(f"postgres down 4 s: {counts}, all final {recovered:.1f} s after the stop")
+
+
+async def test_consumer_sigkill_resumes_within_lease_and_sweep(stack: Stack) -> None:
+    s = stack
+    s.fx.telegram.upload_delay = 0.3
+    plan = await due_schedules(s.pool, 1, 12)
+    lease, interval = 4.0, 0.5
+    first = await s.start("consumer", DELIVERY_CONCURRENCY="1", LEASE_SECONDS=str(lease))
+    await s.start("producer", LEASE_SECONDS=str(lease))
+    await wait_for(lambda: _delivered(s, 3), 60)
+    first.kill()
+    await first.wait()
+    killed_at = time.monotonic()
+    # arq's own in-progress marker would keep the job for JOB_TIMEOUT_SECONDS + 10 (70 s here): the sweep must win.
+    await s.start("consumer2", DELIVERY_CONCURRENCY="1", LEASE_SECONDS=str(lease))
+
+    async def resumed() -> bool:
+        return bool(await s.pool.fetchval("SELECT attempts >= 2 FROM shared_report_runs"))
+
+    await wait_for(resumed, 60, interval=0.1)
+    resumed_after = time.monotonic() - killed_at
+    await wait_for(lambda: all_final(s.pool, 1), 60, interval=0.2)
+    counts = await verdict(s, plan, await s.stop_all())
+    unconfirmed = await s.pool.fetchval("SELECT count(*) FROM shared_report_notifications WHERE status = 'unconfirmed'")
+    assert counts["duplicates"] <= unconfirmed <= 1
+    assert resumed_after <= lease + interval + 10, resumed_after
+    print(f"sigkill: {counts}, resumed {resumed_after:.1f} s after the kill (lease {lease} s, sweep {interval} s)")
+
+
+async def test_lost_telegram_responses_are_counted_and_nothing_else_repeats(stack: Stack) -> None:
+    s = stack
+    plan = await due_schedules(s.pool, 2, 3, email=True)
+    # Telegram takes two uploads, then the connection drops before it answers.
+    s.fx.telegram.fail_next(Action(accept=True), Action(accept=True))
+    await s.start("consumer")
+    await s.start("producer")
+    await wait_for(lambda: all_final(s.pool, 2), 60, interval=0.2)
+    metric = await s.metric("consumer", "scheduled_reports_deliveries_unconfirmed_total")
+    counts = await verdict(s, plan, await s.stop_all())
+    assert counts["duplicates"] == 2 and metric == 2
+    assert len(s.fx.loops.sent) == 2, "email has an idempotency key: never twice"
+    print(f"lost responses: {counts}, counted {metric:.0f}")
