@@ -103,3 +103,20 @@ async def test_missing_settings_stop_with_the_variable_name(settings: Settings) 
     del env["LOOPS_API_KEY"]
     code, text = await run_module("consumer", env=env)
     assert code == 2 and "LOOPS_API_KEY" in text
+
+
+async def test_a_url_setting_without_scheme_stops_the_consumer_without_leaking_the_token(settings: Settings) -> None:
+    env = env_for(settings, TELEGRAM_API_URL="api.telegram.org", TELEGRAM_BOT_TOKEN="123456:SECRET-token")
+    code, text = await run_module("consumer", env=env)
+    assert code == 2 and "TELEGRAM_API_URL" in text and "SECRET-token" not in text
+    assert len(text.strip().splitlines()) == 1
+
+
+async def test_check_command_reports_each_invariant(pool: Pool, redis: ArqRedis, settings: Settings) -> None:
+    code, text = await run_module("producer", "check", env=env_for(settings))
+    assert code == 0, text
+    for check in ("runs_stuck", "runs_overdue", "schedules_overdue", "queued_without_job", "dead_letters_unreplayed"):
+        assert f"ok   {check}: 0" in text
+    await pool.execute("INSERT INTO shared_report_dead_letters (job_id, payload, error) VALUES ('bad', '{}', 'broken')")
+    code, text = await run_module("producer", "check", env=env_for(settings))
+    assert code == 1 and "FAIL dead_letters_unreplayed: 1" in text and "fix:" in text
