@@ -12,6 +12,7 @@ from shared import deadletters
 from shared.cron import zone
 from shared.db import pool_context
 from shared.errors import FieldIssue, InvalidInput
+from shared.migrate import require_current
 from shared.queue import connect as connect_redis
 from shared.settings import Settings
 
@@ -36,6 +37,7 @@ async def export(settings: Settings, link: str, out: Path, timezone: str | None,
     tz = timezone or "UTC"
     zone(tz)
     async with pool_context(settings.dsn, max_size=2) as pool:
+        await require_current(pool)
         row = await pool.fetchrow(
             "SELECT id, organization_id, filters, revoked_at FROM shared_links WHERE slug = $1 OR id = $2",
             link,
@@ -56,6 +58,7 @@ async def export(settings: Settings, link: str, out: Path, timezone: str | None,
 
 async def dead_letters_list(settings: Settings) -> int:
     async with pool_context(settings.dsn, max_size=2) as pool:
+        await require_current(pool)
         rows = await pool.fetch(
             "SELECT id, run_id, job_id, error, attempts, failed_at, replayed_at, replay_count "
             "FROM shared_report_dead_letters ORDER BY failed_at DESC LIMIT 500"
@@ -73,6 +76,7 @@ async def dead_letters_list(settings: Settings) -> int:
 
 async def dead_letters_replay(settings: Settings, dead_id: str | None, replay_all: bool) -> int:
     async with pool_context(settings.dsn, max_size=2) as pool:
+        await require_current(pool)
         if replay_all:
             ids = [
                 r["id"]

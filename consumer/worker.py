@@ -25,6 +25,7 @@ from consumer.ratelimit import RateLimiter
 from shared import deadletters, serializer
 from shared.db import DB_ERRORS, Pool, create_pool
 from shared.message import FUNCTION_NAME
+from shared.migrate import require_current
 from shared.queue import connect as connect_redis
 from shared.redact import redact
 from shared.settings import Settings
@@ -123,6 +124,11 @@ def build_worker(
 async def run_consumer(settings: Settings) -> None:
     settings.require_consumer()
     pool = await create_pool(settings.dsn, max_size=settings.worker_max_jobs + 4)
+    try:
+        await require_current(pool)
+    except BaseException:
+        await pool.close()
+        raise
     redis = await connect_redis(settings.redis_dsn)
     runner: web.AppRunner | None = None
     try:

@@ -13,7 +13,7 @@ from producer.app import create_app
 from producer.scheduler import tick
 from shared.db import pool_context
 from shared.message import format_instant
-from shared.migrate import migrate
+from shared.migrate import migrate, require_current
 from shared.queue import connect as connect_redis
 from shared.settings import Settings
 
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 async def run_producer(settings: Settings) -> None:
     settings.require_producer()
+    async with pool_context(settings.dsn, max_size=1) as pool:
+        await require_current(pool)
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
@@ -42,6 +44,7 @@ async def run_producer(settings: Settings) -> None:
 async def run_tick(settings: Settings, *, dry_run: bool) -> int:
     settings.require("database_url", *(() if dry_run else ("redis_url",)))
     async with pool_context(settings.dsn, max_size=2) as pool:
+        await require_current(pool)
         redis = None if dry_run else await connect_redis(settings.redis_dsn)
         try:
             result = await tick(pool, redis, settings, dry_run=dry_run)
@@ -76,6 +79,7 @@ async def run_check(settings: Settings) -> int:
     """Print every invariant; exit 1 when one fails, so it can gate a deploy or page someone."""
     settings.require("database_url", "redis_url")
     async with pool_context(settings.dsn, max_size=2) as pool:
+        await require_current(pool)
         redis = await connect_redis(settings.redis_dsn)
         try:
             findings = await invariants.check(pool, redis, settings)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
@@ -43,8 +43,16 @@ _ALIASES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-_TERM = re.compile(r"^(?P<base>\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/(?P<step>\d+))?$")
+# ASCII only: \d and str.isdigit() accept digits (², ٨) that int() or PostgreSQL then refuse.
+_TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$", re.ASCII)
+_TERM = re.compile(r"^(?P<base>\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/(?P<step>[0-9]+))?$", re.ASCII)
+_PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+
+
+def ascii_digits(text: str) -> bool:
+    return bool(text) and text.isascii() and text.isdigit()
+
+
 # Wide enough to cover every DST shift in the tz database (the largest is 2 h).
 _DST_WINDOW = timedelta(hours=3)
 _MAX_STEPS = 100_000
@@ -69,7 +77,7 @@ def _value(token: str, field: str) -> int:
     names = _NAMES.get(field, {})
     if token in names:
         return names[token]
-    if not token.isdigit():
+    if not ascii_digits(token):
         raise _issue(f"{field.replace('_', ' ')} field has an unknown value '{token}'")
     number = int(token)
     low, high = _RANGES[field]
@@ -87,7 +95,7 @@ def _check_field(text: str, field: str) -> None:
         if field == "day_of_week" and "#" in term:
             day, _, nth = term.partition("#")
             _value(day, field)
-            if not (nth.isdigit() and 1 <= int(nth) <= 5):
+            if not (ascii_digits(nth) and 1 <= int(nth) <= 5):
                 raise _issue(f"{label} field '{term}': the number after # must be 1-5")
             continue
         match = _TERM.match(term)
@@ -110,6 +118,8 @@ def parse_cron(expression: str) -> Cron:
         raise _issue("must not be empty, e.g. '0 9 * * 1'")
     if len(expression) > 200:
         raise _issue("must be at most 200 characters")
+    if not _PRINTABLE.match(expression):
+        raise _issue("may hold only printable ASCII (digits 0-9, letters, space and * , - / # ?), e.g. '0 9 * * 1'")
     text = _ALIASES.get(expression.strip().lower(), expression.strip())
     parts = text.split()
     if len(parts) not in (5, 6):
@@ -132,10 +142,18 @@ def parse_cron(expression: str) -> Cron:
     return Cron(normalized, len(parts) == 6, fixed(fields["minute"]) and fixed(fields["hour"]))
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}
+
+
 @lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
     if not isinstance(name, str) or not name or len(name) > 64:
         raise _issue("must be an IANA time zone name such as Europe/London", "timezone")
+    # The list, not the file system: a tzdata folder name such as 'Europe' is not a zone.
+    if name not in _zone_names():
+        raise _issue(f"unknown IANA time zone '{name[:64]}'; use a name such as Europe/London", "timezone")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -94,3 +94,20 @@ async def migrate(dsn: str) -> list[int]:
         return await migrate_connection(conn)
     finally:
         await conn.close()
+
+
+async def require_current(conn: Connection) -> None:
+    """Refuse to work on a database whose schema is not exactly the code's (a pool or a connection)."""
+    latest = load_migrations()[-1].version
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    applied = await conn.fetchval("SELECT max(version) FROM schema_migrations") if exists else None
+    if applied is None or applied < latest:
+        state = "has no schema yet" if applied is None else f"is at schema version {applied}"
+        raise MigrationError(
+            f"the database {state}, this code needs version {latest}: run `python -m producer migrate`"
+        )
+    if applied > latest:
+        raise MigrationError(
+            f"the database is at schema version {applied}, newer than this code ({latest}): "
+            "deploy the matching version (its `python -m producer migrate` reports the same)"
+        )

@@ -43,6 +43,9 @@ def authenticate(request: web.Request, settings: Settings) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "missing bearer token: send Authorization: Bearer <JWT>")
+    if not token.isascii():
+        # A JWT is ASCII; other bytes would make the decoder raise before it can say "invalid".
+        raise ApiError(401, "invalid token: a JWT holds only ASCII characters")
     assert settings.jwt_secret is not None
     try:
         claims = jwt.decode(
@@ -56,6 +59,8 @@ def authenticate(request: web.Request, settings: Settings) -> Principal:
         raise ApiError(401, "token expired") from exc
     except jwt.InvalidTokenError as exc:
         raise ApiError(401, f"invalid token: {exc}") from exc
+    except (ValueError, TypeError) as exc:  # malformed claims that PyJWT does not wrap
+        raise ApiError(401, "invalid token: malformed") from exc
     if claims.get("role") == "service_role":
         return Principal(None, True)
     try:

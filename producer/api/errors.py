@@ -48,9 +48,7 @@ def validation(field: str, message: str) -> ApiError:
 
 
 def error_body(status: int, code: str, message: str, details: list[dict[str, str]] | None = None) -> web.Response:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        body["details"] = details
+    body: dict[str, Any] = {"code": code, "message": message, "details": details or []}
     return json_response({"error": body}, status=status)
 
 

@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from shared.cron import zone
+from shared.errors import InvalidInput
 
 Cadence = Literal["daily", "weekly", "monthly", "quarterly", "custom"]
 Format = Literal["csv", "csv.zip"]
 Misfire = Literal["fire_once", "skip", "fire_all"]
 RunStatus = Literal["queued", "running", "sent", "partial", "failed", "skipped", "dead"]
-Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+def _no_control(value: str) -> str:
+    # PostgreSQL cannot store NUL, and no field here has a use for control or unpaired surrogate characters.
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
+    return value
+
+
+def _iana_zone(value: str) -> str:
+    try:
+        zone(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.issues[0].message) from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_control)]
+Email = Annotated[
+    str,
+    Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+    AfterValidator(_no_control),
+]
+Zone = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/London"]), AfterValidator(_iana_zone)]
+# ASCII digits only, HH:MM.
+Time = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:30"])]
+Cron = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[ -~]+$", examples=["0 9 * * 1"])]
 ChatId = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 MAX_RECIPIENTS = 100
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """JSON types exactly as the OpenAPI document says: no "10" for 10, no 1 or "yes" for true."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class RecipientIn(Strict):
@@ -46,11 +79,11 @@ Recipients = Annotated[list[RecipientIn], Field(max_length=MAX_RECIPIENTS)]
 
 class TimingFields(Strict):
     cadence: Cadence | None = None
-    scheduled_time: Annotated[str, Field(max_length=5)] | None = None
+    scheduled_time: Time | None = None
     day_of_week: Annotated[int, Field(ge=0, le=6)] | None = None
     day_of_month: int | None = None
-    cron_expression: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    cron_expression: Cron | None = None
+    timezone: Zone | None = None
 
     @field_validator("day_of_month")
     @classmethod
@@ -61,7 +94,7 @@ class TimingFields(Strict):
 
 
 class ScheduleOptions(TimingFields):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     send_email: bool | None = None
     send_telegram: bool | None = None
     format: Format | None = None
@@ -137,7 +170,7 @@ class NotificationOut(BaseModel):
     recipient_user_id: UUID | None
     email: str | None
     telegram_chat_id: int | None
-    status: Literal["sent", "failed"]
+    status: Literal["sending", "sent", "failed", "unconfirmed"]
     payload: dict[str, Any]
     created_at: datetime
 
@@ -195,7 +228,7 @@ class ErrorDetail(BaseModel):
 class ErrorBody(BaseModel):
     code: str
     message: str
-    details: list[ErrorDetail] | None = None
+    details: list[ErrorDetail]
 
 
 class ErrorResponse(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -44,6 +44,8 @@ from shared.health import json_response
 from shared.message import EmailRecipient, ReportMessage, TelegramRecipient
 
 M = TypeVar("M", bound=BaseModel)
+_CURSOR_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR_MAX = datetime(9999, 1, 1, tzinfo=UTC)
 TIMING_FIELDS = {"cadence", "scheduled_time", "day_of_week", "day_of_month", "cron_expression", "timezone"}
 
 
@@ -62,11 +64,12 @@ async def _body(request: web.Request, model: type[M], *, optional: bool = False)
             return model()
         raise ApiError(400, "the request body is empty; send a JSON object")
     try:
-        data = orjson.loads(raw)
+        orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, f"malformed JSON: {exc}") from exc
     try:
-        return model.model_validate(data)
+        # Validated from the JSON text itself, so strict mode judges JSON types, not Python ones.
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         details = [
             {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
@@ -94,7 +97,7 @@ def _query_uuid(request: web.Request, name: str) -> UUID | None:
 
 def _limit(request: web.Request) -> int:
     text = request.query.get("limit", "50")
-    if not text.isdigit() or not 1 <= int(text) <= 100:
+    if not (text.isascii() and text.isdigit() and len(text) <= 3) or not 1 <= int(text) <= 100:
         raise validation("limit", "must be an integer from 1 to 100")
     return int(text)
 
@@ -109,9 +112,13 @@ def _decode_cursor(request: web.Request) -> tuple[datetime | None, UUID | None]:
         return None, None
     try:
         at, item = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        return datetime.fromisoformat(at), UUID(item)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
-        raise validation("cursor", "is not a cursor returned by this API") from exc
+        instant, item_id = datetime.fromisoformat(at), UUID(item)
+        # Within what this API ever returns (and PostgreSQL can hold), whatever a client pasted.
+        if instant.tzinfo is None or not _CURSOR_MIN <= instant.astimezone(UTC) <= _CURSOR_MAX:
+            raise ValueError("instant out of range")
+        return instant, item_id
+    except (ValueError, TypeError, OverflowError, binascii.Error, orjson.JSONDecodeError) as exc:
+        raise validation("cursor", "is not a cursor returned by this API; start without one") from exc
 
 
 async def _orgs_param(request: web.Request, principal: Principal) -> list[UUID] | None:
@@ -120,7 +127,8 @@ async def _orgs_param(request: web.Request, principal: Principal) -> list[UUID] 
     if org is None:
         return allowed
     if allowed is not None and org not in allowed:
-        return []  # another organization: nothing of it is visible
+        # Like any other object of another organization: not found, revealing nothing.
+        raise not_found("organization")
     return [org]
 
 

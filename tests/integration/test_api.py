@@ -211,8 +211,8 @@ async def test_tenant_isolation_and_member_cannot_write(api: Api, world: World, 
     ]:
         status, error = await api.call(method, path, payload, bearer=intruder)
         assert status == 404, (method, path, error)
-    status, listing = await api.call("GET", f"/v1/schedules?organization_id={world.org}", bearer=intruder)
-    assert status == 200 and listing["items"] == []
+    status, error = await api.call("GET", f"/v1/schedules?organization_id={world.org}", bearer=intruder)
+    assert status == 404 and error["error"] == {"code": "not_found", "message": "organization not found", "details": []}
 
     dead = await pool.fetchval(
         "INSERT INTO shared_report_dead_letters (organization_id, job_id, payload, error) "

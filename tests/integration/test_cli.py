@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from arq.connections import ArqRedis
 
 from consumer.export import export_to_file
@@ -13,6 +14,7 @@ from shared.db import Pool
 from shared.settings import Settings
 from tests.integration.test_export import video
 from tests.support import seed
+from tests.support.databases import DatabaseFactory
 from tests.support.processes import env_for, run_module
 
 
@@ -120,3 +122,46 @@ async def test_check_command_reports_each_invariant(pool: Pool, redis: ArqRedis,
     await pool.execute("INSERT INTO shared_report_dead_letters (job_id, payload, error) VALUES ('bad', '{}', 'broken')")
     code, text = await run_module("producer", "check", env=env_for(settings))
     assert code == 1 and "FAIL dead_letters_unreplayed: 1" in text and "fix:" in text
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "postgresql://postgres@127.0.0.1:99999/reports"),
+        ("DATABASE_URL", "postgresql://postgres@127.0.0.1:port/reports"),
+        ("REDIS_URL", "localhost:6379"),
+        ("LOG_LEVEL", "LOUD"),
+        ("TICK_SECONDS", "-1"),
+    ],
+)
+@pytest.mark.parametrize("module", ["producer", "consumer"])
+async def test_config_mistakes_stop_with_one_line_and_exit_2(
+    settings: Settings, module: str, name: str, value: str
+) -> None:
+    code, text = await run_module(module, env=env_for(settings, **{name: value}))
+    lines = text.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and name in lines[0] and "Traceback" not in text, text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("producer",),
+        ("producer", "tick", "--once"),
+        ("producer", "check"),
+        ("consumer",),
+        ("consumer", "export", "--shared-link", "x", "--out", "/tmp/never.csv"),
+        ("consumer", "dead-letters", "list"),
+        ("consumer", "dead-letters", "replay", "--all"),
+    ],
+)
+async def test_every_entry_point_refuses_an_unmigrated_database(
+    settings: Settings, db_factory: DatabaseFactory, command: tuple[str, ...]
+) -> None:
+    name, url = await db_factory.create_empty()
+    try:
+        code, text = await run_module(command[0], *command[1:], env=env_for(settings, DATABASE_URL=url))
+    finally:
+        await db_factory.drop(name)
+    assert code == 2 and "run `python -m producer migrate`" in text and "Traceback" not in text, text
+    assert len(text.strip().splitlines()) == 1
