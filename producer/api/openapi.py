@@ -122,7 +122,9 @@ def document() -> dict[str, Any]:
                     body=m.ScheduleCreate,
                     errors=("401", "403", "422"),
                 ),
-                "get": _op("List schedules", "200", m.ScheduleList, params=[_ORG, *_PAGING], errors=("401", "422")),
+                "get": _op(
+                    "List schedules", "200", m.ScheduleList, params=[_ORG, *_PAGING], errors=("401", "404", "422")
+                ),
             },
             "/v1/schedules/{id}": {
                 "parameters": [_path_id()],
@@ -173,7 +175,7 @@ def document() -> dict[str, Any]:
                     "200",
                     m.DeadLetterList,
                     params=[_ORG, *_PAGING],
-                    errors=("401", "422"),
+                    errors=("401", "404", "422"),
                 ),
             },
             "/v1/dead-letters/{id}/replay": {
