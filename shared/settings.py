@@ -191,14 +191,33 @@ class Settings(BaseSettings):
         return self.redis_url.get_secret_value()
 
 
+_EXAMPLES = {
+    "database_url": "postgresql://reports:PASSWORD@db.internal:5432/reports",
+    "redis_url": "redis://cache.internal:6379/0",
+    "log_level": "INFO",
+}
+
+
+def _example(name: str) -> str:
+    """A good value for the setting: its documented example, or its default when that is not secret."""
+    if name in _EXAMPLES:
+        return _EXAMPLES[name]
+    field = Settings.model_fields.get(name)
+    if field is None or field.default is None or isinstance(field.default, SecretStr):
+        return ""
+    return str(field.default.value if isinstance(field.default, StrEnum) else field.default)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once; a bad value becomes a ConfigError naming the variable."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         # The offending value is left out: it may be a secret.
-        parts = [
-            f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors()
-        ]
+        parts = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"])
+            example = _example(name)
+            hint = f" (e.g. {name.upper()}={example})" if example else ""
+            parts.append(f"{name.upper()}: {err['msg'].removeprefix('Value error, ')}{hint}")
         raise ConfigError("invalid setting(s): " + "; ".join(parts)) from exc
