@@ -73,4 +73,6 @@ def test_bad_settings_stop_with_one_line_naming_the_setting(
         load_settings()
     message = str(caught.value)
     assert expected in message and "\n" not in message
-    assert value not in message or name == "LOG_LEVEL", "a URL may hold a password: it is not echoed"
+    assert "(e.g. " in message, "an example of a good value"
+    said = message.split("(e.g. ")[0]
+    assert value not in said or name == "LOG_LEVEL", "a URL may hold a password: it is not echoed"
