@@ -50,7 +50,7 @@ async def export(settings: Settings, link: str, out: Path, timezone: str | None,
         filters = parse_filters(row["filters"])
         async with pool.acquire() as conn:
             result = await export_to_file(
-                conn, row["organization_id"], filters, tz, fire_at, out, settings.export_page_size
+                conn, row["organization_id"], filters, tz, fire_at, out, settings.export_chunk_bytes
             )
     print(f"wrote {result.rows} rows, {result.size} bytes to {out} in {result.seconds:.2f} s")
     return 0

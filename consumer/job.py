@@ -249,7 +249,7 @@ async def _export_and_deliver(
             timezone,
             message.fire_at,
             workdir / filename,
-            settings.export_page_size,
+            settings.export_chunk_bytes,
         )
     metrics.EXPORT_ROWS.inc(result.rows)
     metrics.EXPORT_SECONDS.observe(result.seconds)

@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     delivery_concurrency: int = Field(default=8, ge=1, le=100)
     worker_shutdown_wait_seconds: int = Field(default=60, ge=0)
 
-    export_page_size: int = Field(default=1000, ge=1, le=100_000)
+    export_chunk_bytes: int = Field(default=1 << 20, ge=4096, le=64 << 20)
     spool_dir: Path | None = None
 
     producer_host: str = "0.0.0.0"
