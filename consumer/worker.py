@@ -114,7 +114,7 @@ def build_worker(
         keep_result=settings.keep_result_seconds,
         max_jobs=settings.worker_max_jobs,
         health_check_interval=5,
-        poll_delay=0.2,
+        poll_delay=settings.worker_poll_delay_seconds,
         burst=burst,
         job_serializer=serializer.dumps,
         job_deserializer=poison.load_job,

@@ -249,6 +249,9 @@ def _next(cron: Cron, tz: ZoneInfo, after: datetime) -> datetime:
     raise _issue("finds no fire time")  # pragma: no cover - needs > 100k steps without a match
 
 
+# Pure in its arguments: many schedules share an expression, a zone and a due instant, so a tick of
+# thousands plans each distinct (expression, zone, instant) once.
+@lru_cache(maxsize=65_536)
 def next_fire(expression: str, timezone: str, after: datetime) -> datetime:
     """The first fire strictly after `after`, as an aware UTC datetime."""
     return _next(parse_cron(expression), zone(timezone), after)

@@ -94,7 +94,10 @@ class Settings(BaseSettings):
     keep_result_seconds: int = Field(default=86_400, ge=86_400)
     retry_base_seconds: float = Field(default=30.0, ge=0)
     retry_cap_seconds: float = Field(default=1800.0, ge=0)
-    worker_max_jobs: int = Field(default=4, ge=1)
+    # Reports are I/O-bound (PostgreSQL, provider APIs): many run at once per process.
+    worker_max_jobs: int = Field(default=16, ge=1, le=1000)
+    # arq refills free job slots once per poll; this bounds throughput at max_jobs / poll delay.
+    worker_poll_delay_seconds: float = Field(default=0.05, gt=0, le=10)
     # A running run's lease: renewed every third of it, taken back by the sweep once it lapses.
     lease_seconds: float = Field(default=60.0, ge=1)
     notify_failures: bool = True
