@@ -21,6 +21,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     export.add_argument("--out", required=True, type=Path, metavar="PATH")
     export.add_argument("--timezone", metavar="TZ", help="IANA zone for dates and periods (default UTC)")
     export.add_argument("--as-of", metavar="ISO8601", help="the instant relative periods are taken from")
+    export.add_argument("--format", choices=("csv", "ndjson", "xlsx"), default="csv", help="file format (default csv)")
     dead = sub.add_parser("dead-letters", help="inspect or replay dead letters")
     dead_sub = dead.add_subparsers(dest="action", required=True)
     dead_sub.add_parser("list", help="list dead letters, newest first")
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "export":
         from consumer.cli import export
 
-        return run_command("consumer", lambda s: export(s, args.shared_link, args.out, args.timezone, args.as_of))
+        return run_command(
+            "consumer", lambda s: export(s, args.shared_link, args.out, args.timezone, args.as_of, args.format)
+        )
     if args.command == "dead-letters":
         from consumer.cli import dead_letters_list, dead_letters_replay
 

@@ -24,7 +24,9 @@ def _as_uuid(text: str) -> UUID | None:
         return None
 
 
-async def export(settings: Settings, link: str, out: Path, timezone: str | None, as_of: str | None) -> int:
+async def export(
+    settings: Settings, link: str, out: Path, timezone: str | None, as_of: str | None, kind: str = "csv"
+) -> int:
     if as_of:
         try:
             fire_at = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
@@ -50,7 +52,7 @@ async def export(settings: Settings, link: str, out: Path, timezone: str | None,
         filters = parse_filters(row["filters"])
         async with pool.acquire() as conn:
             result = await export_to_file(
-                conn, row["organization_id"], filters, tz, fire_at, out, settings.export_chunk_bytes
+                conn, row["organization_id"], filters, tz, fire_at, out, settings.export_chunk_bytes, kind=kind
             )
     print(f"wrote {result.rows} rows, {result.size} bytes to {out} in {result.seconds:.2f} s")
     return 0

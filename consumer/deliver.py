@@ -14,12 +14,19 @@ from consumer.ratelimit import RateLimiter
 from shared.message import EmailRecipient, TelegramRecipient
 from shared.settings import EmailTransport, Settings
 
+CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".ndjson": "application/x-ndjson",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
 
 class ReportFiles:
     """The CSV of one run, and its zip made at most once, when a channel needs it."""
 
     def __init__(self, csv: Path, filename: str, size: int, want_zip: bool) -> None:
-        self.csv = Attachment(csv, filename, "text/csv", size)
+        # `csv` is the report as exported, whatever its format: the file a channel gets unless it is zipped.
+        self.csv = Attachment(csv, filename, CONTENT_TYPES.get(csv.suffix, "application/octet-stream"), size)
         self.want_zip = want_zip
         self._zip: Attachment | None = None
         self._lock = asyncio.Lock()
@@ -27,7 +34,7 @@ class ReportFiles:
     async def zipped(self) -> Attachment:
         async with self._lock:
             if self._zip is None:
-                name = self.csv.filename.removesuffix(".csv") + ".zip"
+                name = str(Path(self.csv.filename).with_suffix(".zip"))
                 target = self.csv.path.with_suffix(".zip")
                 size = await zip_file(self.csv.path, self.csv.filename, target)
                 self._zip = Attachment(target, name, "application/zip", size)

@@ -63,6 +63,30 @@ def copy_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: 
     return sql, [*where.params, timezone]
 
 
+def ndjson_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
+    """One JSON object per row with the CSV's columns: numbers as numbers, local dates as "YYYY-MM-DD", nulls null."""
+    where = build_where(organization_id, filters, timezone, fire_at)
+    tz_param = f"${len(where.params) + 1}::text"
+    pairs = [f"'{c}', {c}" for c in _TEXT]
+    pairs += [f"'{c}', ({c} AT TIME ZONE {tz_param})::date" for c in ("published_at", "created_at")]
+    pairs += [f"'{c}', {c}" for c in _NUMBERS]
+    sql = (
+        f"SELECT json_build_object({', '.join(pairs)})::text FROM videos_with_statistics_fast "
+        f"WHERE {where.sql} ORDER BY {ORDER}"
+    )
+    return sql, [*where.params, timezone]
+
+
+def rows_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
+    """The export's rows as typed values (local dates as dates), for writers that need values, not bytes."""
+    where = build_where(organization_id, filters, timezone, fire_at)
+    tz_param = f"${len(where.params) + 1}::text"
+    dates = [f"({c} AT TIME ZONE {tz_param})::date" for c in ("published_at", "created_at")]
+    columns = ", ".join([*_TEXT, *dates, *_NUMBERS])
+    sql = f"SELECT {columns} FROM videos_with_statistics_fast WHERE {where.sql} ORDER BY {ORDER}"
+    return sql, [*where.params, timezone]
+
+
 def plain_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
     """The same rows as plain columns, for COPY comparisons and OFFSET baselines."""
     where = build_where(organization_id, filters, timezone, fire_at)
@@ -99,16 +123,44 @@ async def export_to_file(
     fire_at: datetime,
     out: Path,
     chunk_bytes: int = CHUNK_BYTES,
+    *,
+    kind: str = "csv",
 ) -> ExportResult:
-    """Write the CSV to `out` through one streamed COPY, in a read-only snapshot; disk writes of up to
-    `chunk_bytes` go to a thread so a slow disk never stalls deliveries on the event loop."""
+    """Write the report to `out` as `kind` (csv, ndjson or xlsx) in a read-only snapshot, streamed in bounded
+    chunks; disk writes (and XLSX encoding) run in a thread so deliveries on the event loop never stall."""
     started = time.perf_counter()
-    sql, params = copy_query(organization_id, filters, timezone, fire_at)
+    async with conn.transaction(isolation="repeatable_read", readonly=True):  # type: ignore[attr-defined]
+        await conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # type: ignore[attr-defined]
+        if kind == "xlsx":
+            rows, size = await _xlsx(conn, rows_query(organization_id, filters, timezone, fire_at), out)
+        else:
+            rows, size = await _copy(conn, kind, organization_id, filters, timezone, fire_at, out, chunk_bytes)
+    return ExportResult(out, rows, size, time.perf_counter() - started)
+
+
+async def _copy(
+    conn: object,
+    kind: str,
+    organization_id: UUID,
+    filters: Filters,
+    timezone: str,
+    fire_at: datetime,
+    out: Path,
+    chunk_bytes: int,
+) -> tuple[int, int]:
     loop = asyncio.get_running_loop()
     buffered: list[bytes] = []
     pending = 0
+    if kind == "csv":
+        sql, params = copy_query(organization_id, filters, timezone, fire_at)
+        options: dict[str, object] = {"format": "csv", "force_quote": FORCE_QUOTE}
+    else:
+        sql, params = ndjson_query(organization_id, filters, timezone, fire_at)
+        # CSV mode with a quote and delimiter that JSON text never holds raw: each line leaves COPY as is
+        # (text mode would double every backslash of the JSON escapes).
+        options = {"format": "csv", "quote": "\x01", "delimiter": "\x02"}
     with out.open("wb") as handle:
-        size = handle.write(HEADER.encode())
+        size = handle.write(HEADER.encode()) if kind == "csv" else 0
 
         async def flush() -> None:
             nonlocal size, pending
@@ -124,16 +176,58 @@ async def export_to_file(
             if pending >= chunk_bytes:
                 await flush()
 
-        async with conn.transaction(isolation="repeatable_read", readonly=True):  # type: ignore[attr-defined]
-            await conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # type: ignore[attr-defined]
-            # COPY takes no bind parameters: asyncpg renders each value as a literal with the server's own
-            # quoting (never string formatting of user text into SQL).
-            status: str = await conn.copy_from_query(  # type: ignore[attr-defined]
-                sql, *params, output=sink, format="csv", force_quote=FORCE_QUOTE
-            )
+        # COPY takes no bind parameters: asyncpg renders each value as a literal with the server's own
+        # quoting (never string formatting of user text into SQL).
+        status: str = await conn.copy_from_query(sql, *params, output=sink, **options)  # type: ignore[attr-defined]
         await flush()
-    rows = int(status.rsplit(" ", 1)[-1])
-    return ExportResult(out, rows, size, time.perf_counter() - started)
+    return int(status.rsplit(" ", 1)[-1]), size
+
+
+_XLSX_FETCH = 5000
+_XLSX_WIDTHS = (48, 40, 11, 10, 18, 22, 12, 12, 12, 10, 10, 10)
+
+
+async def _xlsx(conn: object, query: tuple[str, list[object]], out: Path) -> tuple[int, int]:
+    import xlsxwriter  # type: ignore[import-untyped]
+
+    loop = asyncio.get_running_loop()
+    # constant_memory: each row is flushed to disk as soon as the next starts, so memory stays flat.
+    book = xlsxwriter.Workbook(str(out), {"constant_memory": True, "strings_to_urls": False})
+    sheet = book.add_worksheet("Report")
+    bold = book.add_format({"bold": True})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    for col, width in enumerate(_XLSX_WIDTHS):
+        sheet.set_column(col, col, width, day if col in (6, 7) else None)
+    sheet.freeze_panes(1, 0)
+    sheet.write_row(0, 0, HEADER.strip().split(","), bold)
+
+    def write(first: int, records: list[tuple[object, ...]]) -> None:
+        for offset, record in enumerate(records):
+            for col, value in enumerate(record):
+                if value is None:
+                    continue
+                if col in (6, 7):
+                    sheet.write_datetime(first + offset, col, value, day)
+                elif isinstance(value, str):
+                    sheet.write_string(first + offset, col, value)
+                else:
+                    sheet.write_number(first + offset, col, value)
+
+    sql, params = query
+    rows = 0
+    try:
+        cursor = await conn.cursor(sql, *params)  # type: ignore[attr-defined]
+        while True:
+            page = await cursor.fetch(_XLSX_FETCH)
+            if page:
+                await loop.run_in_executor(None, write, rows + 1, [tuple(r) for r in page])
+                rows += len(page)
+            if len(page) < _XLSX_FETCH:
+                break
+    finally:
+        await loop.run_in_executor(None, book.close)
+    size = (await loop.run_in_executor(None, out.stat)).st_size
+    return rows, size
 
 
 def _zip(source: Path, arcname: str, target: Path) -> int:

@@ -240,7 +240,9 @@ async def _export_and_deliver(
     run = claim.run
     assert run is not None
     timezone = schedule["timezone"]
-    filename = file_name(schedule["slug"], message.fire_at, timezone)
+    fmt = schedule["format"]
+    kind = fmt.removesuffix(".zip")
+    filename = file_name(schedule["slug"], message.fire_at, timezone, kind)
     async with pool.acquire() as conn:
         result = await export_to_file(
             conn,
@@ -250,6 +252,7 @@ async def _export_and_deliver(
             message.fire_at,
             workdir / filename,
             settings.export_chunk_bytes,
+            kind=kind,
         )
     metrics.EXPORT_ROWS.inc(result.rows)
     metrics.EXPORT_SECONDS.observe(result.seconds)
@@ -266,7 +269,7 @@ async def _export_and_deliver(
         )
         return {"status": "skipped", "rows": 0}
 
-    files = ReportFiles(result.path, filename, result.size, want_zip=schedule["format"] == "csv.zip")
+    files = ReportFiles(result.path, filename, result.size, want_zip=fmt.endswith(".zip"))
     report = Report(
         schedule["name"],
         result.rows,
@@ -295,7 +298,7 @@ async def _export_and_deliver(
     total = len(message.recipients)
     status = "sent" if served >= total else ("partial" if served else "failed")
     error = None if status == "sent" else f"{total - served} of {total} recipient(s) failed permanently"
-    # The run names the file as its format delivers it (the zip for csv.zip).
+    # The run names the file as its format delivers it (the zip for csv.zip and ndjson.zip).
     recorded = (await files.zipped()).filename if files.want_zip else filename
     await _finish(deps, message, claim, status, rows=result.rows, size=result.size, filename=recorded, error=error)
     return {"status": status, "rows": result.rows, "bytes": result.size, "served": served}

@@ -13,7 +13,7 @@ from shared.cron import zone
 from shared.errors import InvalidInput
 
 Cadence = Literal["daily", "weekly", "monthly", "quarterly", "custom"]
-Format = Literal["csv", "csv.zip"]
+Format = Literal["csv", "csv.zip", "ndjson", "ndjson.zip", "xlsx"]
 Misfire = Literal["fire_once", "skip", "fire_all"]
 RunStatus = Literal["queued", "running", "sent", "partial", "failed", "skipped", "dead"]
 

@@ -1,0 +1,139 @@
+"""NDJSON and XLSX exports: the CSV's rows and columns, typed, checked against values computed separately."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import openpyxl
+from arq.connections import ArqRedis
+
+from consumer.export import HEADER, export_to_file
+from consumer.filters import parse_filters
+from shared.db import Pool
+from shared.settings import Settings
+from tests.integration.test_consumer import fire, fx, make, run_row
+from tests.integration.test_export import FIRE, video
+from tests.support import seed
+from tests.support.harness import Fakes, drain, point_at
+
+__all__ = ["fx"]
+COLUMNS = HEADER.strip().split(",")
+
+
+async def tricky(pool: Pool) -> UUID:
+    org = await seed.organization(pool)
+    await video(pool, org, title='Say "hi", then\nleave 🎉\\ \x01', stats=(10_000, 500, 100, 50))
+    await video(pool, org, title=None, published=None, stats=None)
+    await video(pool, org, title="Ünïcödé", published="2026-11-19T23:30Z", stats=(None, 0, None, 7))
+    return org
+
+
+async def expected(pool: Pool, org: UUID, tz: str) -> list[dict[str, Any]]:
+    """The rows as PostgreSQL holds them, computed without the export code: the same order and local dates."""
+    rows = await pool.fetch(
+        "SELECT title, video_url, platform, status, campaign_tag, channel_username,"
+        " (published_at AT TIME ZONE $2)::date AS published_at, (created_at AT TIME ZONE $2)::date AS created_at,"
+        " views, likes, comments, reposts FROM videos_with_statistics_fast WHERE organization_id = $1"
+        " ORDER BY videos_with_statistics_fast.published_at DESC NULLS LAST, id",
+        org,
+        tz,
+    )
+    return [dict(r) for r in rows]
+
+
+async def export(pool: Pool, org: UUID, tmp_path: Path, kind: str, tz: str = "Europe/Berlin") -> tuple[Path, int]:
+    out = tmp_path / f"r.{kind}"
+    async with pool.acquire() as conn:
+        result = await export_to_file(conn, org, parse_filters({}), tz, FIRE, out, kind=kind)
+    assert result.size == out.stat().st_size
+    return out, result.rows
+
+
+async def test_ndjson_is_one_object_per_line_with_typed_values(pool: Pool, tmp_path: Path) -> None:
+    org = await tricky(pool)
+    out, rows = await export(pool, org, tmp_path, "ndjson")
+    lines = out.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and len(lines) - 1 == rows == 3
+    parsed = [json.loads(line) for line in lines[:-1]]
+    want = await expected(pool, org, "Europe/Berlin")
+    for got, row in zip(parsed, want, strict=True):
+        assert list(got) == COLUMNS
+        for column in COLUMNS:
+            value = row[column]
+            assert got[column] == (value.isoformat() if isinstance(value, date) else value), column
+    assert parsed[0]["title"] == 'Say "hi", then\nleave 🎉\\ \x01' and parsed[0]["views"] == 10_000
+    assert parsed[2]["title"] is None and parsed[2]["published_at"] is None and parsed[2]["views"] is None
+    assert parsed[1]["published_at"] == "2026-11-20"  # 23:30 UTC is the next day in Berlin
+
+
+async def test_xlsx_has_typed_cells_a_bold_frozen_header_and_widths(pool: Pool, tmp_path: Path) -> None:
+    org = await tricky(pool)
+    out, rows = await export(pool, org, tmp_path, "xlsx")
+    book = openpyxl.load_workbook(out)
+    sheet = book["Report"]
+    assert [c.value for c in sheet[1]] == COLUMNS and all(c.font.bold for c in sheet[1])
+    assert sheet.freeze_panes == "A2" and sheet.column_dimensions["A"].width > 20
+    want = await expected(pool, org, "Europe/Berlin")
+    assert rows == len(want) == sheet.max_row - 1
+    for index, row in enumerate(want, start=2):
+        cells = sheet[index]
+        for cell, column in zip(cells, COLUMNS, strict=True):
+            value = row[column]
+            if isinstance(value, date):
+                assert cell.value == datetime(value.year, value.month, value.day) and cell.is_date, column
+                assert cell.number_format == "yyyy-mm-dd"
+            elif isinstance(value, int):
+                assert cell.value == value and cell.data_type == "n", column
+            else:
+                # NULL stays an empty cell; a control character is kept in XLSX's own escape (_xHHHH_).
+                shown = value.replace("\x01", "_x0001_") if isinstance(value, str) else value
+                assert cell.value == shown, column
+
+
+async def test_large_xlsx_opens_in_read_only_mode(pool: Pool, tmp_path: Path) -> None:
+    org = await seed.organization(pool)
+    await pool.execute(
+        "INSERT INTO videos (organization_id, title, video_url, platform, status, published_at, created_at)"
+        " SELECT $1, 'v' || g, 'https://v.example/' || g, 'tiktok', 'active',"
+        " $2::timestamptz - g * interval '1 minute', $2::timestamptz"
+        " FROM generate_series(1, 20000) g",
+        org,
+        datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    await pool.execute(
+        "INSERT INTO video_statistics (video_id, views, likes, comments, reposts)"
+        " SELECT id, 1, 2, 3, 4 FROM videos WHERE organization_id = $1",
+        org,
+    )
+    out, rows = await export(pool, org, tmp_path, "xlsx", tz="UTC")
+    book = openpyxl.load_workbook(out, read_only=True)
+    seen = sum(1 for _ in book["Report"].iter_rows(min_row=2, values_only=True))
+    book.close()
+    assert rows == seen == 20_000
+
+
+async def test_a_schedule_delivers_zipped_ndjson_and_xlsx(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    _, sched = await make(pool, format="ndjson.zip", chats=(3,))
+    run_id = await fire(pool, redis, s)
+    await drain(s, pool, redis, tmp_path)
+    run = await run_row(pool, run_id)
+    assert run["status"] == "sent" and run["filename"].endswith(".zip")
+    [doc] = fx.telegram.documents(3)
+    assert doc["document"]["filename"] == run["filename"]
+    assert doc["document"]["content_type"] == "application/zip"
+
+    await pool.execute("UPDATE shared_report_schedules SET format = 'xlsx', next_run_at = $1", FIRE.replace(day=17))
+    from producer.scheduler import tick
+
+    await tick(pool, redis, s, now=FIRE.replace(day=17))
+    await drain(s, pool, redis, tmp_path)
+    latest = await pool.fetchrow("SELECT status, filename FROM shared_report_runs ORDER BY fire_at DESC LIMIT 1")
+    assert latest["status"] == "sent" and latest["filename"].endswith(".xlsx")
+    assert fx.telegram.documents(3)[-1]["document"]["content_type"].endswith("spreadsheetml.sheet")
