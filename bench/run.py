@@ -128,6 +128,28 @@ async def bench_export(pool: Any, org: UUID, rows: int, work: Path, rounds: int)
     }
 
 
+async def bench_formats(pool: Any, org: UUID, rows: int, work: Path, rounds: int) -> dict[str, Any]:
+    """NDJSON and XLSX of the same rows, timed as a ratio to the CSV export, interleaved."""
+    filters = parse_filters({})
+    times: dict[str, list[float]] = {"csv": [], "ndjson": [], "xlsx": []}
+    sizes: dict[str, int] = {}
+    async with pool.acquire() as conn:
+        for _ in range(rounds):
+            for kind in times:
+                result = await export_to_file(conn, org, filters, "UTC", FIRE, work / f"f.{kind}", kind=kind)
+                assert result.rows == rows
+                times[kind].append(result.seconds)
+                sizes[kind] = result.size
+    csv_median = statistics.median(times["csv"])
+    return {
+        "rows": rows,
+        "rounds": rounds,
+        **{f"{k}_s": _stats(v) for k, v in times.items()},
+        **{f"{k}_over_csv": round(statistics.median(v) / csv_median, 2) for k, v in times.items() if k != "csv"},
+        "bytes": sizes,
+    }
+
+
 def peak_rss_mb(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """VmHWM of the exported process itself, read from /proc while it runs (its last reading is the peak)."""
     started = time.perf_counter()
@@ -375,10 +397,14 @@ async def main(quick: bool) -> dict[str, Any]:
         pool = await create_pool(url, max_size=6)
         try:
             results["export"] = []
+            org_ids: dict[int, UUID] = {}
             for rows in sizes:
                 org = await seed_videos(pool, rows, f"org-{rows}")
+                org_ids[rows] = org
                 results["export"].append(await bench_export(pool, org, rows, work, 3 if quick else 5))
                 print(results["export"][-1], flush=True)
+            results["formats"] = await bench_formats(pool, org_ids[sizes[0]], sizes[0], work, 3)
+            print(results["formats"], flush=True)
             results["memory"] = []
             for rows in (sizes[0] // 2, sizes[1]) if quick else (100_000, 1_000_000):
                 slug = f"org-mem-{rows}"
@@ -392,6 +418,19 @@ async def main(quick: bool) -> dict[str, Any]:
                 )
                 results["memory"].append({"rows": rows, "peak_rss_mb": round(rss, 1), "seconds": round(secs, 2)})
                 print(results["memory"][-1], flush=True)
+            results["format_memory"] = []
+            for kind in ("ndjson", "xlsx"):
+                rss, secs = peak_rss_mb(
+                    [
+                        *(sys.executable, "-m", "consumer", "export", "--shared-link", f"org-{sizes[1]}"),
+                        *("--out", str(work / f"mem.{kind}"), "--format", kind),
+                    ],
+                    env,
+                )
+                results["format_memory"].append(
+                    {"format": kind, "rows": sizes[1], "peak_rss_mb": round(rss, 1), "seconds": round(secs, 2)}
+                )
+                print(results["format_memory"][-1], flush=True)
             results["fanout"] = [await bench_fanout(pool, settings, env, r, 10_000) for _ in range(3) for r in (1, 3)]
             print(results["fanout"], flush=True)
             results["idle_tick"] = await bench_idle_tick(pool, settings, 100_000 if quick else 1_000_000)
@@ -425,6 +464,15 @@ def table(r: dict[str, Any]) -> str:
         f"| peak RSS (VmHWM of `consumer export`) {m[0]['rows']:,} / {m[1]['rows']:,} rows | {m[0]['peak_rss_mb']} / "
         f"{m[1]['peak_rss_mb']} MB (ratio {ratio:.2f}) | <= 100 MB, flat | {_yes(m[1]['peak_rss_mb'] <= 100 and ratio <= 1.1)} |"
     )
+    f = r["formats"]
+    for kind in ("ndjson", "xlsx"):
+        mem = next(x for x in r["format_memory"] if x["format"] == kind)
+        lines.append(
+            f"| {kind.upper()} {f['rows']:,} rows, {f['rounds']} interleaved rounds: time / CSV export | "
+            f"{f[kind + '_over_csv']}x ({f[kind + '_s']['min']} / {f[kind + '_s']['median']} s vs CSV "
+            f"{f['csv_s']['min']} / {f['csv_s']['median']} s); peak RSS at {mem['rows']:,} rows {mem['peak_rss_mb']} MB "
+            f"({mem['seconds']} s) | flat memory | {_yes(mem['peak_rss_mb'] <= 100)} |"
+        )
     for replicas in (1, 3):
         runs = [f for f in r["fanout"] if f["replicas"] == replicas]
         spawn = sorted(f["seconds_incl_process_start"] for f in runs)
