@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from pathlib import Path
 
 import aiohttp
 
+from consumer import summary
 from consumer.delivery import loops, smtp, telegram
 from consumer.delivery.outcome import Attachment, Outcome, Report
 from consumer.export import zip_file
@@ -87,14 +89,13 @@ class Deliverer:
         report: Report,
         attachment: Attachment,
     ) -> Outcome:
-        caption = f"{report.name}: {report.rows} rows ({report.fire_date})"
         if isinstance(recipient, TelegramRecipient):
             return await telegram.send_document(
                 self.session,
                 self.settings,
                 self.limiter,
                 chat_id=recipient.telegram_chat_id,
-                caption=caption,
+                caption=summary.caption(f"{report.name} ({report.fire_date})", report.summary),
                 attachment=attachment,
             )
         return await self.email(run_id, recipient.email, report, attachment, note=None)
@@ -114,19 +115,30 @@ class Deliverer:
         s = self.settings
         if s.email_transport is EmailTransport.smtp:
             body = note or f"Attached: {report.filename} with {report.rows} rows ({report.fire_date})."
+            html_body = None
+            if report.summary is not None and note is None:
+                body += "\n\n" + summary.plain_text(report.summary)
+                html_body = (
+                    f"<p>Attached: <b>{html.escape(report.filename)}</b> with {report.rows:,} rows "
+                    f"({html.escape(report.fire_date)}).</p>" + summary.html_table(report.summary)
+                )
             return await smtp.send(
                 s,
                 to=to,
                 subject=f"Report: {report.name} ({report.fire_date})",
                 text=body,
+                html=html_body,
                 attachment=attachment,
             )
         variables: dict[str, object] = {
             "reportName": report.name,
             "rowCount": report.rows,
             "fireDate": report.fire_date,
-            "fileName": report.filename,
+            # The name of the file as attached (the zip when the format or the size calls for one).
+            "fileName": attachment.filename if attachment is not None else report.filename,
         }
+        if report.summary is not None:
+            variables.update(summary.variables(report.summary))
         if note:
             variables["note"] = note
         assert s.loops_transactional_id is not None

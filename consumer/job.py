@@ -20,6 +20,7 @@ from consumer.delivery.outcome import Outcome, Report
 from consumer.export import export_to_file, file_name
 from consumer.filters import parse_filters
 from consumer.lease import LeaseLost
+from consumer.summary import summarize
 from shared import deadletters
 from shared.db import DB_ERRORS, TRANSIENT_DB_ERRORS, Pool, Record
 from shared.errors import InvalidFilters, InvalidMessage, QueueError
@@ -270,11 +271,14 @@ async def _export_and_deliver(
         return {"status": "skipped", "rows": 0}
 
     files = ReportFiles(result.path, filename, result.size, want_zip=fmt.endswith(".zip"))
+    async with pool.acquire() as conn:
+        headline = await summarize(conn, message.organization_id, filters, timezone, message.fire_at)
     report = Report(
         schedule["name"],
         result.rows,
         message.fire_at.astimezone(ZoneInfo(timezone)).date().isoformat(),
         filename,
+        headline,
     )
     for row in await pool.fetch(queries.UNCONFIRMED_INTENTS, run["id"]):
         # An earlier try was lost between calling the provider and recording what it said.

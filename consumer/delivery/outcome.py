@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from consumer.summary import Summary
 
 Kind = Literal["sent", "permanent", "transient", "too_large", "migrate"]
 
@@ -49,6 +52,7 @@ class Report:
     rows: int
     fire_date: str
     filename: str
+    summary: Summary | None = None
 
     def too_large_text(self, size: int, limit: int) -> str:
         return (

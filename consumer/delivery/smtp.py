@@ -28,12 +28,23 @@ def _classify(exc: Exception) -> Outcome:
     return Outcome.transient(f"smtp: {type(exc).__name__}: {exc}")
 
 
-async def send(settings: Settings, *, to: str, subject: str, text: str, attachment: Attachment | None) -> Outcome:
+async def send(
+    settings: Settings,
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    attachment: Attachment | None,
+    html: str | None = None,
+) -> Outcome:
     message = EmailMessage()
     message["From"] = settings.email_from
     message["To"] = to
     message["Subject"] = subject
     message.set_content(text)
+    if html is not None:
+        # The plain text stays as the alternative for clients that do not show HTML.
+        message.add_alternative(f"<html><body>{html}</body></html>", subtype="html")
     if attachment is not None:
         data = await asyncio.get_running_loop().run_in_executor(None, attachment.path.read_bytes)
         maintype, _, subtype = attachment.content_type.partition("/")

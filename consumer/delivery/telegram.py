@@ -105,6 +105,7 @@ async def send_document(
             form = aiohttp.FormData()
             form.add_field("chat_id", str(chat_id))
             form.add_field("caption", caption[:1024])
+            form.add_field("parse_mode", "HTML")
             form.add_field("document", handle, filename=attachment.filename, content_type=attachment.content_type)
             return await _post(session, _url(settings, "sendDocument"), form)
 

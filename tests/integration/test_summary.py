@@ -1,0 +1,129 @@
+"""The summary in every report: figures against independent SQL, escaping, Telegram's caption limit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from aiosmtpd.controller import Controller
+from arq.connections import ArqRedis
+
+from consumer.filters import parse_filters
+from consumer.summary import CAPTION_LIMIT, caption, summarize
+from shared.db import Pool
+from shared.settings import EmailTransport, Settings, SmtpTls
+from tests.integration.test_consumer import fire, fx, make
+from tests.integration.test_export import FIRE, video
+from tests.integration.test_smtp import Handler, free_port
+from tests.support import seed
+from tests.support.harness import Fakes, drain, point_at
+
+__all__ = ["fx"]
+HOSTILE = "<script>alert('x')</script> & \"quoted\""
+
+
+async def seeded(pool: Pool) -> UUID:
+    org = await seed.organization(pool)
+    day = timedelta(days=1)
+    for i in range(8):
+        await video(pool, org, title=f"v{i}", published=(FIRE - day * (i + 1)).isoformat(), stats=(100 * i, i, 1, 0))
+    await video(pool, org, title=HOSTILE, published=(FIRE - day).isoformat(), stats=(5000, None, None, None))
+    await video(pool, org, title="no stats", published=(FIRE - day * 2).isoformat(), stats=None)
+    # The previous 7 days, for the change figures.
+    await video(pool, org, title="old", published=(FIRE - day * 10).isoformat(), stats=(700, 7, 7, 7))
+    return org
+
+
+async def test_figures_match_an_independent_count(pool: Pool) -> None:
+    org = await seeded(pool)
+    filters = parse_filters({"period": "last_7_days"})
+    async with pool.acquire() as conn:
+        got = await summarize(conn, org, filters, "UTC", FIRE)
+    start, previous_start = FIRE - timedelta(days=7), FIRE - timedelta(days=14)
+    window = (
+        "FROM videos v LEFT JOIN video_statistics s ON s.video_id = v.id "
+        "WHERE v.organization_id = $1 AND v.published_at >= $2 AND v.published_at < $3"
+    )
+    now = await pool.fetchrow(
+        f"SELECT count(*), coalesce(sum(views), 0) AS views, coalesce(sum(likes), 0) AS likes {window}",
+        org,
+        start,
+        FIRE,
+    )
+    before = await pool.fetchrow(f"SELECT coalesce(sum(views), 0) AS views {window}", org, previous_start, start)
+    top = await pool.fetch(
+        f"SELECT title, views {window} ORDER BY views DESC NULLS LAST, v.id LIMIT 5", org, start, FIRE
+    )
+    assert got.rows == now["count"] == 9  # v0..v6 within 7 days, the hostile one, and the one without stats
+    assert got.totals["views"] == now["views"] and got.totals["likes"] == now["likes"]
+    assert [t for t, _ in got.top] == [r["title"] for r in top] and got.top[0] == (HOSTILE, 5000)
+    assert got.change is not None
+    assert got.change["views"] == pytest.approx(float((now["views"] - before["views"]) / before["views"]))
+
+
+async def test_zero_rows_say_so(pool: Pool) -> None:
+    org = await seed.organization(pool)
+    async with pool.acquire() as conn:
+        got = await summarize(conn, org, parse_filters({}), "UTC", FIRE)
+    assert got.rows == 0 and got.top == [] and got.change is None
+    assert "No videos matched" in caption("Weekly", got)
+
+
+async def test_caption_is_escaped_and_within_the_limit(pool: Pool) -> None:
+    org = await seed.organization(pool)
+    for i in range(5):
+        await video(pool, org, title=f"{HOSTILE} {'long title ' * 80} {i}", stats=(i, 0, 0, 0))
+    async with pool.acquire() as conn:
+        got = await summarize(conn, org, parse_filters({}), "UTC", FIRE)
+    text = caption("<b>Name & co</b>" * 5, got)
+    assert len(text) <= CAPTION_LIMIT
+    assert "<script>" not in text and "&lt;script&gt;" in text and "&amp;" in text
+    assert text.count("<b>") == 1  # only our own markup is markup
+
+
+async def test_loops_and_telegram_get_the_summary(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    org, _ = await make(pool, chats=(11,), videos=0)
+    await video(pool, org, title=HOSTILE, stats=(1234, 5, 6, 7))
+    await fire(pool, redis, s)
+    await drain(s, pool, redis, tmp_path)
+    [mail] = fx.loops.sent
+    data = mail["dataVariables"]
+    assert data["totalViews"] == 1234 and data["top1Title"] == HOSTILE and data["top1Views"] == 1234
+    assert "Views: 1,234" in data["summaryText"] and data["fileName"].endswith(".csv")
+    [doc] = fx.telegram.documents(11)
+    assert "&lt;script&gt;" in doc["caption"] and "views 1,234" in doc["caption"]
+
+
+async def test_smtp_mail_has_an_escaped_html_table_and_a_plain_alternative(
+    pool: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    handler, port = Handler(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        s = settings.model_copy(
+            update={
+                "email_transport": EmailTransport.smtp,
+                "smtp_host": "127.0.0.1",
+                "smtp_port": port,
+                "smtp_tls": SmtpTls.none,
+            }
+        )
+        org, _ = await make(pool, videos=0)
+        await video(pool, org, title=HOSTILE, stats=(42, 1, 2, 3))
+        await fire(pool, redis, s)
+        await drain(s, pool, redis, tmp_path)
+    finally:
+        controller.stop()
+    [message] = [m for m in handler.messages if m["To"] == "a@example.com"]
+    parts = {p.get_content_type(): p for p in message.walk()}
+    plain = parts["text/plain"].get_payload(decode=True).decode()
+    markup = parts["text/html"].get_payload(decode=True).decode()
+    assert "Views: 42" in plain and HOSTILE in plain
+    assert "<script>" not in markup and "&lt;script&gt;" in markup and "<table" in markup
+    assert "text/csv" in parts
