@@ -28,6 +28,7 @@ import asyncpg
 
 from consumer.export import FORCE_QUOTE, HEADER, copy_query, export_to_file
 from consumer.filters import parse_filters
+from consumer.summary import summarize
 from producer.scheduler import tick
 from shared.db import create_pool
 from shared.embedded import services
@@ -147,6 +148,27 @@ async def bench_formats(pool: Any, org: UUID, rows: int, work: Path, rounds: int
         **{f"{k}_s": _stats(v) for k, v in times.items()},
         **{f"{k}_over_csv": round(statistics.median(v) / csv_median, 2) for k, v in times.items() if k != "csv"},
         "bytes": sizes,
+    }
+
+
+async def bench_summary(pool: Any, org: UUID, rows: int, work: Path, rounds: int) -> dict[str, Any]:
+    """The summary's aggregate query as a share of the CSV export of the same rows, interleaved."""
+    filters = parse_filters({"period": "last_30_days"})
+    export_s: list[float] = []
+    summary_s: list[float] = []
+    async with pool.acquire() as conn:
+        for _ in range(rounds):
+            result = await export_to_file(conn, org, filters, "UTC", FIRE, work / "s.csv")
+            export_s.append(result.seconds)
+            started = time.perf_counter()
+            await summarize(conn, org, filters, "UTC", FIRE)
+            summary_s.append(time.perf_counter() - started)
+    return {
+        "rows": result.rows,
+        "rounds": rounds,
+        "export_s": _stats(export_s),
+        "summary_s": _stats(summary_s),
+        "summary_share": round(statistics.median(summary_s) / statistics.median(export_s), 3),
     }
 
 
@@ -403,6 +425,8 @@ async def main(quick: bool) -> dict[str, Any]:
                 org_ids[rows] = org
                 results["export"].append(await bench_export(pool, org, rows, work, 3 if quick else 5))
                 print(results["export"][-1], flush=True)
+            results["summary"] = await bench_summary(pool, org_ids[sizes[0]], sizes[0], work, 5)
+            print(results["summary"], flush=True)
             results["formats"] = await bench_formats(pool, org_ids[sizes[0]], sizes[0], work, 3)
             print(results["formats"], flush=True)
             results["memory"] = []
@@ -463,6 +487,12 @@ def table(r: dict[str, Any]) -> str:
     lines.append(
         f"| peak RSS (VmHWM of `consumer export`) {m[0]['rows']:,} / {m[1]['rows']:,} rows | {m[0]['peak_rss_mb']} / "
         f"{m[1]['peak_rss_mb']} MB (ratio {ratio:.2f}) | <= 100 MB, flat | {_yes(m[1]['peak_rss_mb'] <= 100 and ratio <= 1.1)} |"
+    )
+    sm = r["summary"]
+    lines.append(
+        f"| summary query beside the export, {sm['rows']:,} rows (period last_30_days), {sm['rounds']} rounds | "
+        f"{sm['summary_s']['min']} / {sm['summary_s']['median']} s = {sm['summary_share']:.1%} of the export "
+        f"({sm['export_s']['median']} s) | <= 10 % | {_yes(sm['summary_share'] <= 0.10)} |"
     )
     f = r["formats"]
     for kind in ("ndjson", "xlsx"):
