@@ -163,7 +163,7 @@ async def test_create_get_list_update_delete(api: Api, world: World) -> None:
         ({"recipients": [{"channel": "email", "user_id": str(uuid4())}]}, "recipients.0.user_id"),
         ({"cadence": "weekly", "cron_expression": "0 9 * * *"}, "cadence"),
         ({"jitter_seconds": 4000}, "jitter_seconds"),
-        ({"format": "xlsx"}, "format"),
+        ({"format": "pdf"}, "format"),
         ({"unknown": 1}, "unknown"),
     ],
 )
