@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -222,10 +223,13 @@ async def _finish(
     size: int | None = None,
     filename: str | None = None,
     error: str | None = None,
+    sha256: str | None = None,
 ) -> None:
     error = redact(error) if error else None
     async with deps.pool.acquire() as conn, conn.transaction():
-        done = await conn.fetchval(queries.FINISH_RUN, message.run_id, status, rows, size, filename, error, claim.token)
+        done = await conn.fetchval(
+            queries.FINISH_RUN, message.run_id, status, rows, size, filename, error, claim.token, sha256
+        )
         if done is None:
             raise LeaseLost("the run was taken back before its outcome was recorded")
         await conn.execute(queries.SCHEDULE_STATUS, message.schedule_id, status, message.fire_at)
@@ -257,18 +261,25 @@ async def _export_and_deliver(
         )
     metrics.EXPORT_ROWS.inc(result.rows)
     metrics.EXPORT_SECONDS.observe(result.seconds)
-    if result.rows == 0 and schedule["skip_if_empty"]:
-        await _finish(
-            deps,
-            message,
-            claim,
-            "skipped",
-            rows=0,
-            size=result.size,
-            filename=filename,
-            error="no rows matched and skip_if_empty is set",
+    # skip_if_empty is the min_rows = 1 case.
+    min_rows = max(schedule["min_rows"], 1 if schedule["skip_if_empty"] else 0)
+    digest = await asyncio.get_running_loop().run_in_executor(None, _sha256, result.path)
+    reason = None
+    if result.rows < min_rows:
+        reason = (
+            "no rows matched and skip_if_empty is set"
+            if result.rows == 0 and schedule["skip_if_empty"]
+            else f"{result.rows} row(s), fewer than min_rows {min_rows}"
         )
-        return {"status": "skipped", "rows": 0}
+    elif schedule["only_if_changed"]:
+        last = await pool.fetchrow(queries.LAST_SENT_CONTENT, message.schedule_id, message.run_id)
+        if last is not None and last["content_sha256"] == digest:
+            reason = f"unchanged since run {last['id']} (only_if_changed is set)"
+    if reason is not None:
+        await _finish(
+            deps, message, claim, "skipped", rows=result.rows, size=result.size, filename=filename, error=reason
+        )
+        return {"status": "skipped", "rows": result.rows, "reason": reason}
 
     files = ReportFiles(result.path, filename, result.size, want_zip=fmt.endswith(".zip"))
     async with pool.acquire() as conn:
@@ -304,8 +315,18 @@ async def _export_and_deliver(
     error = None if status == "sent" else f"{total - served} of {total} recipient(s) failed permanently"
     # The run names the file as its format delivers it (the zip for csv.zip and ndjson.zip).
     recorded = (await files.zipped()).filename if files.want_zip else filename
-    await _finish(deps, message, claim, status, rows=result.rows, size=result.size, filename=recorded, error=error)
+    await _finish(
+        deps, message, claim, status, rows=result.rows, size=result.size, filename=recorded, error=error, sha256=digest
+    )
     return {"status": status, "rows": result.rows, "bytes": result.size, "served": served}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 async def _write(pool: Pool, query: str, *args: Any) -> Any:

@@ -23,6 +23,7 @@ FROM shared_report_runs WHERE id = $1
 
 SCHEDULE = """
 SELECT s.id, s.organization_id, s.shared_link_id, s.name, s.timezone, s.format, s.skip_if_empty,
+       s.min_rows, s.only_if_changed,
        s.deleted_at, s.created_by, l.slug, l.title, l.filters, l.revoked_at
 FROM shared_report_schedules s
 JOIN shared_links l ON l.id = s.shared_link_id
@@ -69,9 +70,15 @@ RETURNING channel
 FINISH_RUN = """
 UPDATE shared_report_runs
 SET status = $2, row_count = $3, byte_count = $4, filename = $5, error = $6, finished_at = now(),
-    lease_token = NULL, lease_expires_at = NULL
+    lease_token = NULL, lease_expires_at = NULL, content_sha256 = $8
 WHERE id = $1 AND lease_token = $7 AND status = 'running'
 RETURNING schedule_id
+"""
+
+LAST_SENT_CONTENT = """
+SELECT id, content_sha256 FROM shared_report_runs
+WHERE schedule_id = $1 AND id <> $2 AND status IN ('sent', 'partial') AND content_sha256 IS NOT NULL
+ORDER BY finished_at DESC LIMIT 1
 """
 
 RETRY_RUN = """

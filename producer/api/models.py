@@ -102,6 +102,10 @@ class ScheduleOptions(TimingFields):
     misfire_grace_seconds: Annotated[int, Field(ge=0, le=604_800)] | None = None
     jitter_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
     skip_if_empty: bool | None = None
+    # Send only when the report has at least this many rows (skip_if_empty is the same as 1).
+    min_rows: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+    # Skip when the file is byte for byte the one last sent for this schedule.
+    only_if_changed: bool | None = None
     enabled: bool | None = None
 
 
@@ -149,6 +153,8 @@ class ScheduleOut(BaseModel):
     misfire_grace_seconds: int
     jitter_seconds: int
     skip_if_empty: bool
+    min_rows: int
+    only_if_changed: bool
     enabled: bool
     next_run_at: datetime | None
     last_run_at: datetime | None

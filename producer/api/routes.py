@@ -248,6 +248,8 @@ async def create_schedule(request: web.Request) -> web.Response:
             bool(body.skip_if_empty),
             enabled,
             next_fire(timing.cron_expression, timing.timezone, now) if enabled else None,
+            body.min_rows or 0,
+            bool(body.only_if_changed),
         )
         await _write_recipients(conn, row["id"], recipients)
     return await _respond_schedule(request, row["id"], 201)
@@ -338,6 +340,8 @@ async def update_schedule(request: web.Request) -> web.Response:
             "misfire_grace_seconds",
             "jitter_seconds",
             "skip_if_empty",
+            "min_rows",
+            "only_if_changed",
             "enabled",
         ):
             value = getattr(body, name)
@@ -369,6 +373,8 @@ async def update_schedule(request: web.Request) -> web.Response:
             current["skip_if_empty"],
             current["enabled"],
             next_run,
+            current["min_rows"],
+            current["only_if_changed"],
         )
     return await _respond_schedule(request, schedule_id)
 

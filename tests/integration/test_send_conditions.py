@@ -1,0 +1,89 @@
+"""Send conditions: min_rows and only_if_changed, each with its skip and its send case."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+from arq.connections import ArqRedis
+
+from consumer.export import export_to_file
+from consumer.filters import parse_filters
+from producer.scheduler import tick
+from shared.db import Pool
+from shared.settings import Settings
+from tests.integration.test_api import Api, World, api, body, client, world
+from tests.integration.test_consumer import FIRE, fire, fx, make, run_row
+from tests.integration.test_export import video
+from tests.support import seed
+from tests.support.harness import Fakes, drain, point_at
+
+__all__ = ["api", "client", "fx", "world"]
+
+
+async def next_fire(pool: Pool, redis: ArqRedis, s: Settings, days: int) -> dict[str, object]:
+    at = FIRE + timedelta(days=days)
+    await pool.execute("UPDATE shared_report_schedules SET next_run_at = $1", at)
+    await tick(pool, redis, s, now=at)
+    run_id = await pool.fetchval("SELECT id FROM shared_report_runs ORDER BY fire_at DESC LIMIT 1")
+    return {"id": run_id}
+
+
+async def test_min_rows_skips_below_and_sends_at_the_threshold(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    org, _ = await make(pool, videos=2, min_rows=3)
+    run_id = await fire(pool, redis, s)
+    await drain(s, pool, redis, tmp_path)
+    run = await run_row(pool, run_id)
+    assert (run["status"], run["row_count"]) == ("skipped", 2)
+    assert run["error"] == "2 row(s), fewer than min_rows 3" and not fx.loops.received
+
+    await video(pool, org, title="third")
+    later = await next_fire(pool, redis, s, 1)
+    await drain(s, pool, redis, tmp_path)
+    assert (await run_row(pool, later["id"]))["status"] == "sent" and len(fx.loops.sent) == 1
+
+
+async def test_only_if_changed_skips_identical_files_and_sends_changed_ones(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    org, _ = await make(pool, only_if_changed=True)
+    first = await fire(pool, redis, s)
+    await drain(s, pool, redis, tmp_path)
+    assert (await run_row(pool, first))["status"] == "sent"
+
+    same = await next_fire(pool, redis, s, 7)
+    await drain(s, pool, redis, tmp_path)
+    skipped = await run_row(pool, same["id"])
+    assert skipped["status"] == "skipped" and f"unchanged since run {first}" in skipped["error"]
+    assert len(fx.loops.sent) == 1
+
+    await video(pool, org, title="new video")
+    changed = await next_fire(pool, redis, s, 14)
+    await drain(s, pool, redis, tmp_path)
+    assert (await run_row(pool, changed["id"]))["status"] == "sent" and len(fx.loops.sent) == 2
+
+
+async def test_xlsx_bytes_are_the_same_for_the_same_rows(pool: Pool, tmp_path: Path) -> None:
+    org = await seed.organization(pool)
+    await video(pool, org)
+    digests = []
+    for name in ("a.xlsx", "b.xlsx"):
+        async with pool.acquire() as conn:
+            await export_to_file(conn, org, parse_filters({}), "UTC", FIRE, tmp_path / name, kind="xlsx")
+        digests.append(hashlib.sha256((tmp_path / name).read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+
+
+async def test_api_takes_and_shows_the_conditions(api: Api, world: World) -> None:
+    status, created = await api.call("POST", "/v1/schedules", body(world, min_rows=10, only_if_changed=True))
+    assert status == 201 and (created["min_rows"], created["only_if_changed"]) == (10, True)
+    status, patched = await api.call("PATCH", f"/v1/schedules/{created['id']}", {"min_rows": 0})
+    assert status == 200 and (patched["min_rows"], patched["only_if_changed"]) == (0, True)
+    for bad in ({"min_rows": -1}, {"min_rows": "5"}, {"only_if_changed": 1}):
+        status, error = await api.call("PATCH", f"/v1/schedules/{created['id']}", bad)
+        assert status == 422 and error["error"]["details"][0]["field"] == next(iter(bad)), error
