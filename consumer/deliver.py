@@ -95,7 +95,7 @@ class Deliverer:
                 self.settings,
                 self.limiter,
                 chat_id=recipient.telegram_chat_id,
-                caption=summary.caption(f"{report.name} ({report.fire_date})", report.summary),
+                caption=summary.caption(f"{report.name} ({report.fire_date})", report.summary, report.stale),
                 attachment=attachment,
             )
         return await self.email(run_id, recipient.email, report, attachment, note=None)
@@ -115,11 +115,14 @@ class Deliverer:
         s = self.settings
         if s.email_transport is EmailTransport.smtp:
             body = note or f"Attached: {report.filename} with {report.rows} rows ({report.fire_date})."
+            if report.stale and note is None:
+                body = f"{report.stale}\n\n{body}"
             html_body = None
             if report.summary is not None and note is None:
                 body += "\n\n" + summary.plain_text(report.summary)
                 html_body = (
-                    f"<p>Attached: <b>{html.escape(report.filename)}</b> with {report.rows:,} rows "
+                    (f"<p><i>{html.escape(report.stale)}</i></p>" if report.stale else "")
+                    + f"<p>Attached: <b>{html.escape(report.filename)}</b> with {report.rows:,} rows "
                     f"({html.escape(report.fire_date)}).</p>" + summary.html_table(report.summary)
                 )
             return await smtp.send(
@@ -139,6 +142,7 @@ class Deliverer:
         }
         if report.summary is not None:
             variables.update(summary.variables(report.summary))
+        variables["staleNote"] = report.stale or ""
         if note:
             variables["note"] = note
         assert s.loops_transactional_id is not None

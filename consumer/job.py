@@ -8,6 +8,7 @@ import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -76,6 +77,7 @@ class Claim:
 
     token: UUID
     run: Record | None = None
+    job_try: int = 1
 
     @property
     def attempts(self) -> int:
@@ -92,7 +94,7 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
     except InvalidMessage as exc:
         metrics.POISON.labels("invalid_message").inc()
         return await _dead(deps, payload, job_id, job_try, str(exc), poison=True)
-    claim = Claim(uuid4())
+    claim = Claim(uuid4(), job_try=job_try)
     try:
         # Our own deadline, inside arq's, so a slow run is retried or dead-lettered rather than lost.
         async with asyncio.timeout(settings.job_timeout_seconds * 0.9):
@@ -100,6 +102,13 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
     except DeadLetter as exc:
         return await _dead(deps, payload, job_id, claim.attempts, str(exc), message=message)
     except HeldElsewhere as exc:
+        raise Retry(defer=exc.seconds) from exc
+    except StaleWait as exc:
+        try:
+            await deps.pool.execute(queries.WAIT_RUN, message.run_id, exc.note, claim.token)
+        except DB_ERRORS:
+            log.warning("could not record the wait of run %s", message.run_id)
+        log.info("run %s: %s; checking again in %.1f s", message.run_id, exc.note, exc.seconds)
         raise Retry(defer=exc.seconds) from exc
     except LeaseLost as exc:
         # Whoever holds the run now finishes it; this try only comes back later to confirm.
@@ -160,6 +169,32 @@ async def _dead(
     if message is not None:
         await notices.notify(deps, message.run_id, message.schedule_id, "dead", error)
     return {"status": "dead", "error": error}
+
+
+class StaleWait(Exception):
+    """The statistics are older than the schedule allows; check again later (not a failed try)."""
+
+    def __init__(self, seconds: float, note: str) -> None:
+        super().__init__(note)
+        self.seconds = seconds
+        self.note = note
+
+
+async def _freshness(deps: Deps, message: ReportMessage, claim: Claim, schedule: Record) -> tuple[str, str] | None:
+    """None when the statistics are fresh enough (or there is no gate); else (action, note) once the wait is over."""
+    window = schedule["require_fresh_within_seconds"]
+    if not window:
+        return None
+    updated = await deps.pool.fetchval(queries.STATS_UPDATED_AT, message.organization_id)
+    if updated is not None and updated >= message.fire_at - timedelta(seconds=window):
+        return None
+    since = "never" if updated is None else updated.astimezone(UTC).isoformat(timespec="seconds")
+    now: datetime = await deps.pool.fetchval("SELECT now()")
+    give_up_at = message.fire_at + timedelta(seconds=schedule["fresh_wait_max_seconds"])
+    if now < give_up_at:
+        delay = min(backoff(deps.settings, claim.job_try, None), (give_up_at - now).total_seconds())
+        raise StaleWait(max(delay, 0.1), f"waiting for fresh statistics (last updated {since})")
+    return schedule["stale_action"], f"Data may be stale: statistics were last updated {since}."
 
 
 class HeldElsewhere(Exception):
@@ -244,6 +279,11 @@ async def _export_and_deliver(
     settings, pool = deps.settings, deps.pool
     run = claim.run
     assert run is not None
+    stale = await _freshness(deps, message, claim, schedule)
+    if stale is not None and stale[0] == "skip":
+        why = f"{stale[1]} The wait for fresh statistics ended (stale_action is skip)."
+        await _finish(deps, message, claim, "skipped", error=why)
+        return {"status": "skipped", "reason": why}
     timezone = schedule["timezone"]
     fmt = schedule["format"]
     kind = fmt.removesuffix(".zip")
@@ -264,7 +304,7 @@ async def _export_and_deliver(
     # skip_if_empty is the min_rows = 1 case.
     min_rows = max(schedule["min_rows"], 1 if schedule["skip_if_empty"] else 0)
     digest = await asyncio.get_running_loop().run_in_executor(None, _sha256, result.path)
-    reason = None
+    reason: str | None = None
     if result.rows < min_rows:
         reason = (
             "no rows matched and skip_if_empty is set"
@@ -290,6 +330,7 @@ async def _export_and_deliver(
         message.fire_at.astimezone(ZoneInfo(timezone)).date().isoformat(),
         filename,
         headline,
+        stale[1] if stale is not None else None,
     )
     for row in await pool.fetch(queries.UNCONFIRMED_INTENTS, run["id"]):
         # An earlier try was lost between calling the provider and recording what it said.

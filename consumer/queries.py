@@ -23,7 +23,7 @@ FROM shared_report_runs WHERE id = $1
 
 SCHEDULE = """
 SELECT s.id, s.organization_id, s.shared_link_id, s.name, s.timezone, s.format, s.skip_if_empty,
-       s.min_rows, s.only_if_changed,
+       s.min_rows, s.only_if_changed, s.require_fresh_within_seconds, s.fresh_wait_max_seconds, s.stale_action,
        s.deleted_at, s.created_by, l.slug, l.title, l.filters, l.revoked_at
 FROM shared_report_schedules s
 JOIN shared_links l ON l.id = s.shared_link_id
@@ -110,4 +110,16 @@ WHERE telegram_chat_id = $1 AND organization_id = $3
 
 CREATOR_EMAIL = """
 SELECT s.name, u.email FROM shared_report_schedules s LEFT JOIN users u ON u.id = s.created_by WHERE s.id = $1
+"""
+
+# The organization's statistics: when they were last updated (NULL when there are none).
+STATS_UPDATED_AT = """
+SELECT max(stats_updated_at) FROM videos_with_statistics_fast WHERE organization_id = $1
+"""
+
+# Waiting for fresh statistics is not a failed try: the attempt is given back.
+WAIT_RUN = """
+UPDATE shared_report_runs SET status = 'queued', attempts = greatest(attempts - 1, 0), error = $2,
+    lease_token = NULL, lease_expires_at = NULL
+WHERE id = $1 AND lease_token = $3 AND status = 'running'
 """

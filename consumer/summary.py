@@ -118,10 +118,10 @@ def html_table(summary: Summary) -> str:
     )
 
 
-def caption(headline: str, summary: Summary | None) -> str:
+def caption(headline: str, summary: Summary | None, note: str | None = None) -> str:
     """A Telegram caption in its HTML parse mode: escaped, and within Telegram's 1,024 characters."""
     e = html.escape
-    parts = [f"<b>{e(headline)}</b>"]
+    parts = [f"<b>{e(headline)}</b>"] + ([f"<i>{e(note[:300])}</i>"] if note else [])
     if summary is not None:
         if summary.rows == 0:
             parts.append(e(text_lines(summary)[0]))

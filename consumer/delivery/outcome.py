@@ -53,6 +53,8 @@ class Report:
     fire_date: str
     filename: str
     summary: Summary | None = None
+    # Said in every message when the freshness gate let a report go out with old statistics.
+    stale: str | None = None
 
     def too_large_text(self, size: int, limit: int) -> str:
         return (

@@ -106,6 +106,10 @@ class ScheduleOptions(TimingFields):
     min_rows: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
     # Skip when the file is byte for byte the one last sent for this schedule.
     only_if_changed: bool | None = None
+    # The freshness gate: statistics must have been updated within this many seconds before the fire.
+    require_fresh_within_seconds: Annotated[int, Field(ge=1, le=31_536_000)] | None = None
+    fresh_wait_max_seconds: Annotated[int, Field(ge=0, le=604_800)] | None = None
+    stale_action: Literal["send", "skip"] | None = None
     enabled: bool | None = None
 
 
@@ -155,6 +159,9 @@ class ScheduleOut(BaseModel):
     skip_if_empty: bool
     min_rows: int
     only_if_changed: bool
+    require_fresh_within_seconds: int | None
+    fresh_wait_max_seconds: int
+    stale_action: Literal["send", "skip"]
     enabled: bool
     next_run_at: datetime | None
     last_run_at: datetime | None

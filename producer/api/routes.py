@@ -250,6 +250,9 @@ async def create_schedule(request: web.Request) -> web.Response:
             next_fire(timing.cron_expression, timing.timezone, now) if enabled else None,
             body.min_rows or 0,
             bool(body.only_if_changed),
+            body.require_fresh_within_seconds,
+            3600 if body.fresh_wait_max_seconds is None else body.fresh_wait_max_seconds,
+            body.stale_action or "send",
         )
         await _write_recipients(conn, row["id"], recipients)
     return await _respond_schedule(request, row["id"], 201)
@@ -342,10 +345,14 @@ async def update_schedule(request: web.Request) -> web.Response:
             "skip_if_empty",
             "min_rows",
             "only_if_changed",
+            "require_fresh_within_seconds",
+            "fresh_wait_max_seconds",
+            "stale_action",
             "enabled",
         ):
             value = getattr(body, name)
-            if name in changed and value is not None:
+            # null turns the freshness gate off; for the other fields null means "unchanged".
+            if name in changed and (value is not None or name == "require_fresh_within_seconds"):
                 current[name] = value
         resumed = current["enabled"] and not row["enabled"]
         if not current["enabled"]:
@@ -375,6 +382,9 @@ async def update_schedule(request: web.Request) -> web.Response:
             next_run,
             current["min_rows"],
             current["only_if_changed"],
+            current["require_fresh_within_seconds"],
+            current["fresh_wait_max_seconds"],
+            current["stale_action"],
         )
     return await _respond_schedule(request, schedule_id)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 from arq.connections import ArqRedis
 
@@ -87,3 +89,66 @@ async def test_api_takes_and_shows_the_conditions(api: Api, world: World) -> Non
     for bad in ({"min_rows": -1}, {"min_rows": "5"}, {"only_if_changed": 1}):
         status, error = await api.call("PATCH", f"/v1/schedules/{created['id']}", bad)
         assert status == 422 and error["error"]["details"][0]["field"] == next(iter(bad)), error
+
+
+async def _gated_run(pool: Pool, redis: ArqRedis, s: Settings, action: str, wait: int) -> tuple[UUID, UUID]:
+    """A run due now whose statistics are a day old, gated to one hour, waiting up to `wait` seconds."""
+    org, sched = await make(pool, chats=(21,), require_fresh_within_seconds=3600,
+                            fresh_wait_max_seconds=wait, stale_action=action)  # fmt: skip
+    await pool.execute(
+        "UPDATE video_statistics SET updated_at = now() - interval '1 day' "
+        "WHERE video_id IN (SELECT id FROM videos WHERE organization_id = $1)",
+        org,
+    )
+    now = await pool.fetchval("SELECT now()")
+    await pool.execute("UPDATE shared_report_schedules SET next_run_at = $1", now)
+    await tick(pool, redis, s, now=now)
+    run_id = await pool.fetchval("SELECT id FROM shared_report_runs ORDER BY created_at DESC LIMIT 1")
+    return org, run_id
+
+
+async def test_freshness_gate_waits_then_sends_once_the_statistics_arrive(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    org, run_id = await _gated_run(pool, redis, s, "skip", 30)
+
+    async def fresh_stats_later() -> None:
+        await asyncio.sleep(1.5)
+        await pool.execute(
+            "UPDATE video_statistics SET updated_at = now() "
+            "WHERE video_id IN (SELECT id FROM videos WHERE organization_id = $1)",
+            org,
+        )
+
+    refresher = asyncio.create_task(fresh_stats_later())
+    await drain(s, pool, redis, tmp_path)
+    await refresher
+    run = await run_row(pool, run_id)
+    # The waits were not failed tries: one try did the work.
+    assert (run["status"], run["attempts"]) == ("sent", 1)
+    [doc] = fx.telegram.documents(21)
+    assert "stale" not in doc["caption"]
+
+
+async def test_freshness_gate_waits_then_skips(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    _, run_id = await _gated_run(pool, redis, s, "skip", 2)
+    await drain(s, pool, redis, tmp_path)
+    run = await run_row(pool, run_id)
+    assert run["status"] == "skipped" and "statistics were last updated" in run["error"]
+    assert "stale_action is skip" in run["error"] and not fx.loops.received and not fx.telegram.documents()
+
+
+async def test_freshness_gate_waits_then_sends_with_a_stale_line(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    _, run_id = await _gated_run(pool, redis, s, "send", 2)
+    await drain(s, pool, redis, tmp_path)
+    assert (await run_row(pool, run_id))["status"] == "sent"
+    [doc] = fx.telegram.documents(21)
+    assert "Data may be stale: statistics were last updated" in doc["caption"]
+    assert fx.loops.sent[0]["dataVariables"]["staleNote"].startswith("Data may be stale")
