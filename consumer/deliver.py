@@ -95,7 +95,11 @@ class Deliverer:
                 self.settings,
                 self.limiter,
                 chat_id=recipient.telegram_chat_id,
-                caption=summary.caption(f"{report.name} ({report.fire_date})", report.summary, report.stale),
+                caption=summary.caption(
+                    report.subject or f"{report.name} ({report.fire_date})",
+                    report.summary,
+                    "\n".join(x for x in (report.stale, report.message) if x) or None,
+                ),
                 attachment=attachment,
             )
         return await self.email(run_id, recipient.email, report, attachment, note=None)
@@ -115,20 +119,21 @@ class Deliverer:
         s = self.settings
         if s.email_transport is EmailTransport.smtp:
             body = note or f"Attached: {report.filename} with {report.rows} rows ({report.fire_date})."
-            if report.stale and note is None:
-                body = f"{report.stale}\n\n{body}"
+            if note is None:
+                body = "\n\n".join(x for x in (report.stale, report.message, body) if x)
             html_body = None
             if report.summary is not None and note is None:
                 body += "\n\n" + summary.plain_text(report.summary)
                 html_body = (
                     (f"<p><i>{html.escape(report.stale)}</i></p>" if report.stale else "")
+                    + (f"<p>{html.escape(report.message)}</p>" if report.message else "")
                     + f"<p>Attached: <b>{html.escape(report.filename)}</b> with {report.rows:,} rows "
                     f"({html.escape(report.fire_date)}).</p>" + summary.html_table(report.summary)
                 )
             return await smtp.send(
                 s,
                 to=to,
-                subject=f"Report: {report.name} ({report.fire_date})",
+                subject=report.subject or f"Report: {report.name} ({report.fire_date})",
                 text=body,
                 html=html_body,
                 attachment=attachment,
@@ -143,6 +148,8 @@ class Deliverer:
         if report.summary is not None:
             variables.update(summary.variables(report.summary))
         variables["staleNote"] = report.stale or ""
+        variables["subject"] = report.subject or f"Report: {report.name} ({report.fire_date})"
+        variables["message"] = report.message or ""
         if note:
             variables["note"] = note
         assert s.loops_transactional_id is not None

@@ -23,7 +23,7 @@ from consumer.export import export_to_file, file_name
 from consumer.filters import parse_filters
 from consumer.lease import LeaseLost
 from consumer.summary import summarize
-from shared import deadletters
+from shared import deadletters, templates
 from shared.db import DB_ERRORS, TRANSIENT_DB_ERRORS, Pool, Record
 from shared.errors import InvalidFilters, InvalidMessage, QueueError
 from shared.message import EmailRecipient, ReportMessage, TelegramRecipient, parse_message
@@ -324,13 +324,31 @@ async def _export_and_deliver(
     files = ReportFiles(result.path, filename, result.size, want_zip=fmt.endswith(".zip"))
     async with pool.acquire() as conn:
         headline = await summarize(conn, message.organization_id, filters, timezone, message.fire_at)
+    fire_date = message.fire_at.astimezone(ZoneInfo(timezone)).date().isoformat()
+    values = {
+        "schedule_name": schedule["name"],
+        "period": filters.period,
+        "fire_date": fire_date,
+        "rows": result.rows,
+        "total_views": headline.totals["views"],
+        "total_likes": headline.totals["likes"],
+        "total_comments": headline.totals["comments"],
+        "total_reposts": headline.totals["reposts"],
+        "views_change": headline.change_text("views"),
+        "top_title": headline.top[0][0] if headline.top else "",
+        "file_name": (await files.zipped()).filename if files.want_zip else filename,
+    }
     report = Report(
         schedule["name"],
         result.rows,
-        message.fire_at.astimezone(ZoneInfo(timezone)).date().isoformat(),
+        fire_date,
         filename,
         headline,
         stale[1] if stale is not None else None,
+        *(
+            templates.render(field, schedule[field], values) if schedule[field] else None
+            for field in ("subject_template", "message_template")
+        ),
     )
     for row in await pool.fetch(queries.UNCONFIRMED_INTENTS, run["id"]):
         # An earlier try was lost between calling the provider and recording what it said.

@@ -24,6 +24,7 @@ FROM shared_report_runs WHERE id = $1
 SCHEDULE = """
 SELECT s.id, s.organization_id, s.shared_link_id, s.name, s.timezone, s.format, s.skip_if_empty,
        s.min_rows, s.only_if_changed, s.require_fresh_within_seconds, s.fresh_wait_max_seconds, s.stale_action,
+       s.subject_template, s.message_template,
        s.deleted_at, s.created_by, l.slug, l.title, l.filters, l.revoked_at
 FROM shared_report_schedules s
 JOIN shared_links l ON l.id = s.shared_link_id

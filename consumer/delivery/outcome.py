@@ -55,6 +55,9 @@ class Report:
     summary: Summary | None = None
     # Said in every message when the freshness gate let a report go out with old statistics.
     stale: str | None = None
+    # The schedule's own subject and message, rendered from its templates.
+    subject: str | None = None
+    message: str | None = None
 
     def too_large_text(self, size: int, limit: int) -> str:
         return (

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from shared import templates
 from shared.cron import zone
 from shared.errors import InvalidInput
 
@@ -26,6 +28,12 @@ def _no_control(value: str) -> str:
     return value
 
 
+def _no_control_but_lines(value: str) -> str:
+    # A message may have lines and tabs; nothing else invisible.
+    _no_control(value.replace("\n", " ").replace("\t", " "))
+    return value
+
+
 def _iana_zone(value: str) -> str:
     try:
         zone(value)
@@ -34,7 +42,26 @@ def _iana_zone(value: str) -> str:
     return value
 
 
+def _template(field: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        try:
+            templates.check(field, value)
+        except InvalidInput as exc:
+            raise ValueError(exc.issues[0].message) from None
+        return value
+
+    return check
+
+
 Text = Annotated[str, AfterValidator(_no_control)]
+# {{ variable }} placeholders only; checked here so a template can never fail at send time.
+SubjectTemplate = Annotated[Text, Field(max_length=200), AfterValidator(_template("subject_template"))]
+MessageTemplate = Annotated[
+    str,
+    Field(max_length=2000),
+    AfterValidator(_no_control_but_lines),
+    AfterValidator(_template("message_template")),
+]
 Email = Annotated[
     str,
     Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
@@ -110,6 +137,9 @@ class ScheduleOptions(TimingFields):
     require_fresh_within_seconds: Annotated[int, Field(ge=1, le=31_536_000)] | None = None
     fresh_wait_max_seconds: Annotated[int, Field(ge=0, le=604_800)] | None = None
     stale_action: Literal["send", "skip"] | None = None
+    # {{ variable }} placeholders only; checked here so a template can never fail at send time.
+    subject_template: SubjectTemplate | None = None
+    message_template: MessageTemplate | None = None
     enabled: bool | None = None
 
 
@@ -162,6 +192,8 @@ class ScheduleOut(BaseModel):
     require_fresh_within_seconds: int | None
     fresh_wait_max_seconds: int
     stale_action: Literal["send", "skip"]
+    subject_template: str | None
+    message_template: str | None
     enabled: bool
     next_run_at: datetime | None
     last_run_at: datetime | None

@@ -6,7 +6,7 @@ SCHEDULE_COLUMNS = """
 id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, day_of_week, day_of_month,
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
-stale_action, enabled, next_run_at, last_run_at, last_run_status,
+stale_action, subject_template, message_template, enabled, next_run_at, last_run_at, last_run_status,
 created_at, updated_at
 """
 
@@ -38,9 +38,9 @@ INSERT_SCHEDULE = f"""
 INSERT INTO shared_report_schedules (organization_id, shared_link_id, created_by, name, cadence, scheduled_time,
     day_of_week, day_of_month, cron_expression, timezone, send_email, send_telegram, format, misfire_policy,
     misfire_grace_seconds, jitter_seconds, skip_if_empty, enabled, next_run_at, min_rows, only_if_changed,
-    require_fresh_within_seconds, fresh_wait_max_seconds, stale_action)
+    require_fresh_within_seconds, fresh_wait_max_seconds, stale_action, subject_template, message_template)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-        $24)
+        $24, $25, $26)
 RETURNING {SCHEDULE_COLUMNS}
 """
 
@@ -49,7 +49,8 @@ UPDATE shared_report_schedules SET shared_link_id = $2, name = $3, cadence = $4,
     day_of_week = $6, day_of_month = $7, cron_expression = $8, timezone = $9, send_email = $10,
     send_telegram = $11, format = $12, misfire_policy = $13, misfire_grace_seconds = $14, jitter_seconds = $15,
     skip_if_empty = $16, enabled = $17, next_run_at = $18, min_rows = $19, only_if_changed = $20,
-    require_fresh_within_seconds = $21, fresh_wait_max_seconds = $22, stale_action = $23, updated_at = now()
+    require_fresh_within_seconds = $21, fresh_wait_max_seconds = $22, stale_action = $23,
+    subject_template = $24, message_template = $25, updated_at = now()
 WHERE id = $1
 RETURNING {SCHEDULE_COLUMNS}
 """

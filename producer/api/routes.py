@@ -46,6 +46,8 @@ from shared.message import EmailRecipient, ReportMessage, TelegramRecipient
 M = TypeVar("M", bound=BaseModel)
 _CURSOR_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_MAX = datetime(9999, 1, 1, tzinfo=UTC)
+# Fields whose null in a PATCH clears them (the gate off, the default text back).
+NULLABLE = {"require_fresh_within_seconds", "subject_template", "message_template"}
 TIMING_FIELDS = {"cadence", "scheduled_time", "day_of_week", "day_of_month", "cron_expression", "timezone"}
 
 
@@ -253,6 +255,8 @@ async def create_schedule(request: web.Request) -> web.Response:
             body.require_fresh_within_seconds,
             3600 if body.fresh_wait_max_seconds is None else body.fresh_wait_max_seconds,
             body.stale_action or "send",
+            body.subject_template,
+            body.message_template,
         )
         await _write_recipients(conn, row["id"], recipients)
     return await _respond_schedule(request, row["id"], 201)
@@ -348,11 +352,13 @@ async def update_schedule(request: web.Request) -> web.Response:
             "require_fresh_within_seconds",
             "fresh_wait_max_seconds",
             "stale_action",
+            "subject_template",
+            "message_template",
             "enabled",
         ):
             value = getattr(body, name)
             # null turns the freshness gate off; for the other fields null means "unchanged".
-            if name in changed and (value is not None or name == "require_fresh_within_seconds"):
+            if name in changed and (value is not None or name in NULLABLE):
                 current[name] = value
         resumed = current["enabled"] and not row["enabled"]
         if not current["enabled"]:
@@ -385,6 +391,8 @@ async def update_schedule(request: web.Request) -> web.Response:
             current["require_fresh_within_seconds"],
             current["fresh_wait_max_seconds"],
             current["stale_action"],
+            current["subject_template"],
+            current["message_template"],
         )
     return await _respond_schedule(request, schedule_id)
 
