@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import sys
+import textwrap
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -159,6 +160,14 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                 print(f"\n{len(notes)} deliveries:")
                 for n in notes:
                     print(f"  {n['channel']:<9} {n['who']:<22} {n['status']}")
+                mail = next((r for r in loops.received if "summaryText" in r.get("dataVariables", {})), None)
+                if mail is not None:
+                    print(f"\nemail to {mail['email']}, summary as the template receives it (summaryText):")
+                    print(textwrap.indent(mail["dataVariables"]["summaryText"], "  "))
+                shown = next((r["caption"] for r in telegram.received if r.get("caption")), None)
+                if shown:
+                    print("\nTelegram caption (HTML parse mode):")
+                    print(textwrap.indent(shown, "  "))
                 files = sorted(
                     p.relative_to(output.parent) for p in output.rglob("*") if p.is_file() and ".spool" not in p.parts
                 )
