@@ -6,10 +6,6 @@ import asyncio
 import logging
 import signal
 
-from aiohttp import web
-
-from producer import invariants
-from producer.app import create_app
 from producer.scheduler import tick
 from shared.db import pool_context
 from shared.message import format_instant
@@ -21,6 +17,11 @@ log = logging.getLogger(__name__)
 
 
 async def run_producer(settings: Settings) -> None:
+    # Imported here: a one-off `tick --once` should not pay for the HTTP app's imports.
+    from aiohttp import web
+
+    from producer.app import create_app
+
     settings.require_producer()
     async with pool_context(settings.dsn, max_size=1) as pool:
         await require_current(pool)
@@ -77,6 +78,8 @@ async def run_migrate(settings: Settings) -> int:
 
 async def run_check(settings: Settings) -> int:
     """Print every invariant; exit 1 when one fails, so it can gate a deploy or page someone."""
+    from producer import invariants
+
     settings.require("database_url", "redis_url")
     async with pool_context(settings.dsn, max_size=2) as pool:
         await require_current(pool)
