@@ -6,9 +6,11 @@ functions; Python only moves them to disk in bounded chunks, so memory stays fla
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,77 +27,54 @@ _TEXT = ("title", "video_url", "platform", "status", "campaign_tag", "channel_us
 _NUMBERS = ("views", "likes", "comments", "reposts")
 
 
-def _quoted(expr: str) -> str:
-    # NULL makes the whole term NULL, which concat() writes as an empty, unquoted field.
-    return f"""'"' || replace({expr}, '"', '""') || '"'"""
-
-
-def line_sql(tz_param: str) -> str:
-    fields = [_quoted(c) for c in _TEXT]
-    # A date's text form is YYYY-MM-DD under DateStyle ISO, which the export transaction sets.
-    fields += [_quoted(f"(({c} AT TIME ZONE {tz_param})::date)::text") for c in ("published_at", "created_at")]
-    fields += list(_NUMBERS)
-    # One concat() call builds the line in a single allocation; numbers print bare.
-    return "concat(" + ", ',', ".join(fields) + ", E'\\n')"
-
-
 ORDER = "published_at DESC NULLS LAST, id"
-# Quoted when not NULL (NULL is an empty, unquoted field), exactly like the line built by line_sql.
+# Quoted when not NULL (NULL is an empty, unquoted field), and numbers bare: the export's CSV bytes.
 FORCE_QUOTE = (*_TEXT, "published_on", "created_on")
 CHUNK_BYTES = 1 << 20
+ReportQuery = tuple[str, list[object]]
 
 
-def export_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
+def _query(
+    organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime, select: Callable[[str], str]
+) -> ReportQuery:
+    """The report's rows in export order; `select` gets the time zone's placeholder for local dates."""
     where = build_where(organization_id, filters, timezone, fire_at)
     tz_param = f"${len(where.params) + 1}::text"
-    sql = f"SELECT {line_sql(tz_param)} FROM videos_with_statistics_fast WHERE {where.sql} ORDER BY {ORDER}"
+    sql = f"SELECT {select(tz_param)} FROM videos_with_statistics_fast WHERE {where.sql} ORDER BY {ORDER}"
     return sql, [*where.params, timezone]
 
 
-def copy_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
+def copy_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> ReportQuery:
     """The export's rows as columns whose CSV form (with FORCE_QUOTE) is the export's bytes."""
-    where = build_where(organization_id, filters, timezone, fire_at)
-    tz_param = f"${len(where.params) + 1}::text"
-    # Aliased apart from the source columns, which ORDER BY must keep meaning.
-    dates = [f"(({c}_at AT TIME ZONE {tz_param})::date)::text AS {c}_on" for c in ("published", "created")]
-    columns = ", ".join([*_TEXT, *dates, *_NUMBERS])
-    sql = f"SELECT {columns} FROM videos_with_statistics_fast WHERE {where.sql} ORDER BY {ORDER}"
-    return sql, [*where.params, timezone]
+
+    def select(tz: str) -> str:
+        # Aliased apart from the source columns, which ORDER BY must keep meaning.
+        dates = [f"(({c}_at AT TIME ZONE {tz})::date)::text AS {c}_on" for c in ("published", "created")]
+        return ", ".join([*_TEXT, *dates, *_NUMBERS])
+
+    return _query(organization_id, filters, timezone, fire_at, select)
 
 
-def ndjson_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
+def ndjson_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> ReportQuery:
     """One JSON object per row with the CSV's columns: numbers as numbers, local dates as "YYYY-MM-DD", nulls null."""
-    where = build_where(organization_id, filters, timezone, fire_at)
-    tz_param = f"${len(where.params) + 1}::text"
-    pairs = [f"'{c}', {c}" for c in _TEXT]
-    pairs += [f"'{c}', ({c} AT TIME ZONE {tz_param})::date" for c in ("published_at", "created_at")]
-    pairs += [f"'{c}', {c}" for c in _NUMBERS]
-    sql = (
-        f"SELECT json_build_object({', '.join(pairs)})::text FROM videos_with_statistics_fast "
-        f"WHERE {where.sql} ORDER BY {ORDER}"
-    )
-    return sql, [*where.params, timezone]
+
+    def select(tz: str) -> str:
+        pairs = [f"'{c}', {c}" for c in _TEXT]
+        pairs += [f"'{c}', ({c} AT TIME ZONE {tz})::date" for c in ("published_at", "created_at")]
+        pairs += [f"'{c}', {c}" for c in _NUMBERS]
+        return f"json_build_object({', '.join(pairs)})::text"
+
+    return _query(organization_id, filters, timezone, fire_at, select)
 
 
-def rows_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
+def rows_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> ReportQuery:
     """The export's rows as typed values (local dates as dates), for writers that need values, not bytes."""
-    where = build_where(organization_id, filters, timezone, fire_at)
-    tz_param = f"${len(where.params) + 1}::text"
-    dates = [f"({c} AT TIME ZONE {tz_param})::date" for c in ("published_at", "created_at")]
-    columns = ", ".join([*_TEXT, *dates, *_NUMBERS])
-    sql = f"SELECT {columns} FROM videos_with_statistics_fast WHERE {where.sql} ORDER BY {ORDER}"
-    return sql, [*where.params, timezone]
 
+    def select(tz: str) -> str:
+        dates = [f"({c} AT TIME ZONE {tz})::date" for c in ("published_at", "created_at")]
+        return ", ".join([*_TEXT, *dates, *_NUMBERS])
 
-def plain_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> tuple[str, list[object]]:
-    """The same rows as plain columns, for COPY comparisons and OFFSET baselines."""
-    where = build_where(organization_id, filters, timezone, fire_at)
-    sql = (
-        f"SELECT title, video_url, platform, status, campaign_tag, channel_username, published_at, "
-        f"created_at, views, likes, comments, reposts FROM videos_with_statistics_fast WHERE {where.sql} "
-        f"ORDER BY {ORDER}"
-    )
-    return sql, list(where.params)
+    return _query(organization_id, filters, timezone, fire_at, select)
 
 
 def slugify(text: str) -> str:
@@ -113,6 +92,8 @@ class ExportResult:
     rows: int
     size: int
     seconds: float
+    # Of the file's bytes, taken as they were written (only_if_changed compares it with earlier runs).
+    sha256: str
 
 
 async def export_to_file(
@@ -132,10 +113,12 @@ async def export_to_file(
     async with conn.transaction(isolation="repeatable_read", readonly=True):  # type: ignore[attr-defined]
         await conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # type: ignore[attr-defined]
         if kind == "xlsx":
-            rows, size = await _xlsx(conn, rows_query(organization_id, filters, timezone, fire_at), out, fire_at)
+            rows, size, digest = await _xlsx(
+                conn, rows_query(organization_id, filters, timezone, fire_at), out, fire_at
+            )
         else:
-            rows, size = await _copy(conn, kind, organization_id, filters, timezone, fire_at, out, chunk_bytes)
-    return ExportResult(out, rows, size, time.perf_counter() - started)
+            rows, size, digest = await _copy(conn, kind, organization_id, filters, timezone, fire_at, out, chunk_bytes)
+    return ExportResult(out, rows, size, time.perf_counter() - started, digest)
 
 
 async def _copy(
@@ -147,8 +130,9 @@ async def _copy(
     fire_at: datetime,
     out: Path,
     chunk_bytes: int,
-) -> tuple[int, int]:
+) -> tuple[int, int, str]:
     loop = asyncio.get_running_loop()
+    digest = hashlib.sha256()
     buffered: list[bytes] = []
     pending = 0
     if kind == "csv":
@@ -160,14 +144,19 @@ async def _copy(
         # (text mode would double every backslash of the JSON escapes).
         options = {"format": "csv", "quote": "\x01", "delimiter": "\x02"}
     with out.open("wb") as handle:
-        size = handle.write(HEADER.encode()) if kind == "csv" else 0
+
+        def write(data: bytes) -> int:
+            digest.update(data)
+            return handle.write(data)
+
+        size = write(HEADER.encode()) if kind == "csv" else 0
 
         async def flush() -> None:
             nonlocal size, pending
             data = b"".join(buffered)
             buffered.clear()
             pending = 0
-            size += await loop.run_in_executor(None, handle.write, data)
+            size += await loop.run_in_executor(None, write, data)
 
         async def sink(chunk: bytes) -> None:
             nonlocal pending
@@ -180,14 +169,22 @@ async def _copy(
         # quoting (never string formatting of user text into SQL).
         status: str = await conn.copy_from_query(sql, *params, output=sink, **options)  # type: ignore[attr-defined]
         await flush()
-    return int(status.rsplit(" ", 1)[-1]), size
+    return int(status.rsplit(" ", 1)[-1]), size, digest.hexdigest()
 
 
 _XLSX_FETCH = 5000
 _XLSX_WIDTHS = (48, 40, 11, 10, 18, 22, 12, 12, 12, 10, 10, 10)
 
 
-async def _xlsx(conn: object, query: tuple[str, list[object]], out: Path, fire_at: datetime) -> tuple[int, int]:
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+async def _xlsx(conn: object, query: ReportQuery, out: Path, fire_at: datetime) -> tuple[int, int, str]:
     import xlsxwriter  # type: ignore[import-untyped]
 
     loop = asyncio.get_running_loop()
@@ -229,7 +226,8 @@ async def _xlsx(conn: object, query: tuple[str, list[object]], out: Path, fire_a
     finally:
         await loop.run_in_executor(None, book.close)
     size = (await loop.run_in_executor(None, out.stat)).st_size
-    return rows, size
+    # The workbook is assembled by the library at close, so its bytes are hashed from the file.
+    return rows, size, await loop.run_in_executor(None, file_sha256, out)
 
 
 def _zip(source: Path, arcname: str, target: Path) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -303,7 +302,6 @@ async def _export_and_deliver(
     metrics.EXPORT_SECONDS.observe(result.seconds)
     # skip_if_empty is the min_rows = 1 case.
     min_rows = max(schedule["min_rows"], 1 if schedule["skip_if_empty"] else 0)
-    digest = await asyncio.get_running_loop().run_in_executor(None, _sha256, result.path)
     reason: str | None = None
     if result.rows < min_rows:
         reason = (
@@ -313,7 +311,7 @@ async def _export_and_deliver(
         )
     elif schedule["only_if_changed"]:
         last = await pool.fetchrow(queries.LAST_SENT_CONTENT, message.schedule_id, message.run_id)
-        if last is not None and last["content_sha256"] == digest:
+        if last is not None and last["content_sha256"] == result.sha256:
             reason = f"unchanged since run {last['id']} (only_if_changed is set)"
     if reason is not None:
         await _finish(
@@ -325,6 +323,8 @@ async def _export_and_deliver(
     async with pool.acquire() as conn:
         headline = await summarize(conn, message.organization_id, filters, timezone, message.fire_at)
     fire_date = message.fire_at.astimezone(ZoneInfo(timezone)).date().isoformat()
+    # The run and the templates name the file as its format delivers it (the zip for csv.zip and ndjson.zip).
+    delivered = (await files.zipped()).filename if files.want_zip else filename
     values = {
         "schedule_name": schedule["name"],
         "period": filters.period,
@@ -336,7 +336,7 @@ async def _export_and_deliver(
         "total_reposts": headline.totals["reposts"],
         "views_change": headline.change_text("views"),
         "top_title": headline.top[0][0] if headline.top else "",
-        "file_name": (await files.zipped()).filename if files.want_zip else filename,
+        "file_name": delivered,
     }
     report = Report(
         schedule["name"],
@@ -372,20 +372,18 @@ async def _export_and_deliver(
     total = len(message.recipients)
     status = "sent" if served >= total else ("partial" if served else "failed")
     error = None if status == "sent" else f"{total - served} of {total} recipient(s) failed permanently"
-    # The run names the file as its format delivers it (the zip for csv.zip and ndjson.zip).
-    recorded = (await files.zipped()).filename if files.want_zip else filename
     await _finish(
-        deps, message, claim, status, rows=result.rows, size=result.size, filename=recorded, error=error, sha256=digest
+        deps,
+        message,
+        claim,
+        status,
+        rows=result.rows,
+        size=result.size,
+        filename=delivered,
+        error=error,
+        sha256=result.sha256,
     )
     return {"status": status, "rows": result.rows, "bytes": result.size, "served": served}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 async def _write(pool: Pool, query: str, *args: Any) -> Any:

@@ -128,20 +128,6 @@ async def lost_jobs(redis: ArqRedis, job_ids: Sequence[str]) -> list[str]:
     return [job_id for job_id, count in zip(job_ids, counts, strict=True) if count == 0]
 
 
-async def missing_jobs(redis: ArqRedis, job_ids: Sequence[str]) -> list[str]:
-    """Job ids that are neither queued, running nor finished: their enqueue was lost."""
-    if not job_ids:
-        return []
-    try:
-        async with redis.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                pipe.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id, result_key_prefix + job_id)
-            counts = await pipe.execute()
-    except (RedisError, OSError) as exc:
-        raise QueueError(f"cannot read job state: {exc}") from exc
-    return [job_id for job_id, count in zip(job_ids, counts, strict=True) if count == 0]
-
-
 async def queue_depth(redis: ArqRedis, queue_name: str) -> int:
     try:
         return int(await redis.zcard(queue_name))
