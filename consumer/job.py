@@ -7,7 +7,7 @@ import logging
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -184,11 +184,11 @@ async def _freshness(deps: Deps, message: ReportMessage, claim: Claim, schedule:
     window = schedule["require_fresh_within_seconds"]
     if not window:
         return None
-    updated = await deps.pool.fetchval(queries.STATS_UPDATED_AT, message.organization_id)
+    stats = await deps.pool.fetchrow(queries.STATS_UPDATED_AT, message.organization_id)
+    updated, now = stats["updated"], stats["now"]
     if updated is not None and updated >= message.fire_at - timedelta(seconds=window):
         return None
     since = "never" if updated is None else updated.astimezone(UTC).isoformat(timespec="seconds")
-    now: datetime = await deps.pool.fetchval("SELECT now()")
     give_up_at = message.fire_at + timedelta(seconds=schedule["fresh_wait_max_seconds"])
     if now < give_up_at:
         delay = min(backoff(deps.settings, claim.job_try, None), (give_up_at - now).total_seconds())

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import orjson
+from arq import Retry
 
 from consumer import metrics
 from shared import deadletters
@@ -73,8 +74,6 @@ async def record(deps: Any, job_id: str, reason: str, kind: str, payload: Any, s
 
 async def poison(ctx: dict[str, Any], reason: str, kind: str, head: str, size: int) -> dict[str, Any]:
     """The job every undecodable or mis-shaped entry becomes: store it (bounded), never run it."""
-    from arq import Retry
-
     try:
         await record(ctx["deps"], ctx.get("job_id", ""), reason, kind, {"head": head}, size, ctx.get("job_try", 1))
     except DB_ERRORS as exc:

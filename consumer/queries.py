@@ -113,9 +113,9 @@ CREATOR_EMAIL = """
 SELECT s.name, u.email FROM shared_report_schedules s LEFT JOIN users u ON u.id = s.created_by WHERE s.id = $1
 """
 
-# The organization's statistics: when they were last updated (NULL when there are none).
+# The organization's statistics: when they were last updated (NULL when there are none), by the database clock.
 STATS_UPDATED_AT = """
-SELECT max(stats_updated_at) FROM videos_with_statistics_fast WHERE organization_id = $1
+SELECT max(stats_updated_at) AS updated, now() AS now FROM videos_with_statistics_fast WHERE organization_id = $1
 """
 
 # Waiting for fresh statistics is not a failed try: the attempt is given back.
