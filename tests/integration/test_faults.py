@@ -24,6 +24,7 @@ from shared.db import Pool
 from shared.errors import DatabaseError
 from shared.message import FUNCTION_NAME
 from shared.settings import Settings
+from tests.e2e.test_processes import wait_for
 from tests.integration.test_consumer import fire, fx, make, run_row
 from tests.support.harness import Fakes, drain, point_at
 
@@ -245,3 +246,40 @@ async def test_scheduler_backs_off_on_errors_even_when_notified(settings: Settin
     await task
     # 2 s of NOTIFYs every 50 ms: passes at 0, 1 and 3 s of backoff at most, never one per NOTIFY.
     assert 1 <= len(calls) <= 2, len(calls)
+
+
+async def test_a_worker_that_loses_its_lease_stops_and_the_run_still_ends_once(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    """Mid-run, the lease passes to another holder (as after a sweep takeover): the worker stops sending."""
+    s = point_at(settings, fx, lease_seconds=1.5, delivery_concurrency=1)
+    fx.telegram.upload_delay = 0.3
+    chats = tuple(range(41, 49))
+    await make(pool, chats=chats)
+    run_id = await fire(pool, redis, s)
+    before = metric("scheduled_reports_leases_lost_total")
+
+    async def one_sent() -> bool:
+        return bool(fx.telegram.documents())
+
+    async def take_over() -> None:
+        await wait_for(one_sent, 30)
+        # Another holder for 2 s: the renewal finds a token that is not its own.
+        await pool.execute(
+            "UPDATE shared_report_runs SET lease_token = gen_random_uuid(), "
+            "lease_expires_at = now() + interval '2 seconds' WHERE id = $1",
+            run_id,
+        )
+
+    thief = asyncio.create_task(take_over())
+    await drain(s, pool, redis, tmp_path)
+    await thief
+    run = await run_row(pool, run_id)
+    assert run["status"] == "sent" and run["attempts"] == 2
+    assert metric("scheduled_reports_leases_lost_total") - before == 1
+    per_chat = {c: len(fx.telegram.documents(c)) for c in chats}
+    duplicates = sum(n - 1 for n in per_chat.values())
+    unconfirmed = await pool.fetchval(
+        "SELECT count(*) FROM shared_report_notifications WHERE run_id = $1 AND status = 'unconfirmed'", run_id
+    )
+    assert all(per_chat.values()) and duplicates <= unconfirmed <= 1
