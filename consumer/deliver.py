@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import html
 from pathlib import Path
 
 import aiohttp
 
-from consumer import summary
-from consumer.delivery import loops, smtp, telegram
+from consumer.channels import REGISTRY, email
+from consumer.channels.base import Channel, Context
 from consumer.delivery.outcome import Attachment, Outcome, Report
+from consumer.destinations import Destinations, Unavailable
 from consumer.export import zip_file
 from consumer.ratelimit import RateLimiter
-from shared.message import EmailRecipient, TelegramRecipient
-from shared.settings import EmailTransport, Settings
+from shared.message import AnyRecipient
+from shared.settings import Settings
 
 CONTENT_TYPES = {
     ".csv": "text/csv",
@@ -47,33 +47,47 @@ class ReportFiles:
 
 
 class Deliverer:
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter) -> None:
+    """Sends one report to one recipient through its channel, zipping or falling back to a notice when the
+    file is over the channel's limit. Knows no channel's details: those live in `consumer.channels`."""
+
+    def __init__(
+        self, settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter, destinations: Destinations
+    ) -> None:
         self.settings = settings
         self.session = session
         self.limiter = limiter
+        self.destinations = destinations
 
-    def limit(self, channel: str) -> int:
-        s = self.settings
-        return s.telegram_max_bytes if channel == "telegram" else s.email_max_attachment_bytes
+    def context(self, run_id: str) -> Context:
+        return Context(self.settings, self.session, self.limiter, self.destinations, run_id)
 
-    async def deliver(
-        self, run_id: str, recipient: EmailRecipient | TelegramRecipient, report: Report, files: ReportFiles
+    async def deliver(self, run_id: str, recipient: AnyRecipient, report: Report, files: ReportFiles) -> Outcome:
+        channel = REGISTRY.get(recipient.channel)
+        if channel is None:
+            return Outcome.permanent(f"this consumer has no {recipient.channel!r} channel; upgrade it")
+        try:
+            return await self._deliver(channel, self.context(run_id), recipient, report, files)
+        except Unavailable as exc:
+            return Outcome.permanent(f"{recipient.channel}: {exc}")
+
+    async def _deliver(
+        self, channel: Channel, ctx: Context, recipient: AnyRecipient, report: Report, files: ReportFiles
     ) -> Outcome:
-        limit = self.limit(recipient.channel)
+        limit = channel.limit(self.settings)
         attachment = await files.first()
         if attachment.size > limit and attachment is files.csv:
             attachment = await files.zipped()
         if attachment.size <= limit:
-            outcome = await self._send(run_id, recipient, report, attachment)
+            outcome = await channel.send_file(ctx, recipient, report, attachment)
             if outcome.kind != "too_large" or attachment is not files.csv:
                 return outcome
             attachment = await files.zipped()
             if attachment.size <= limit:
-                outcome = await self._send(run_id, recipient, report, attachment)
+                outcome = await channel.send_file(ctx, recipient, report, attachment)
                 if outcome.kind != "too_large":
                     return outcome
         # Still too large: tell the recipient how to get a smaller report instead of failing silently.
-        notice = await self._send_text(run_id, recipient, report, report.too_large_text(attachment.size, limit))
+        notice = await channel.send_text(ctx, recipient, report, report.too_large_text(attachment.size, limit))
         return Outcome.too_large(
             size=attachment.size,
             limit=limit,
@@ -82,102 +96,5 @@ class Deliverer:
             notice_detail=notice.detail,
         )
 
-    async def _send(
-        self,
-        run_id: str,
-        recipient: EmailRecipient | TelegramRecipient,
-        report: Report,
-        attachment: Attachment,
-    ) -> Outcome:
-        if isinstance(recipient, TelegramRecipient):
-            return await telegram.send_document(
-                self.session,
-                self.settings,
-                self.limiter,
-                chat_id=recipient.telegram_chat_id,
-                caption=summary.caption(
-                    report.subject or f"{report.name} ({report.fire_date})",
-                    report.summary,
-                    "\n".join(x for x in (report.stale, report.message) if x) or None,
-                ),
-                attachment=attachment,
-            )
-        return await self.email(run_id, recipient.email, report, attachment, note=None)
-
-    async def _send_text(
-        self, run_id: str, recipient: EmailRecipient | TelegramRecipient, report: Report, text: str
-    ) -> Outcome:
-        if isinstance(recipient, TelegramRecipient):
-            return await telegram.send_message(
-                self.session, self.settings, self.limiter, chat_id=recipient.telegram_chat_id, text=text
-            )
-        return await self.email(run_id, recipient.email, report, None, note=text)
-
-    async def email(
-        self, run_id: str, to: str, report: Report, attachment: Attachment | None, note: str | None
-    ) -> Outcome:
-        s = self.settings
-        if s.email_transport is EmailTransport.smtp:
-            body = note or f"Attached: {report.filename} with {report.rows} rows ({report.fire_date})."
-            if note is None:
-                body = "\n\n".join(x for x in (report.stale, report.message, body) if x)
-            html_body = None
-            if report.summary is not None and note is None:
-                body += "\n\n" + summary.plain_text(report.summary)
-                html_body = (
-                    (f"<p><i>{html.escape(report.stale)}</i></p>" if report.stale else "")
-                    + (f"<p>{html.escape(report.message)}</p>" if report.message else "")
-                    + f"<p>Attached: <b>{html.escape(report.filename)}</b> with {report.rows:,} rows "
-                    f"({html.escape(report.fire_date)}).</p>" + summary.html_table(report.summary)
-                )
-            return await smtp.send(
-                s,
-                to=to,
-                subject=report.subject or f"Report: {report.name} ({report.fire_date})",
-                text=body,
-                html=html_body,
-                attachment=attachment,
-            )
-        variables: dict[str, object] = {
-            "reportName": report.name,
-            "rowCount": report.rows,
-            "fireDate": report.fire_date,
-            # The name of the file as attached (the zip when the format or the size calls for one).
-            "fileName": attachment.filename if attachment is not None else report.filename,
-        }
-        if report.summary is not None:
-            variables.update(summary.variables(report.summary))
-        variables["staleNote"] = report.stale or ""
-        variables["subject"] = report.subject or f"Report: {report.name} ({report.fire_date})"
-        variables["message"] = report.message or ""
-        if note:
-            variables["note"] = note
-        assert s.loops_transactional_id is not None
-        return await loops.send(
-            self.session,
-            s,
-            self.limiter,
-            transactional_id=s.loops_transactional_id,
-            run_id=run_id,
-            email=to,
-            variables=variables,
-            attachment=attachment,
-        )
-
     async def failure_email(self, run_id: str, to: str, schedule_name: str, status: str, text: str) -> Outcome:
-        s = self.settings
-        subject = f"Report {status}: {schedule_name}"
-        if s.email_transport is EmailTransport.smtp:
-            return await smtp.send(s, to=to, subject=subject, text=text, attachment=None)
-        assert s.loops_transactional_id is not None
-        return await loops.send(
-            self.session,
-            s,
-            self.limiter,
-            transactional_id=s.loops_failure_transactional_id or s.loops_transactional_id,
-            # The provider's idempotency key makes a repeated notice for one run a no-op.
-            run_id=f"failure:{run_id}",
-            email=to,
-            variables={"reportName": schedule_name, "status": status, "error": text[:500], "note": text},
-            attachment=None,
-        )
+        return await email.failure_notice(self.context(run_id), to, schedule_name, status, text)

@@ -25,7 +25,7 @@ from consumer.summary import summarize
 from shared import deadletters, templates
 from shared.db import DB_ERRORS, TRANSIENT_DB_ERRORS, Pool, Record
 from shared.errors import InvalidFilters, InvalidMessage, QueueError
-from shared.message import EmailRecipient, ReportMessage, TelegramRecipient, parse_message
+from shared.message import AnyRecipient, EmailRecipient, ReportMessage, TelegramRecipient, format_instant, parse_message
 from shared.redact import redact
 from shared.settings import Settings
 
@@ -338,6 +338,10 @@ async def _export_and_deliver(
         "top_title": headline.top[0][0] if headline.top else "",
         "file_name": delivered,
     }
+    subject, body = (
+        templates.render(field, schedule[field], values) if schedule[field] else None
+        for field in ("subject_template", "message_template")
+    )
     report = Report(
         schedule["name"],
         result.rows,
@@ -345,10 +349,14 @@ async def _export_and_deliver(
         filename,
         headline,
         stale[1] if stale is not None else None,
-        *(
-            templates.render(field, schedule[field], values) if schedule[field] else None
-            for field in ("subject_template", "message_template")
-        ),
+        subject,
+        body,
+        organization_id=message.organization_id,
+        schedule_id=message.schedule_id,
+        run_id=message.run_id,
+        fire_at=format_instant(message.fire_at),
+        sha256=result.sha256,
+        size=result.size,
     )
     for row in await pool.fetch(queries.UNCONFIRMED_INTENTS, run["id"]):
         # An earlier try was lost between calling the provider and recording what it said.
@@ -357,7 +365,7 @@ async def _export_and_deliver(
     pending = [r for r in message.recipients if (r.channel, r.key) not in done]
     limit = asyncio.Semaphore(settings.delivery_concurrency)
 
-    async def one(recipient: EmailRecipient | TelegramRecipient) -> Outcome:
+    async def one(recipient: AnyRecipient) -> Outcome:
         async with limit:
             return await _deliver_one(deps, message, run, recipient, report, files)
 
@@ -402,7 +410,7 @@ async def _deliver_one(
     deps: Deps,
     message: ReportMessage,
     run: Record,
-    recipient: EmailRecipient | TelegramRecipient,
+    recipient: AnyRecipient,
     report: Report,
     files: ReportFiles,
 ) -> Outcome:
@@ -417,6 +425,7 @@ async def _deliver_one(
         chat_id,
         recipient.key,
         {"attempt": run["attempts"]},
+        getattr(recipient, "destination_id", None),
     )
     outcome = await deps.deliverer.deliver(str(message.run_id), recipient, report, files)
     if outcome.kind == "migrate" and outcome.new_chat_id is not None and chat_id is not None:

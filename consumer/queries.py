@@ -51,8 +51,9 @@ WHERE (r.id = $1 OR r.origin_run_id = $1) AND n.status = 'sent'
 # The intent is written before the provider is called, so an outcome lost with the worker is visible.
 RECORD_INTENT = """
 INSERT INTO shared_report_notifications
-    (schedule_id, run_id, channel, recipient_user_id, email, telegram_chat_id, recipient, status, payload)
-VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8)
+    (schedule_id, run_id, channel, recipient_user_id, email, telegram_chat_id, recipient, status, payload,
+     destination_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8, $9)
 RETURNING id
 """
 
@@ -123,4 +124,12 @@ WAIT_RUN = """
 UPDATE shared_report_runs SET status = 'queued', attempts = greatest(attempts - 1, 0), error = $2,
     lease_token = NULL, lease_expires_at = NULL
 WHERE id = $1 AND lease_token = $3 AND status = 'running'
+"""
+
+DESTINATION = """
+SELECT id, organization_id, channel, target, config, secret FROM shared_report_destinations WHERE id = $1
+"""
+
+CHANNEL_CREDENTIAL = """
+SELECT secret FROM shared_report_channel_credentials WHERE organization_id = $1 AND channel = $2
 """

@@ -156,3 +156,15 @@ def variables(summary: Summary) -> dict[str, object]:
         data[f"top{i}Title"] = title
         data[f"top{i}Views"] = views if views is not None else ""
     return data
+
+
+def slack_escape(text: str) -> str:
+    """Slack's mrkdwn gives meaning to &, < and > only; everything else is shown as written."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_text(headline: str, summary: Summary | None, note: str | None = None) -> str:
+    parts = [f"*{slack_escape(headline)}*"] + ([f"_{slack_escape(note[:300])}_"] if note else [])
+    if summary is not None:
+        parts += [slack_escape(line) for line in text_lines(summary)]
+    return "\n".join(parts)[:3000]

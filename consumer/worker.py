@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from consumer import metrics, poison
 from consumer.app import create_app
 from consumer.deliver import Deliverer
+from consumer.destinations import Destinations
 from consumer.job import Deps, shared_report
 from consumer.ratelimit import RateLimiter
 from shared import deadletters, serializer
@@ -95,7 +96,7 @@ async def dependencies(settings: Settings, pool: Pool, redis: ArqRedis) -> Async
     async with aiohttp.ClientSession(timeout=timeout) as session:
         spool = settings.spool_dir or Path(tempfile.gettempdir())
         spool.mkdir(parents=True, exist_ok=True)
-        deliverer = Deliverer(settings, session, RateLimiter(redis))
+        deliverer = Deliverer(settings, session, RateLimiter(redis), Destinations(settings, pool))
         yield Deps(settings, pool, deliverer, spool)
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from producer.api import destinations
 from producer.api.errors import error_middleware
 from producer.api.keys import POOL, REDIS, SETTINGS
 from producer.api.openapi import document
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/v1/openapi.json", openapi)
     add_routes(app)
+    destinations.add_routes(app)
     return app
 
 

@@ -2,7 +2,7 @@
 
 PEEK_DUE = """
 SELECT id, organization_id, shared_link_id, cron_expression, timezone, next_run_at, misfire_policy,
-       misfire_grace_seconds, jitter_seconds, send_email, send_telegram
+       misfire_grace_seconds, jitter_seconds, send_email, send_telegram, channels
 FROM shared_report_schedules
 WHERE enabled AND deleted_at IS NULL AND next_run_at <= $1
 ORDER BY next_run_at
@@ -13,24 +13,33 @@ LIMIT $2
 CLAIM_DUE = PEEK_DUE + "FOR UPDATE SKIP LOCKED\n"
 
 SCHEDULE_RECIPIENTS = """
-SELECT r.schedule_id AS owner, r.channel, r.user_id, coalesce(r.email, u.email) AS email, r.telegram_chat_id
+SELECT r.schedule_id AS owner, r.channel, r.user_id, coalesce(r.email, u.email) AS email, r.telegram_chat_id,
+       NULL::uuid AS destination_id, r.target
 FROM shared_report_schedule_recipients r
 LEFT JOIN users u ON u.id = r.user_id
 WHERE r.schedule_id = ANY($1::uuid[])
-ORDER BY r.schedule_id, r.channel, r.target
+UNION ALL
+SELECT d.schedule_id, d.channel, NULL, NULL, NULL, d.id, d.target
+FROM shared_report_destinations d
+WHERE d.schedule_id = ANY($1::uuid[])
+ORDER BY 1, 2, 7
 """
 
 ORG_RECIPIENTS = """
 SELECT e.organization_id AS owner, 'email' AS channel, e.user_id, coalesce(e.email, u.email) AS email,
-       NULL::bigint AS telegram_chat_id
+       NULL::bigint AS telegram_chat_id, NULL::uuid AS destination_id, NULL::text AS target
 FROM organization_notification_email_recipients e
 LEFT JOIN users u ON u.id = e.user_id
 WHERE e.organization_id = ANY($1::uuid[])
 UNION ALL
-SELECT t.organization_id, 'telegram', NULL, NULL, t.telegram_chat_id
+SELECT t.organization_id, 'telegram', NULL, NULL, t.telegram_chat_id, NULL, NULL
 FROM organization_notification_telegram_recipients t
 WHERE t.organization_id = ANY($1::uuid[])
-ORDER BY 1, 2, 4, 5
+UNION ALL
+SELECT d.organization_id, d.channel, NULL, NULL, NULL, d.id, d.target
+FROM shared_report_destinations d
+WHERE d.organization_id = ANY($1::uuid[]) AND d.schedule_id IS NULL
+ORDER BY 1, 2, 4, 5, 7
 """
 
 INSERT_RUNS = """

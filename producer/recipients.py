@@ -8,15 +8,24 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from shared.message import EmailRecipient, TelegramRecipient
+from shared.message import DestinationRecipient, EmailRecipient, TelegramRecipient
 
-Recipient = EmailRecipient | TelegramRecipient
+Recipient = EmailRecipient | TelegramRecipient | DestinationRecipient
 
 
 @dataclass(frozen=True)
 class Channels:
     send_email: bool
     send_telegram: bool
+    # Stored-destination channels (slack, webhook, sftp) the schedule delivers to.
+    extra: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> Channels:
+        return cls(row["send_email"], row["send_telegram"], tuple(row["channels"] or ()))
+
+    def enabled(self) -> list[str]:
+        return [c for c, on in (("email", self.send_email), ("telegram", self.send_telegram)) if on] + list(self.extra)
 
 
 def _to_recipient(row: Mapping[str, Any]) -> Recipient | None:
@@ -25,6 +34,8 @@ def _to_recipient(row: Mapping[str, Any]) -> Recipient | None:
         if not row["email"]:
             return None
         return EmailRecipient(channel="email", user_id=row["user_id"], email=row["email"])
+    if row["destination_id"] is not None:
+        return DestinationRecipient(channel=row["channel"], destination_id=row["destination_id"], target=row["target"])
     return TelegramRecipient(channel="telegram", telegram_chat_id=row["telegram_chat_id"])
 
 
@@ -51,9 +62,8 @@ def resolve(
     org: Mapping[tuple[UUID, str], list[Recipient]],
 ) -> list[Recipient]:
     result: list[Recipient] = []
-    for channel, enabled in (("email", channels.send_email), ("telegram", channels.send_telegram)):
-        if enabled:
-            result += own.get((schedule_id, channel)) or org.get((organization_id, channel)) or []
+    for channel in channels.enabled():
+        result += own.get((schedule_id, channel)) or org.get((organization_id, channel)) or []
     return result
 
 

@@ -86,9 +86,7 @@ async def _plan_batch(
             log.error("schedule %s has an unusable cron expression: %s", row["id"], exc)
             advances.append((row["id"], None, None, "failed"))
             continue
-        recipients = resolve(
-            row["id"], row["organization_id"], Channels(row["send_email"], row["send_telegram"]), own, org
-        )
+        recipients = resolve(row["id"], row["organization_id"], Channels.of(row), own, org)
         last_status: str | None = None
         for index, fire in enumerate(schedule_plan.fires):
             run = PlannedRun(uuid4(), row["id"], fire.fire_at, fire.status)

@@ -6,7 +6,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shared.errors import FieldIssue, InvalidMessage
 
@@ -36,7 +45,42 @@ class TelegramRecipient(BaseModel):
         return str(self.telegram_chat_id)
 
 
-Recipient = Annotated[EmailRecipient | TelegramRecipient, Field(discriminator="channel")]
+# Channels whose recipients are stored destinations (settings and an encrypted secret in PostgreSQL): the
+# message names the destination, and the consumer reads its settings when it sends, so no secret is queued.
+DESTINATION_CHANNELS = ("slack", "sftp")
+DestinationChannel = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class DestinationRecipient(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channel: DestinationChannel
+    destination_id: UUID
+    target: Annotated[str, Field(min_length=1, max_length=2048)]
+
+    @field_validator("channel")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in DESTINATION_CHANNELS:
+            raise ValueError(f"must be one of {', '.join(DESTINATION_CHANNELS)}")
+        return value
+
+    @property
+    def key(self) -> str:
+        return self.target
+
+
+def _recipient_kind(value: Any) -> str:
+    channel = value.get("channel") if isinstance(value, dict) else getattr(value, "channel", None)
+    return channel if channel in ("email", "telegram") else "destination"
+
+
+Recipient = Annotated[
+    Annotated[EmailRecipient, Tag("email")]
+    | Annotated[TelegramRecipient, Tag("telegram")]
+    | Annotated[DestinationRecipient, Tag("destination")],
+    Discriminator(_recipient_kind),
+]
+AnyRecipient = EmailRecipient | TelegramRecipient | DestinationRecipient
 
 
 class ReportMessage(BaseModel):

@@ -28,6 +28,12 @@ class Redactor:
         # Longest first, so a secret that contains another is masked whole.
         self._secrets = sorted(variants, key=len, reverse=True)
 
+    def add(self, secret: str) -> None:
+        if len(secret) >= _MIN_SECRET and secret not in self._secrets:
+            self._secrets = sorted(
+                {*self._secrets, secret, quote(secret, safe=""), quote(secret)}, key=len, reverse=True
+            )
+
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
@@ -66,6 +72,11 @@ def install(redactor: Redactor) -> None:
     """Make `redactor` the process-wide one (set once at start, from the settings)."""
     global _default
     _default = redactor
+
+
+def remember(secret: str) -> None:
+    """Mask `secret` from now on too: a credential read from storage at run time, not from the settings."""
+    _default.add(secret)
 
 
 def redact(text: str) -> str:

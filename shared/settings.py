@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
 from shared.redact import Redactor, secrets_of
+from shared.vault import Vault
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -79,6 +80,18 @@ class Settings(BaseSettings):
 
     http_timeout_seconds: float = Field(default=60.0, gt=0)
 
+    # Fernet keys, comma-separated; the first encrypts stored channel credentials, all of them decrypt.
+    credentials_keys: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api"
+    slack_max_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
+    slack_rate_per_second: float = Field(default=1.0, gt=0)
+    webhook_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    webhook_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Webhooks to loopback, private, link-local or reserved addresses (and plain http) only when true.
+    outbound_allow_private: bool = False
+    sftp_max_bytes: int = Field(default=2 * 1024 * 1024 * 1024, gt=0)
+    sftp_timeout_seconds: float = Field(default=30.0, gt=0)
+
     tick_seconds: float = Field(default=300.0, gt=0)
     tick_batch_size: int = Field(default=500, gt=0, le=10_000)
     sweep_grace_seconds: float = Field(default=60.0, ge=0)
@@ -122,7 +135,7 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key)")
         return value
 
-    @field_validator("loops_api_url", "telegram_api_url")
+    @field_validator("loops_api_url", "telegram_api_url", "slack_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         return check_url(value.rstrip("/"), ("https", "http"))
@@ -143,6 +156,16 @@ class Settings(BaseSettings):
             check_url(text, ("redis", "rediss", "unix"), need_host=not text.startswith("unix:"))
         return value
 
+    @field_validator("credentials_keys")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            try:
+                Vault.parse(value.get_secret_value())
+            except ConfigError as exc:
+                raise ValueError(str(exc).split(": ", 1)[1]) from exc
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -161,6 +184,7 @@ class Settings(BaseSettings):
                     self.loops_api_key,
                     self.smtp_password,
                     self.telegram_bot_token,
+                    self.credentials_keys,
                 ]
             )
         )
@@ -180,6 +204,10 @@ class Settings(BaseSettings):
             self.require("loops_api_key", "loops_transactional_id")
         else:
             self.require("smtp_host")
+
+    def vault(self) -> Vault:
+        """The keys for channel credentials; a ConfigError naming CREDENTIALS_KEYS when none is set."""
+        return Vault.parse(self.credentials_keys.get_secret_value() if self.credentials_keys else "")
 
     @property
     def dsn(self) -> str:

@@ -61,6 +61,8 @@ def settings(database_url: str, redis_url: str) -> Settings:
         loops_api_key="loops-test-key",
         loops_transactional_id="tx-report",
         telegram_bot_token="123456:TEST",
+        # A test-only Fernet key for stored channel credentials.
+        credentials_keys="nIdpv1qMO7s61rqzJoTqLOSkBQy8o1QISYMEAyqRdJc=",
         retry_base_seconds=0.2,
         retry_cap_seconds=1.0,
         sweep_grace_seconds=0,

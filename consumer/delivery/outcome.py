@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
 
 if TYPE_CHECKING:
     from consumer.summary import Summary
@@ -58,6 +59,13 @@ class Report:
     # The schedule's own subject and message, rendered from its templates.
     subject: str | None = None
     message: str | None = None
+    # What a machine receiver is told about the run (webhook metadata).
+    organization_id: UUID | None = None
+    schedule_id: UUID | None = None
+    run_id: UUID | None = None
+    fire_at: str = ""
+    sha256: str = ""
+    size: int = 0
 
     def too_large_text(self, size: int, limit: int) -> str:
         return (

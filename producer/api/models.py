@@ -17,6 +17,8 @@ from shared.errors import InvalidInput
 Cadence = Literal["daily", "weekly", "monthly", "quarterly", "custom"]
 Format = Literal["csv", "csv.zip", "ndjson", "ndjson.zip", "xlsx"]
 Misfire = Literal["fire_once", "skip", "fire_all"]
+# The channels whose recipients are stored destinations (shared.message.DESTINATION_CHANNELS).
+DestinationKind = Literal["slack", "sftp"]
 RunStatus = Literal["queued", "running", "sent", "partial", "failed", "skipped", "dead"]
 
 
@@ -140,7 +142,16 @@ class ScheduleOptions(TimingFields):
     # {{ variable }} placeholders only; checked here so a template can never fail at send time.
     subject_template: SubjectTemplate | None = None
     message_template: MessageTemplate | None = None
+    # Channels with stored destinations to deliver to as well: the schedule's own, else the organization's.
+    channels: Annotated[list[DestinationKind], Field(max_length=8)] | None = None
     enabled: bool | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("must not repeat a channel")
+        return value
 
 
 class ScheduleCreate(ScheduleOptions):
@@ -194,6 +205,7 @@ class ScheduleOut(BaseModel):
     stale_action: Literal["send", "skip"]
     subject_template: str | None
     message_template: str | None
+    channels: list[str]
     enabled: bool
     next_run_at: datetime | None
     last_run_at: datetime | None
@@ -211,7 +223,10 @@ class ScheduleList(BaseModel):
 
 class NotificationOut(BaseModel):
     id: UUID
-    channel: Literal["email", "telegram"]
+    channel: str
+    # The recipient as its channel names it: an address, a chat id, a Slack channel, a URL, user@host/dir.
+    recipient: str
+    destination_id: UUID | None
     recipient_user_id: UUID | None
     email: str | None
     telegram_chat_id: int | None

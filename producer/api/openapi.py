@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from producer.api import destinations_models as d
 from producer.api import models as m
 
 _ERRORS = {
@@ -92,6 +93,11 @@ def document() -> dict[str, Any]:
         m.RunAccepted,
         m.DeadLetterList,
         m.ErrorResponse,
+        d.DestinationCreate,
+        d.DestinationCreated,
+        d.DestinationList,
+        d.SlackCredentialReplace,
+        d.CredentialOut,
     ]
     modes: list[tuple[Any, Any]] = [
         (
@@ -181,6 +187,42 @@ def document() -> dict[str, Any]:
             "/v1/dead-letters/{id}/replay": {
                 "parameters": [_path_id()],
                 "post": _op("Replay a dead letter", "202", m.RunAccepted, errors=("401", "403", "404", "409")),
+            },
+            "/v1/destinations": {
+                "post": _op(
+                    "Add a Slack, SFTP or webhook destination to a schedule or organization (secrets write-only)",
+                    "201",
+                    d.DestinationCreated,
+                    body=d.DestinationCreate,
+                    errors=("401", "403", "404", "409", "422"),
+                ),
+                "get": _op(
+                    "List destinations (no secrets)",
+                    "200",
+                    d.DestinationList,
+                    params=[_ORG, {**_ORG, "name": "schedule_id"}],
+                ),
+            },
+            "/v1/destinations/{id}": {
+                "parameters": [_path_id()],
+                "delete": _op("Remove a destination", "204", None, errors=("401", "403", "404")),
+            },
+            "/v1/integrations/slack": {
+                "put": _op(
+                    "Set the organization's Slack bot token (write-only)",
+                    "200",
+                    d.CredentialOut,
+                    body=d.SlackCredentialReplace,
+                    errors=("401", "403", "404", "422"),
+                ),
+                "get": _op("Whether a Slack token is set", "200", d.CredentialOut, params=[{**_ORG, "required": True}]),
+                "delete": _op(
+                    "Remove the Slack token",
+                    "204",
+                    None,
+                    params=[{**_ORG, "required": True}],
+                    errors=("401", "403", "404", "422"),
+                ),
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
             "/readyz": {"get": {"summary": "Readiness", "responses": health}},

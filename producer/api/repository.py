@@ -6,7 +6,7 @@ SCHEDULE_COLUMNS = """
 id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, day_of_week, day_of_month,
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
-stale_action, subject_template, message_template, enabled, next_run_at, last_run_at, last_run_status,
+stale_action, subject_template, message_template, channels, enabled, next_run_at, last_run_at, last_run_status,
 created_at, updated_at
 """
 
@@ -38,9 +38,10 @@ INSERT_SCHEDULE = f"""
 INSERT INTO shared_report_schedules (organization_id, shared_link_id, created_by, name, cadence, scheduled_time,
     day_of_week, day_of_month, cron_expression, timezone, send_email, send_telegram, format, misfire_policy,
     misfire_grace_seconds, jitter_seconds, skip_if_empty, enabled, next_run_at, min_rows, only_if_changed,
-    require_fresh_within_seconds, fresh_wait_max_seconds, stale_action, subject_template, message_template)
+    require_fresh_within_seconds, fresh_wait_max_seconds, stale_action, subject_template, message_template,
+    channels)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-        $24, $25, $26)
+        $24, $25, $26, $27)
 RETURNING {SCHEDULE_COLUMNS}
 """
 
@@ -50,7 +51,7 @@ UPDATE shared_report_schedules SET shared_link_id = $2, name = $3, cadence = $4,
     send_telegram = $11, format = $12, misfire_policy = $13, misfire_grace_seconds = $14, jitter_seconds = $15,
     skip_if_empty = $16, enabled = $17, next_run_at = $18, min_rows = $19, only_if_changed = $20,
     require_fresh_within_seconds = $21, fresh_wait_max_seconds = $22, stale_action = $23,
-    subject_template = $24, message_template = $25, updated_at = now()
+    subject_template = $24, message_template = $25, channels = $26, updated_at = now()
 WHERE id = $1
 RETURNING {SCHEDULE_COLUMNS}
 """
@@ -77,7 +78,8 @@ LIMIT $4
 """
 
 NOTIFICATIONS = """
-SELECT id, run_id, channel, recipient_user_id, email, telegram_chat_id, status, payload, created_at
+SELECT id, run_id, channel, recipient, destination_id, recipient_user_id, email, telegram_chat_id, status, payload,
+       created_at
 FROM shared_report_notifications WHERE run_id = ANY($1::uuid[]) ORDER BY created_at, id
 """
 
@@ -91,3 +93,47 @@ LIMIT $4
 """
 
 DEAD_LETTER = "SELECT id, organization_id FROM shared_report_dead_letters WHERE id = $1"
+
+DESTINATION_COLUMNS = (
+    "id, organization_id, schedule_id, channel, target, label, config, secret IS NOT NULL AS has_secret, created_at"
+)
+
+COUNT_DESTINATIONS = """
+SELECT count(*) FROM shared_report_destinations
+WHERE organization_id = $1 AND schedule_id IS NOT DISTINCT FROM $2
+"""
+
+INSERT_DESTINATION = f"""
+INSERT INTO shared_report_destinations (organization_id, schedule_id, channel, target, label, config, secret)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING {DESTINATION_COLUMNS}
+"""
+
+ENABLE_CHANNEL = """
+UPDATE shared_report_schedules SET channels = array_append(channels, $2), updated_at = now()
+WHERE id = $1 AND NOT ($2 = ANY(channels))
+"""
+
+LIST_DESTINATIONS = f"""
+SELECT {DESTINATION_COLUMNS} FROM shared_report_destinations
+WHERE ($1::uuid[] IS NULL OR organization_id = ANY($1::uuid[]))
+  AND ($2::uuid IS NULL OR schedule_id = $2)
+ORDER BY created_at, id
+LIMIT 1000
+"""
+
+DESTINATION_OWNER = "SELECT organization_id FROM shared_report_destinations WHERE id = $1"
+
+DELETE_DESTINATION = "DELETE FROM shared_report_destinations WHERE id = $1"
+
+PUT_CREDENTIAL = """
+INSERT INTO shared_report_channel_credentials (organization_id, channel, secret) VALUES ($1, $2, $3)
+ON CONFLICT (organization_id, channel) DO UPDATE SET secret = excluded.secret, updated_at = now()
+RETURNING updated_at
+"""
+
+CREDENTIAL_UPDATED = """
+SELECT updated_at FROM shared_report_channel_credentials WHERE organization_id = $1 AND channel = $2
+"""
+
+DELETE_CREDENTIAL = "DELETE FROM shared_report_channel_credentials WHERE organization_id = $1 AND channel = $2"

@@ -41,7 +41,7 @@ from shared import deadletters, runs
 from shared.cron import next_fire, upcoming
 from shared.db import Connection, Pool, Record
 from shared.health import json_response
-from shared.message import EmailRecipient, ReportMessage, TelegramRecipient
+from shared.message import AnyRecipient, EmailRecipient, ReportMessage, TelegramRecipient
 
 M = TypeVar("M", bound=BaseModel)
 _CURSOR_MIN = datetime(1970, 1, 1, tzinfo=UTC)
@@ -257,6 +257,7 @@ async def create_schedule(request: web.Request) -> web.Response:
             body.stale_action or "send",
             body.subject_template,
             body.message_template,
+            list(body.channels or ()),
         )
         await _write_recipients(conn, row["id"], recipients)
     return await _respond_schedule(request, row["id"], 201)
@@ -354,6 +355,7 @@ async def update_schedule(request: web.Request) -> web.Response:
             "stale_action",
             "subject_template",
             "message_template",
+            "channels",
             "enabled",
         ):
             value = getattr(body, name)
@@ -393,6 +395,7 @@ async def update_schedule(request: web.Request) -> web.Response:
             current["stale_action"],
             current["subject_template"],
             current["message_template"],
+            list(current["channels"]),
         )
     return await _respond_schedule(request, schedule_id)
 
@@ -439,11 +442,11 @@ async def run_now(request: web.Request) -> web.Response:
                 [r.user_id for r in body.recipients if r.user_id],
             )
         }
-        chosen = [_message_recipient(r, emails) for r in body.recipients]
+        chosen: list[AnyRecipient] = [_message_recipient(r, emails) for r in body.recipients]
     else:
         own = group(await pool.fetch(scheduler_queries.SCHEDULE_RECIPIENTS, [schedule_id]))
         org_rows = group(await pool.fetch(scheduler_queries.ORG_RECIPIENTS, [org]))
-        chosen = resolve_recipients(schedule_id, org, Channels(row["send_email"], row["send_telegram"]), own, org_rows)
+        chosen = resolve_recipients(schedule_id, org, Channels.of(row), own, org_rows)
     if not chosen:
         raise validation(
             "recipients",

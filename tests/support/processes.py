@@ -22,6 +22,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
             "TELEGRAM_BOT_TOKEN": "123456:TEST",
             "LOG_FORMAT": "text",
             "QUEUE_NAME": settings.queue_name,
+            "CREDENTIALS_KEYS": settings.credentials_keys.get_secret_value() if settings.credentials_keys else "",
         }
     )
     env.update(extra)

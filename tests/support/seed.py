@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from shared.db import Pool
+from shared.vault import Vault
 
 
 async def organization(pool: Pool, slug: str | None = None) -> UUID:
@@ -96,4 +97,44 @@ async def recipient(
         user_id,
         email,
         chat,
+    )
+
+
+async def destination(
+    pool: Pool,
+    vault: Vault,
+    org: UUID,
+    schedule_id: UUID | None,
+    channel: str,
+    target: str,
+    config: dict[str, Any] | None = None,
+    secret: str | None = None,
+) -> UUID:
+    """A stored destination, its secret encrypted as the API stores it; enables the channel on the schedule."""
+    destination_id: UUID = await pool.fetchval(
+        "INSERT INTO shared_report_destinations (organization_id, schedule_id, channel, target, config, secret)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        org,
+        schedule_id,
+        channel,
+        target,
+        config or {},
+        vault.encrypt(secret) if secret is not None else None,
+    )
+    if schedule_id is not None:
+        await pool.execute(
+            "UPDATE shared_report_schedules SET channels = array_append(channels, $2)"
+            " WHERE id = $1 AND NOT ($2 = ANY(channels))",
+            schedule_id,
+            channel,
+        )
+    return destination_id
+
+
+async def channel_credential(pool: Pool, vault: Vault, org: UUID, channel: str, secret: str) -> None:
+    await pool.execute(
+        "INSERT INTO shared_report_channel_credentials (organization_id, channel, secret) VALUES ($1, $2, $3)",
+        org,
+        channel,
+        vault.encrypt(secret),
     )

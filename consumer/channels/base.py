@@ -1,0 +1,54 @@
+"""What every delivery channel is: one module, one object with this shape, registered by name.
+
+A channel sends a report file or a short text to one recipient and classifies what happened
+(`Outcome`: sent, transient with an optional retry_after, permanent, too_large). The job's
+orchestration (attempt log, retries, replay chains, dead letters, zipping and the too-large notice)
+is the same for every channel and never looks inside one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from consumer.delivery.outcome import Attachment, Outcome, Report
+    from consumer.destinations import Destinations
+    from consumer.ratelimit import RateLimiter
+    from shared.message import AnyRecipient
+    from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Context:
+    settings: Settings
+    session: aiohttp.ClientSession
+    limiter: RateLimiter
+    # Stored destinations and channel credentials, decrypted on use.
+    destinations: Destinations
+    run_id: str
+
+
+class Channel(Protocol):
+    name: str
+
+    def limit(self, settings: Settings) -> int:
+        """The largest file this channel takes, in bytes."""
+        ...
+
+    async def send_file(self, ctx: Context, recipient: Any, report: Report, attachment: Attachment) -> Outcome: ...
+
+    async def send_text(self, ctx: Context, recipient: Any, report: Report, text: str) -> Outcome: ...
+
+
+def headline(report: Report) -> str:
+    return report.subject or f"{report.name} ({report.fire_date})"
+
+
+def note(report: Report) -> str | None:
+    return "\n".join(x for x in (report.stale, report.message) if x) or None
+
+
+__all__ = ["AnyRecipient", "Channel", "Context", "headline", "note"]

@@ -1,0 +1,113 @@
+"""SFTP: the report written to a remote directory under a temporary name, then renamed into place.
+
+A reader of the directory sees the whole file or none of it. The server's host key is stored with the
+destination and required (no trust on first use): a server presenting another key is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+from typing import Any
+
+import asyncssh
+import orjson
+
+from consumer.channels.base import Context
+from consumer.delivery.outcome import Attachment, Outcome, Report
+from consumer.destinations import Destination
+from shared.message import DestinationRecipient
+from shared.redact import redact
+from shared.settings import Settings
+
+# Status codes that say the directory itself refuses the file: no retry changes that.
+_REFUSED = {
+    asyncssh.FX_PERMISSION_DENIED: "permission denied",
+    asyncssh.FX_NO_SUCH_FILE: "no such directory",
+    asyncssh.FX_NO_SUCH_PATH: "no such directory",
+    asyncssh.FX_NOT_A_DIRECTORY: "not a directory",
+    asyncssh.FX_WRITE_PROTECT: "read-only file system",
+    asyncssh.FX_NO_SPACE_ON_FILESYSTEM: "no space left on the server",
+    asyncssh.FX_QUOTA_EXCEEDED: "quota exceeded",
+    asyncssh.FX_INVALID_FILENAME: "invalid file name",
+    # SFTPv3 servers answer a full disk or a read-only mount with the generic failure.
+    asyncssh.FX_FAILURE: "the server refused the write",
+}
+
+
+def classify(exc: BaseException) -> Outcome:
+    text = redact(str(exc))[:300]
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return Outcome.permanent(f"sftp: the server's host key does not match the stored one: {text}")
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return Outcome.permanent(f"sftp: authentication failed: {text}")
+    if isinstance(exc, asyncssh.SFTPError) and exc.code in _REFUSED:
+        return Outcome.permanent(f"sftp: {_REFUSED[exc.code]}: {text}", code=exc.code)
+    # A dropped connection, a timeout, a refused connect: nothing is in place yet, so it is safe to retry.
+    return Outcome.transient(f"sftp: {type(exc).__name__}: {text}")
+
+
+def _options(destination: Destination, settings: Settings) -> dict[str, Any]:
+    cfg = destination.config
+    secret: dict[str, str] = orjson.loads(destination.secret) if destination.secret else {}
+    options: dict[str, Any] = {
+        "host": cfg["host"],
+        "port": int(cfg.get("port", 22)),
+        "username": cfg["username"],
+        "known_hosts": ([asyncssh.import_public_key(cfg["host_key"])], [], []),
+        "connect_timeout": settings.sftp_timeout_seconds,
+        "login_timeout": settings.sftp_timeout_seconds,
+        "agent_path": None,
+        "client_keys": None,
+        "password": None,
+        "config": None,
+    }
+    if secret.get("private_key"):
+        options["client_keys"] = [asyncssh.import_private_key(secret["private_key"], secret.get("passphrase"))]
+    if secret.get("password"):
+        options["password"] = secret["password"]
+    return options
+
+
+async def upload(destination: Destination, settings: Settings, attachment: Attachment, run_id: str) -> Outcome:
+    directory = destination.config.get("directory") or "."
+    final = posixpath.join(directory, attachment.filename)
+    partial = posixpath.join(directory, f".{attachment.filename}.{run_id[:8]}.part")
+    try:
+        async with asyncssh.connect(**_options(destination, settings)) as conn, conn.start_sftp_client() as sftp:
+            try:
+                await sftp.put(str(attachment.path), partial)
+                try:
+                    await sftp.posix_rename(partial, final)
+                except asyncssh.SFTPOpUnsupported:
+                    if await sftp.exists(final):
+                        await sftp.remove(final)
+                    await sftp.rename(partial, final)
+            except BaseException:
+                # Leave no half file behind where we can help it; the connection may be gone already.
+                with contextlib.suppress(asyncssh.Error, OSError):
+                    await sftp.remove(partial)
+                raise
+    except (asyncssh.Error, OSError, TimeoutError, ValueError) as exc:
+        return classify(exc)
+    return Outcome.sent(provider="sftp", path=final, bytes=attachment.size)
+
+
+class SftpChannel:
+    name = "sftp"
+
+    def limit(self, settings: Settings) -> int:
+        return settings.sftp_max_bytes
+
+    async def send_file(
+        self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment
+    ) -> Outcome:
+        destination = await ctx.destinations.get(recipient.destination_id)
+        return await upload(destination, ctx.settings, attachment, ctx.run_id)
+
+    async def send_text(self, ctx: Context, recipient: DestinationRecipient, report: Report, text: str) -> Outcome:
+        # A directory has no reader to tell: a file too large for it is a plain permanent failure.
+        return Outcome.permanent(f"sftp: {text}")
+
+
+CHANNEL = SftpChannel()

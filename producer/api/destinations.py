@@ -1,0 +1,162 @@
+"""Routes for stored destinations and channel credentials: create, list, delete; secrets write-only."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+import asyncpg
+from aiohttp import web
+from pydantic import TypeAdapter
+
+from producer.api import repository as sql
+from producer.api.auth import require_role
+from producer.api.destinations_models import (
+    AnyDestinationIn,
+    CredentialOut,
+    DestinationCreated,
+    DestinationIn,
+    DestinationList,
+    DestinationOut,
+    SlackCredentialReplace,
+)
+from producer.api.errors import ApiError, not_found, validation
+from producer.api.keys import SETTINGS
+from producer.api.routes import _body, _load_visible, _orgs_param, _pool, _principal, _query_uuid, _uuid_param
+from shared.errors import ConfigError
+from shared.health import json_response
+from shared.vault import Vault
+
+MAX_PER_OWNER = 100
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(DestinationIn)
+
+
+class _Envelope:
+    """Lets the shared body reader validate a discriminated union like a model."""
+
+    @staticmethod
+    def model_validate_json(raw: bytes) -> Any:
+        return _ADAPTER.validate_json(raw, strict=True)
+
+
+def _vault(request: web.Request) -> Vault:
+    try:
+        return request.app[SETTINGS].vault()
+    except ConfigError as exc:
+        raise ApiError(
+            503, f"this server cannot store channel credentials: {exc}", code="credentials_unavailable"
+        ) from exc
+
+
+def _out(row: Any) -> dict[str, Any]:
+    data = {k: row[k] for k in DestinationOut.model_fields if k != "has_secret"}
+    return DestinationOut(**data, has_secret=row["has_secret"]).model_dump(mode="json")
+
+
+async def create_destination(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    body = cast(AnyDestinationIn, await _body(request, _Envelope))
+    pool = _pool(request)
+    if body.schedule_id is not None:
+        schedule = await _load_visible(request, principal, body.schedule_id, write=True)
+        org = schedule["organization_id"]
+    else:
+        org = body.organization_id
+        assert org is not None
+        await require_role(principal, pool, org, write=True, what="destination")
+    secret = body.secret()
+    generated = getattr(body, "generated_secret", None)
+    stored = _vault(request).encrypt(secret) if secret is not None else None
+    async with pool.acquire() as conn, conn.transaction():
+        count = await conn.fetchval(sql.COUNT_DESTINATIONS, org, body.schedule_id)
+        if count >= MAX_PER_OWNER:
+            raise validation("schedule_id" if body.schedule_id else "organization_id", "has 100 destinations already")
+        try:
+            row = await conn.fetchrow(
+                sql.INSERT_DESTINATION,
+                org,
+                body.schedule_id,
+                body.channel,
+                body.target(),
+                body.label,
+                body.config(),
+                stored,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise ApiError(409, f"this {body.channel} destination exists already for the same owner") from exc
+        if body.schedule_id is not None:
+            # A schedule given its own destination of a channel delivers to that channel.
+            await conn.execute(sql.ENABLE_CHANNEL, body.schedule_id, body.channel)
+    created = DestinationCreated(**_out(row), signing_secret=generated)
+    return json_response(created.model_dump(mode="json"), status=201)
+
+
+async def list_destinations(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    pool = _pool(request)
+    schedule_id = _query_uuid(request, "schedule_id")
+    if schedule_id is not None:
+        schedule = await _load_visible(request, principal, schedule_id, write=False)
+        orgs: list[UUID] | None = [schedule["organization_id"]]
+    else:
+        orgs = await _orgs_param(request, principal)
+    rows = await pool.fetch(sql.LIST_DESTINATIONS, orgs, schedule_id)
+    return json_response(DestinationList.model_validate({"items": [_out(r) for r in rows]}).model_dump(mode="json"))
+
+
+async def delete_destination(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    destination_id = _uuid_param(request, "id", "destination")
+    pool = _pool(request)
+    row = await pool.fetchrow(sql.DESTINATION_OWNER, destination_id)
+    if row is None:
+        raise not_found("destination")
+    await require_role(principal, pool, row["organization_id"], write=True, what="destination")
+    await pool.execute(sql.DELETE_DESTINATION, destination_id)
+    return web.Response(status=204)
+
+
+def _credential_out(org: UUID, channel: str, updated_at: Any) -> web.Response:
+    out = CredentialOut(organization_id=org, channel=channel, configured=updated_at is not None, updated_at=updated_at)
+    return json_response(out.model_dump(mode="json"))
+
+
+async def put_slack(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    body = await _body(request, SlackCredentialReplace)
+    pool = _pool(request)
+    await require_role(principal, pool, body.organization_id, write=True, what="integration")
+    token = _vault(request).encrypt(body.bot_token)
+    updated = await pool.fetchval(sql.PUT_CREDENTIAL, body.organization_id, "slack", token)
+    return _credential_out(body.organization_id, "slack", updated)
+
+
+async def _credential_org(request: web.Request, *, write: bool) -> UUID:
+    principal = _principal(request)
+    org = _query_uuid(request, "organization_id")
+    if org is None:
+        raise validation("organization_id", "is required (a query parameter)")
+    await require_role(principal, _pool(request), org, write=write, what="integration")
+    return org
+
+
+async def get_slack(request: web.Request) -> web.Response:
+    org = await _credential_org(request, write=False)
+    updated = await _pool(request).fetchval(sql.CREDENTIAL_UPDATED, org, "slack")
+    return _credential_out(org, "slack", updated)
+
+
+async def delete_slack(request: web.Request) -> web.Response:
+    org = await _credential_org(request, write=True)
+    await _pool(request).execute(sql.DELETE_CREDENTIAL, org, "slack")
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/v1/destinations", create_destination)
+    r.add_get("/v1/destinations", list_destinations)
+    r.add_delete("/v1/destinations/{id}", delete_destination)
+    r.add_put("/v1/integrations/slack", put_slack)
+    r.add_get("/v1/integrations/slack", get_slack)
+    r.add_delete("/v1/integrations/slack", delete_slack)

@@ -1,0 +1,266 @@
+"""Slack, SFTP and webhook delivery through the real consumer process, against the fake Slack API, a real
+SFTP server and a real webhook receiver: success, each error class, retry, too large, replay, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncssh
+import pytest
+from arq.connections import ArqRedis
+
+from producer.scheduler import tick
+from shared import deadletters
+from shared.db import Pool
+from shared.fakes.sftp import SftpServer
+from shared.fakes.slack import FakeSlack
+from shared.settings import Settings
+from tests.e2e.test_processes import start, wait_for
+from tests.integration.test_export import video
+from tests.support import seed
+from tests.support.harness import fakes
+from tests.support.processes import env_for
+
+pytestmark = pytest.mark.e2e
+
+FINAL = ("sent", "partial", "failed", "skipped", "dead")
+SLACK_TOKEN = "xoxb-1111-2222-secret-slack-token"
+SFTP_PASSWORD = "sftp-password-do-not-leak-7731"
+
+
+@asynccontextmanager
+async def consumer(settings: Settings, **extra: str) -> AsyncIterator[list[str]]:
+    """A real consumer process; yields a list that holds its stderr once it has stopped."""
+    async with fakes(Path("/nonexistent")) as fx:
+        env = env_for(
+            settings,
+            LOOPS_API_URL=fx.loops.url,
+            TELEGRAM_API_URL=fx.telegram.url,
+            CONSUMER_PORT="0",
+            MAX_TRIES="2",
+            RETRY_BASE_SECONDS="0.2",
+            RETRY_CAP_SECONDS="0.5",
+            LEASE_SECONDS="5",
+            **extra,
+        )
+        process = await start("consumer", env)
+        logs: list[str] = []
+        try:
+            yield logs
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(process.communicate(), 30)
+            logs.append(err.decode())
+            assert process.returncode == 0, logs[0][-3000:]
+
+
+async def due(pool: Pool, org: UUID, name: str, **columns: Any) -> UUID:
+    link = await seed.shared_link(pool, org, slug=name)
+    return await seed.schedule(
+        pool, org, link, name=name, next_run_at=datetime.now(UTC) - timedelta(seconds=1), send_email=False, **columns
+    )
+
+
+async def finished(pool: Pool, schedule_id: UUID, runs: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
+    async def done() -> bool:
+        count = await pool.fetchval(
+            "SELECT count(*) FROM shared_report_runs WHERE schedule_id = $1 AND status = ANY($2::text[])",
+            schedule_id,
+            list(FINAL),
+        )
+        return bool(count >= runs)
+
+    await wait_for(done, timeout, interval=0.1)
+    rows = await pool.fetch("SELECT * FROM shared_report_runs WHERE schedule_id = $1 ORDER BY created_at", schedule_id)
+    return [dict(r) for r in rows]
+
+
+async def outcomes(pool: Pool, run_id: UUID) -> dict[str, dict[str, Any]]:
+    rows = await pool.fetch(
+        "SELECT DISTINCT ON (recipient) recipient, status, payload FROM shared_report_notifications"
+        " WHERE run_id = $1 ORDER BY recipient, created_at DESC",
+        run_id,
+    )
+    return {r["recipient"]: {"status": r["status"], **r["payload"]} for r in rows}
+
+
+async def stored_text(pool: Pool) -> str:
+    """Everything the service wrote about runs and deliveries, as one text to search for secrets."""
+    parts = []
+    for table in ("shared_report_runs", "shared_report_notifications", "shared_report_dead_letters"):
+        parts += [str(dict(r)) for r in await pool.fetch(f"SELECT * FROM {table}")]
+    parts += [str(r["config"]) + str(r["secret"]) for r in await pool.fetch("SELECT * FROM shared_report_destinations")]
+    parts += [str(r["secret"]) for r in await pool.fetch("SELECT * FROM shared_report_channel_credentials")]
+    return "\n".join(parts)
+
+
+async def test_slack_through_the_consumer_process(
+    pool: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    vault = settings.vault()
+    slack = FakeSlack({SLACK_TOKEN}, channels={"C0REPORTS", "C0FLAKY", "C0OUTSIDE"})
+    slack.outside.add("C0OUTSIDE")
+    slack.failing.add("C0FLAKY")
+    slack.rate_limit_next, slack.retry_after = 2, 1
+    await slack.start()
+    org = await seed.organization(pool)
+    await seed.channel_credential(pool, vault, org, "slack", SLACK_TOKEN)
+    await video(pool, org, title='Launch <script>alert("x")</script> & more')
+    main = await due(pool, org, "slack-main")
+    for target in ("C0REPORTS", "C0OUTSIDE", "C0MISSING", "C0FLAKY"):
+        await seed.destination(pool, vault, org, main, "slack", target)
+    other = await seed.organization(pool)
+    await seed.channel_credential(pool, vault, other, "slack", "xoxb-9999-revoked-token")
+    await video(pool, other)
+    revoked = await due(pool, other, "slack-revoked")
+    await seed.destination(pool, vault, other, revoked, "slack", "C0REPORTS")
+    try:
+        async with consumer(settings, SLACK_API_URL=slack.api_url, SPOOL_DIR=str(tmp_path / "spool")) as logs:
+            await tick(pool, redis, settings)
+            [run] = await finished(pool, main)
+            [failed] = await finished(pool, revoked)
+            # The transient channel used up its tries: the run is dead with a dead letter, the rest final.
+            assert run["status"] == "dead", run
+            got = await outcomes(pool, run["id"])
+            assert got["C0REPORTS"]["status"] == "sent"
+            assert got["C0OUTSIDE"]["reason"] == "slack files.completeUploadExternal: not_in_channel"
+            assert got["C0MISSING"]["reason"] == "slack files.completeUploadExternal: channel_not_found"
+            assert got["C0OUTSIDE"]["permanent"] and got["C0MISSING"]["permanent"]
+            assert got["C0FLAKY"]["status"] == "failed" and not got["C0FLAKY"]["permanent"]
+            assert slack.rate_limited == 2  # answered 429 twice, retried after Retry-After, then shared
+            assert failed["status"] == "failed"
+            assert (await outcomes(pool, failed["id"]))["C0REPORTS"]["reason"].endswith("invalid_auth")
+            [share] = slack.files("C0REPORTS")
+            assert "&lt;script&gt;" in share["initial_comment"] and "<script>" not in share["initial_comment"]
+
+            # Replay once the channel recovers: only the channel that never got the report is served.
+            slack.failing.clear()
+            letter = await pool.fetchval("SELECT id FROM shared_report_dead_letters WHERE run_id = $1", run["id"])
+            replay_id = await deadletters.replay(pool, redis, settings.queue_name, letter)
+            runs = await finished(pool, main, runs=2)
+            # Partial: the two channels the bot can't post in are still refused.
+            assert {r["id"]: r["status"] for r in runs}[replay_id] == "partial"
+            assert (await outcomes(pool, replay_id))["C0FLAKY"]["status"] == "sent"
+            assert len(slack.files("C0REPORTS")) == 1 and len(slack.files("C0FLAKY")) == 1
+            replayed = next(r for r in runs if r["id"] == replay_id)
+            # Byte for byte the exported report, in both channels.
+            assert share["sha256"] == replayed["content_sha256"] == slack.files("C0FLAKY")[0]["sha256"]
+            assert share["filename"] == replayed["filename"]
+
+            # Too large for Slack: the file (and its zip) is refused, the channel is told how to get a smaller one.
+            slack.max_upload_bytes = 10
+            big = await due(pool, org, "slack-big")
+            await seed.destination(pool, vault, org, big, "slack", "C0REPORTS")
+            await tick(pool, redis, settings)
+            [too_large] = await finished(pool, big)
+            assert too_large["status"] == "failed"
+            note = (await outcomes(pool, too_large["id"]))["C0REPORTS"]
+            assert note["outcome"] == "too_large" and note["notice"] == "sent"
+            [message] = [r for r in slack.received if r["method"] == "chat.postMessage"]
+            assert "over the" in message["text"] and message["channel_id"] == "C0REPORTS"
+    finally:
+        await slack.stop()
+    assert SLACK_TOKEN not in logs[0] and "xoxb-9999-revoked-token" not in logs[0]
+    text = await stored_text(pool)
+    assert SLACK_TOKEN not in text and "xoxb-9999" not in text
+
+
+async def test_sftp_through_the_consumer_process(
+    pool: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    vault = settings.vault()
+    server = SftpServer(tmp_path / "sftp", password=SFTP_PASSWORD)
+    port = await server.start()
+    for name in ("drop", "readonly", "full", "flaky"):
+        (tmp_path / "sftp" / name).mkdir(parents=True)
+    server.read_only.add("readonly")
+    server.full.add("full")
+    server.drop_next, server.drop_after_bytes = 1, 100  # the first upload loses its connection midway
+    org = await seed.organization(pool)
+    for i in range(200):
+        await video(pool, org, title=f"video {i}")
+    main = await due(pool, org, "sftp-main")
+
+    def config(directory: str, host_key: str | None = None) -> dict[str, Any]:
+        return {
+            "host": "127.0.0.1",
+            "port": port,
+            "username": "reports",
+            "directory": directory,
+            "host_key": host_key or server.public_host_key,
+        }
+
+    password = json.dumps({"password": SFTP_PASSWORD})
+    key = json.dumps({"private_key": server.private_client_key})
+    await seed.destination(pool, vault, org, main, "sftp", "drop", config("drop"), password)
+    await seed.destination(pool, vault, org, main, "sftp", "readonly", config("readonly"), key)
+    await seed.destination(pool, vault, org, main, "sftp", "full", config("full"), password)
+    await seed.destination(pool, vault, org, main, "sftp", "missing", config("missing"), password)
+    stranger = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    await seed.destination(pool, vault, org, main, "sftp", "wrongkey", config("drop", stranger), password)
+    await seed.destination(pool, vault, org, main, "sftp", "badpass", config("drop"), '{"password": "nope-nope"}')
+    try:
+        async with consumer(settings, SPOOL_DIR=str(tmp_path / "spool"), DELIVERY_CONCURRENCY="1") as logs:
+            await tick(pool, redis, settings)
+            [run] = await finished(pool, main)
+            got = await outcomes(pool, run["id"])
+            # The dropped connection was retried on the run's next try and the file arrived whole.
+            assert run["status"] == "partial" and run["attempts"] == 2, (run, got)
+            assert got["drop"]["status"] == "sent"
+            data = (tmp_path / "sftp" / "drop" / run["filename"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == run["content_sha256"]
+            assert [n for n in server.files("drop") if not n.startswith(".")] == [run["filename"]]
+            assert "permission denied" in got["readonly"]["reason"]
+            assert "refused the write" in got["full"]["reason"]
+            assert "no such directory" in got["missing"]["reason"]
+            assert "host key does not match" in got["wrongkey"]["reason"]
+            assert "authentication failed" in got["badpass"]["reason"]
+            assert all(got[k]["permanent"] for k in ("readonly", "full", "missing", "wrongkey", "badpass"))
+            assert not server.files("full") and not server.files("readonly")
+
+            # A connection that keeps dropping uses up the tries; replayed later, only it is written.
+            flaky = await due(pool, org, "sftp-flaky")
+            await seed.destination(pool, vault, org, flaky, "sftp", "drop", config("drop"), password)
+            await seed.destination(pool, vault, org, flaky, "sftp", "flaky", config("flaky"), password)
+            server.dropping.add("flaky")
+            writes_before = len(server.writes)
+            await tick(pool, redis, settings)
+            [dead] = await finished(pool, flaky)
+            assert dead["status"] == "dead"
+            server.dropping.clear()
+            letter = await pool.fetchval("SELECT id FROM shared_report_dead_letters WHERE run_id = $1", dead["id"])
+            replay_id = await deadletters.replay(pool, redis, settings.queue_name, letter)
+            runs = await finished(pool, flaky, runs=2)
+            assert {r["id"]: r["status"] for r in runs}[replay_id] == "sent"
+            new_writes = server.writes[writes_before:]
+            # drop: once; flaky: two dropped tries and the replay's write.
+            assert sum(w.startswith("drop/") for w in new_writes) == 1, new_writes
+            assert sum(w.startswith("flaky/") for w in new_writes) == 3, new_writes
+            name = next(r for r in runs if r["id"] == replay_id)["filename"]
+            assert server.files("flaky")[name] == server.files("drop")[name]
+    finally:
+        await server.stop()
+    # Too large for the channel: a permanent failure that says how to get a smaller report.
+    big = await due(pool, org, "sftp-big")
+    await seed.destination(pool, vault, org, big, "sftp", "drop", config("drop"), password)
+    await server.start()
+    try:
+        async with consumer(settings, SFTP_MAX_BYTES="50", SPOOL_DIR=str(tmp_path / "spool")) as more_logs:
+            await tick(pool, redis, settings)
+            [too_large] = await finished(pool, big)
+    finally:
+        await server.stop()
+    assert too_large["status"] == "failed"
+    note = (await outcomes(pool, too_large["id"]))["drop"]
+    assert note["outcome"] == "too_large" and "over the" in note["notice_detail"]["reason"]
+    for text in (logs[0], more_logs[0], await stored_text(pool)):
+        assert SFTP_PASSWORD not in text and server.private_client_key.splitlines()[1] not in text
