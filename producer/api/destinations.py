@@ -14,7 +14,6 @@ from producer.api.auth import require_role
 from producer.api.destinations_models import (
     AnyDestinationIn,
     CredentialOut,
-    DestinationCreated,
     DestinationIn,
     DestinationList,
     DestinationOut,
@@ -65,7 +64,6 @@ async def create_destination(request: web.Request) -> web.Response:
         assert org is not None
         await require_role(principal, pool, org, write=True, what="destination")
     secret = body.secret()
-    generated = getattr(body, "generated_secret", None)
     stored = _vault(request).encrypt(secret) if secret is not None else None
     async with pool.acquire() as conn, conn.transaction():
         count = await conn.fetchval(sql.COUNT_DESTINATIONS, org, body.schedule_id)
@@ -87,8 +85,7 @@ async def create_destination(request: web.Request) -> web.Response:
         if body.schedule_id is not None:
             # A schedule given its own destination of a channel delivers to that channel.
             await conn.execute(sql.ENABLE_CHANNEL, body.schedule_id, body.channel)
-    created = DestinationCreated(**_out(row), signing_secret=generated)
-    return json_response(created.model_dump(mode="json"), status=201)
+    return json_response(_out(row), status=201)
 
 
 async def list_destinations(request: web.Request) -> web.Response:

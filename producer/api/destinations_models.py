@@ -123,11 +123,6 @@ class DestinationOut(BaseModel):
     created_at: datetime
 
 
-class DestinationCreated(DestinationOut):
-    # Shown once, when the server made the secret (a webhook's signing secret); never again.
-    signing_secret: str | None = None
-
-
 class DestinationList(BaseModel):
     items: list[DestinationOut]
 

@@ -94,7 +94,7 @@ def document() -> dict[str, Any]:
         m.DeadLetterList,
         m.ErrorResponse,
         d.DestinationCreate,
-        d.DestinationCreated,
+        d.DestinationOut,
         d.DestinationList,
         d.SlackCredentialReplace,
         d.CredentialOut,
@@ -192,7 +192,7 @@ def document() -> dict[str, Any]:
                 "post": _op(
                     "Add a Slack, SFTP or webhook destination to a schedule or organization (secrets write-only)",
                     "201",
-                    d.DestinationCreated,
+                    d.DestinationOut,
                     body=d.DestinationCreate,
                     errors=("401", "403", "404", "409", "422"),
                 ),
