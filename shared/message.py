@@ -47,7 +47,7 @@ class TelegramRecipient(BaseModel):
 
 # Channels whose recipients are stored destinations (settings and an encrypted secret in PostgreSQL): the
 # message names the destination, and the consumer reads its settings when it sends, so no secret is queued.
-DESTINATION_CHANNELS = ("slack", "sftp")
+DESTINATION_CHANNELS = ("slack", "sftp", "webhook")
 DestinationChannel = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from consumer.channels import email, sftp, slack, telegram
+from consumer.channels import email, sftp, slack, telegram, webhook
 from consumer.channels.base import Channel
 
-REGISTRY: dict[str, Channel] = {c.name: c for c in (email.CHANNEL, telegram.CHANNEL, slack.CHANNEL, sftp.CHANNEL)}
+REGISTRY: dict[str, Channel] = {
+    c.name: c for c in (email.CHANNEL, telegram.CHANNEL, slack.CHANNEL, sftp.CHANNEL, webhook.CHANNEL)
+}

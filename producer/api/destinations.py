@@ -18,10 +18,12 @@ from producer.api.destinations_models import (
     DestinationList,
     DestinationOut,
     SlackCredentialReplace,
+    WebhookIn,
 )
 from producer.api.errors import ApiError, not_found, validation
 from producer.api.keys import SETTINGS
 from producer.api.routes import _body, _load_visible, _orgs_param, _pool, _principal, _query_uuid, _uuid_param
+from shared import outbound
 from shared.errors import ConfigError
 from shared.health import json_response
 from shared.vault import Vault
@@ -47,6 +49,13 @@ def _vault(request: web.Request) -> Vault:
         ) from exc
 
 
+def _check_webhook_url(request: web.Request, url: str) -> None:
+    try:
+        outbound.check_url(url, request.app[SETTINGS].outbound_allow_private)
+    except outbound.Blocked as exc:
+        raise validation("url", f"{exc} (webhooks go to public https endpoints)") from exc
+
+
 def _out(row: Any) -> dict[str, Any]:
     data = {k: row[k] for k in DestinationOut.model_fields if k != "has_secret"}
     return DestinationOut(**data, has_secret=row["has_secret"]).model_dump(mode="json")
@@ -63,7 +72,9 @@ async def create_destination(request: web.Request) -> web.Response:
         org = body.organization_id
         assert org is not None
         await require_role(principal, pool, org, write=True, what="destination")
-    secret = body.secret()
+    secret = body.stored_secret()
+    if isinstance(body, WebhookIn):
+        _check_webhook_url(request, body.url)
     stored = _vault(request).encrypt(secret) if secret is not None else None
     async with pool.acquire() as conn, conn.transaction():
         count = await conn.fetchval(sql.COUNT_DESTINATIONS, org, body.schedule_id)

@@ -6,6 +6,8 @@ encrypted, never part of any answer.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -47,7 +49,7 @@ class SlackIn(Placement):
     def config(self) -> dict[str, Any]:
         return {"slack_channel_id": self.slack_channel_id}
 
-    def secret(self) -> str | None:
+    def stored_secret(self) -> str | None:
         return None
 
 
@@ -96,14 +98,41 @@ class SftpIn(Placement):
             "host_key": self.host_key,
         }
 
-    def secret(self) -> str | None:
+    def stored_secret(self) -> str | None:
         data = {"password": self.password} if self.password else {"private_key": self.private_key}
         if self.passphrase:
             data["passphrase"] = self.passphrase
         return orjson.dumps(data).decode()
 
 
-AnyDestinationIn = SlackIn | SftpIn
+class WebhookIn(Placement):
+    channel: Literal["webhook"]
+    url: Annotated[str, Field(min_length=10, max_length=2048, pattern=r"^https?://[^\s]+$")]
+    # The Standard Webhooks signing secret: "whsec_" and the base64 of 24 to 64 random bytes.
+    secret: Annotated[str, Field(pattern=r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$")]
+
+    @field_validator("secret")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        try:
+            key = base64.b64decode(value.removeprefix("whsec_"), validate=True)
+        except binascii.Error:
+            raise ValueError("the part after whsec_ must be base64") from None
+        if not 24 <= len(key) <= 64:
+            raise ValueError("must hold 24 to 64 bytes of key (e.g. whsec_ + base64 of 32 random bytes)")
+        return value
+
+    def target(self) -> str:
+        return self.url
+
+    def config(self) -> dict[str, Any]:
+        return {"url": self.url}
+
+    def stored_secret(self) -> str | None:
+        return self.secret
+
+
+AnyDestinationIn = SlackIn | SftpIn | WebhookIn
 DestinationIn = Annotated[AnyDestinationIn, Field(discriminator="channel")]
 
 

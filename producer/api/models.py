@@ -18,7 +18,7 @@ Cadence = Literal["daily", "weekly", "monthly", "quarterly", "custom"]
 Format = Literal["csv", "csv.zip", "ndjson", "ndjson.zip", "xlsx"]
 Misfire = Literal["fire_once", "skip", "fire_all"]
 # The channels whose recipients are stored destinations (shared.message.DESTINATION_CHANNELS).
-DestinationKind = Literal["slack", "sftp"]
+DestinationKind = Literal["slack", "sftp", "webhook"]
 RunStatus = Literal["queued", "running", "sent", "partial", "failed", "skipped", "dead"]
 
 

@@ -4,6 +4,7 @@ SFTP server and a real webhook receiver: success, each error class, retry, too l
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import signal
@@ -23,6 +24,7 @@ from shared import deadletters
 from shared.db import Pool
 from shared.fakes.sftp import SftpServer
 from shared.fakes.slack import FakeSlack
+from shared.fakes.webhook import WebhookReceiver
 from shared.settings import Settings
 from tests.e2e.test_processes import start, wait_for
 from tests.integration.test_export import video
@@ -264,3 +266,84 @@ async def test_sftp_through_the_consumer_process(
     assert note["outcome"] == "too_large" and "over the" in note["notice_detail"]["reason"]
     for text in (logs[0], more_logs[0], await stored_text(pool)):
         assert SFTP_PASSWORD not in text and server.private_client_key.splitlines()[1] not in text
+
+
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"k" * 8 + b"webhook-signing-key-32b").decode()
+
+
+async def test_webhook_through_the_consumer_process(
+    pool: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
+) -> None:
+    vault = settings.vault()
+    receiver = WebhookReceiver(WEBHOOK_SECRET)
+    await receiver.start()
+    receiver.always.update({"/gone": 410, "/bad": 400, "/moved": 302})
+    receiver.answers["/busy"].extend([429, 429])
+    receiver.always["/broken"] = 500
+    org = await seed.organization(pool)
+    for i in range(50):
+        await video(pool, org, title=f"video {i}")
+    main = await due(pool, org, "hook-main")
+    ids = {}
+    for path in ("/ok", "/gone", "/bad", "/moved", "/busy", "/broken"):
+        url = receiver.url + path
+        ids[path] = await seed.destination(pool, vault, org, main, "webhook", url, {"url": url}, WEBHOOK_SECRET)
+    try:
+        async with consumer(settings, OUTBOUND_ALLOW_PRIVATE="true", SPOOL_DIR=str(tmp_path / "spool")) as logs:
+            await tick(pool, redis, settings)
+            [run] = await finished(pool, main)
+            got = {url.removeprefix(receiver.url): v for url, v in (await outcomes(pool, run["id"])).items()}
+            assert run["status"] == "dead", (run, got)
+            assert got["/ok"]["status"] == "sent" and got["/busy"]["status"] == "sent"
+            assert receiver.rate_limited == 2  # two 429s, waited out, then delivered in the same try
+            assert "410 Gone" in got["/gone"]["reason"] and got["/gone"]["permanent"]
+            assert "HTTP 400" in got["/bad"]["reason"] and got["/bad"]["permanent"]
+            assert "redirects are not followed" in got["/moved"]["reason"]
+            assert got["/broken"]["status"] == "failed" and not got["/broken"]["permanent"]
+            assert receiver.bad_signatures == 0
+            [ok] = receiver.deliveries("/ok")
+            meta = ok["metadata"]
+            assert ok["id"] == f"{run['id']}.{ids['/ok']}" and not ok["chunked"]
+            assert meta["type"] == "report.delivered" and meta["run_id"] == str(run["id"])
+            assert meta["schedule_id"] == str(main) and meta["rows"] == 50 and meta["bytes"] == ok["size"]
+            assert meta["sha256"] == ok["sha256"] and meta["filename"] == ok["filename"]
+
+            # Recovered receiver, replayed letter: only the endpoint that never got it is called with a file.
+            del receiver.always["/broken"]
+            letter = await pool.fetchval("SELECT id FROM shared_report_dead_letters WHERE run_id = $1", run["id"])
+            replay_id = await deadletters.replay(pool, redis, settings.queue_name, letter)
+            await finished(pool, main, runs=2)
+            assert (await outcomes(pool, replay_id))[receiver.url + "/broken"]["status"] == "sent"
+            assert len(receiver.deliveries("/ok")) == 1 and len(receiver.deliveries("/broken")) == 1
+            assert receiver.deliveries("/broken")[0]["sha256"] == ok["sha256"]
+    finally:
+        pass
+    big = await due(pool, org, "hook-big")
+    url = receiver.url + "/ok"
+    await seed.destination(pool, vault, org, big, "webhook", url, {"url": url}, WEBHOOK_SECRET)
+    try:
+        async with consumer(
+            settings, OUTBOUND_ALLOW_PRIVATE="true", WEBHOOK_MAX_BYTES="50", SPOOL_DIR=str(tmp_path / "spool")
+        ) as more_logs:
+            await tick(pool, redis, settings, now=datetime.now(UTC))
+            [too_large] = await finished(pool, big)
+        assert too_large["status"] == "failed"
+        [notice] = [d for d in receiver.deliveries("/ok") if "text" in d]
+        assert notice["metadata"]["type"] == "report.notice" and "over the" in notice["text"]
+        # The SSRF guard, with the setting off: neither a literal loopback nor a name resolving to it is called.
+        before = receiver.requests
+        blocked = await due(pool, org, "hook-blocked")
+        for host in ("127.0.0.1", "localhost"):
+            target = f"http://{host}:{receiver.url.rsplit(':', 1)[1]}/ok"
+            await seed.destination(pool, vault, org, blocked, "webhook", target, {"url": target}, WEBHOOK_SECRET)
+        async with consumer(settings, SPOOL_DIR=str(tmp_path / "spool")) as guard_logs:
+            await tick(pool, redis, settings)
+            [guard_run] = await finished(pool, blocked)
+        guarded = await outcomes(pool, guard_run["id"])
+        assert guard_run["status"] == "failed" and receiver.requests == before
+        # Plain http is refused before any address is looked at.
+        assert all("must use https" in v["reason"] for v in guarded.values()), guarded
+    finally:
+        await receiver.stop()
+    for text in (logs[0], more_logs[0], guard_logs[0], await stored_text(pool)):
+        assert WEBHOOK_SECRET not in text and WEBHOOK_SECRET.removeprefix("whsec_") not in text

@@ -131,3 +131,31 @@ async def test_schedule_destinations_and_the_org_wide_fallback_reach_the_message
     assert slack_of == {own["id"]: ["C0OWN"], fallback["id"]: ["C0ORG"]}
     [mine] = [r for r in messages[own["id"]] if r["channel"] == "slack"]
     assert UUID(mine["destination_id"]) == UUID(dest["id"]) and set(mine) == {"channel", "destination_id", "target"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"url": "https://hooks.example.com/r", "secret": "plain-secret"}, "secret"),
+        ({"url": "https://hooks.example.com/r", "secret": "whsec_" + "A" * 20}, "secret"),
+        ({"url": "http://hooks.example.com/r", "secret": "whsec_" + "A" * 44}, "url"),
+        ({"url": "https://127.0.0.1/r", "secret": "whsec_" + "A" * 44}, "url"),
+        ({"url": "https://[::1]:8443/r", "secret": "whsec_" + "A" * 44}, "url"),
+    ],
+)
+async def test_bad_webhooks_get_a_422(api: Api, world: World, payload: dict[str, Any], field: str) -> None:
+    request = {"channel": "webhook", "organization_id": str(world.org), **payload}
+    status, answer = await api.call("POST", "/v1/destinations", request)
+    assert status == 422, answer
+    assert field in answer["error"]["message"]
+    assert payload["secret"] not in str(answer)
+
+
+async def test_a_webhook_secret_is_write_only(api: Api, world: World, pool: Pool) -> None:
+    secret = "whsec_" + "B" * 43 + "="
+    request = {"channel": "webhook", "organization_id": str(world.org), "url": "https://hooks.example.com/r"}
+    status, created = await api.call("POST", "/v1/destinations", {**request, "secret": secret})
+    assert status == 201 and created["has_secret"] and created["config"] == {"url": "https://hooks.example.com/r"}
+    _, listed = await api.call("GET", "/v1/destinations")
+    assert secret not in str(created) + str(listed)
+    assert secret not in await pool.fetchval("SELECT secret FROM shared_report_destinations")

@@ -1,0 +1,224 @@
+"""Webhooks: the report POSTed as multipart (a JSON metadata part and the file), signed the Standard
+Webhooks way so a receiver can verify it and drop repeats by id.
+
+    webhook-id: <run id>.<destination id>      the same for every retry of one delivery
+    webhook-timestamp: <unix seconds>
+    webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")>
+
+The key is the base64 after "whsec_" in the destination's secret. 2xx is sent, 410 removes nothing but
+fails for good (the receiver says the endpoint is gone), 413 is too large, 408/429/5xx and timeouts are
+retried (429 after its Retry-After). Redirects are not followed. Addresses are checked before connecting:
+loopback, private, link-local, multicast and reserved ones are refused unless OUTBOUND_ALLOW_PRIVATE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from consumer.channels.base import Context
+from consumer.delivery.outcome import Attachment, Outcome, Report
+from shared.message import DestinationRecipient
+from shared.outbound import Blocked, allowed_address, check_url
+from shared.redact import redact
+from shared.settings import Settings
+
+_CHUNK = 256 * 1024
+_INLINE_RETRY_AFTER_MAX = 30.0
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves like the default resolver, then refuses any answer that is not a public address, so the
+    connection goes to exactly the address that was checked (no second lookup to rebind)."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        answers = await self._inner.resolve(host, port, family)
+        refused = [a["host"] for a in answers if not allowed_address(a["host"], self.allow_private)]
+        if refused:
+            raise Blocked(f"{host} resolves to {refused[0]}, a non-public address")
+        return answers
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+def signing_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+class _Body:
+    """A multipart body streamed from disk, signed over exactly the bytes that are sent."""
+
+    def __init__(self, metadata: dict[str, Any], attachment: Attachment | None, text: str | None) -> None:
+        self.boundary = "report-" + secrets.token_hex(12)
+        meta = orjson.dumps(metadata)
+        b = self.boundary
+        self.head = (
+            (
+                f'--{b}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n'
+            ).encode()
+            + meta
+            + b"\r\n"
+        )
+        self.attachment = attachment
+        if attachment is not None:
+            name = attachment.filename.replace('"', "")
+            self.head += (
+                f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                f"Content-Type: {attachment.content_type}\r\n\r\n"
+            ).encode()
+            self.tail = f"\r\n--{b}--\r\n".encode()
+        else:
+            self.head += (
+                (
+                    f'--{b}\r\nContent-Disposition: form-data; name="text"\r\n'
+                    "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                ).encode()
+                + (text or "").encode()
+                + f"\r\n--{b}--\r\n".encode()
+            )
+            self.tail = b""
+        self.length = len(self.head) + (attachment.size if attachment else 0) + len(self.tail)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        yield self.head
+        if self.attachment is not None:
+            loop = asyncio.get_running_loop()
+            with self.attachment.path.open("rb") as handle:
+                while chunk := await loop.run_in_executor(None, handle.read, _CHUNK):
+                    yield chunk
+        if self.tail:
+            yield self.tail
+
+    async def signature(self, key: bytes, message_id: str, timestamp: int) -> str:
+        mac = hmac.new(key, f"{message_id}.{timestamp}.".encode(), hashlib.sha256)
+        async for chunk in self.chunks():
+            mac.update(chunk)
+        return "v1," + base64.b64encode(mac.digest()).decode()
+
+
+def classify(status: int, retry_after: str | None, body: bytes) -> Outcome:
+    text = body[:200].decode(errors="replace")
+    if 200 <= status < 300:
+        return Outcome.sent(provider="webhook", http_status=status)
+    if status == 410:
+        return Outcome.permanent("webhook: the receiver answered 410 Gone; remove this destination", http_status=status)
+    if status == 413:
+        return Outcome.too_large(provider="webhook", http_status=status)
+    if status == 429:
+        try:
+            wait = float(retry_after or 1)
+        except ValueError:
+            wait = 1.0
+        return Outcome.transient("webhook: 429 Too Many Requests", retry_after=wait, http_status=status)
+    if status == 408 or status >= 500:
+        # The receiver may have acted before failing: the webhook-id lets it drop the retry.
+        return Outcome.transient(f"webhook: HTTP {status}: {text}", http_status=status, unconfirmed=status >= 500)
+    if 300 <= status < 400:
+        return Outcome.permanent(f"webhook: HTTP {status} redirect; redirects are not followed, use the final URL")
+    return Outcome.permanent(f"webhook: HTTP {status}: {text}", http_status=status)
+
+
+async def post(settings: Settings, url: str, secret: str, message_id: str, body: _Body) -> Outcome:
+    allow = settings.outbound_allow_private
+    try:
+        check_url(url, allow)
+    except Blocked as exc:
+        return Outcome.permanent(f"webhook: {exc}; set OUTBOUND_ALLOW_PRIVATE=true only for trusted networks")
+    key = signing_key(secret)
+    timestamp = int(time.time())
+    headers = {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": await body.signature(key, message_id, timestamp),
+        "Content-Type": f"multipart/form-data; boundary={body.boundary}",
+        "Content-Length": str(body.length),
+        "User-Agent": "scheduled-reports-webhook/1",
+    }
+    timeout = aiohttp.ClientTimeout(total=settings.webhook_timeout_seconds, connect=10)
+    connector = aiohttp.TCPConnector(resolver=GuardedResolver(allow), use_dns_cache=False)
+    try:
+        async with (
+            aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
+            session.post(url, data=body.chunks(), headers=headers, allow_redirects=False) as response,
+        ):
+            return classify(response.status, response.headers.get("Retry-After"), await response.content.read(200))
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, Blocked) or isinstance(exc.__cause__, Blocked):
+            return Outcome.permanent(
+                f"webhook: {exc.os_error}; set OUTBOUND_ALLOW_PRIVATE=true only for trusted networks"
+            )
+        return Outcome.transient(f"webhook: cannot connect: {type(exc).__name__}: {redact(str(exc))[:200]}")
+    except Blocked as exc:
+        return Outcome.permanent(f"webhook: {exc}; set OUTBOUND_ALLOW_PRIVATE=true only for trusted networks")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return Outcome.transient(f"webhook: no answer: {type(exc).__name__}", unconfirmed=True)
+
+
+def metadata(
+    report: Report, recipient: DestinationRecipient, attachment: Attachment | None, event: str
+) -> dict[str, Any]:
+    return {
+        "type": event,
+        "schedule_id": str(report.schedule_id),
+        "schedule_name": report.name,
+        "run_id": str(report.run_id),
+        "fire_at": report.fire_at,
+        "rows": report.rows,
+        "bytes": attachment.size if attachment else None,
+        "filename": attachment.filename if attachment else None,
+        # Of the exported file; for a zip it is the digest of the file inside it.
+        "sha256": report.sha256,
+        "destination_id": str(recipient.destination_id),
+    }
+
+
+class WebhookChannel:
+    name = "webhook"
+
+    def limit(self, settings: Settings) -> int:
+        return settings.webhook_max_bytes
+
+    async def _send(self, ctx: Context, recipient: DestinationRecipient, body: _Body) -> Outcome:
+        destination = await ctx.destinations.get(recipient.destination_id)
+        if destination.secret is None:
+            return Outcome.permanent("webhook: the destination has no signing secret; add it again with one")
+        message_id = f"{ctx.run_id}.{recipient.destination_id}"
+        while True:
+            outcome = await post(ctx.settings, destination.config["url"], destination.secret, message_id, body)
+            wait = outcome.retry_after
+            if outcome.kind == "transient" and wait is not None and wait <= _INLINE_RETRY_AFTER_MAX:
+                await asyncio.sleep(wait)
+                continue
+            return outcome
+
+    async def send_file(
+        self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment
+    ) -> Outcome:
+        body = _Body(metadata(report, recipient, attachment, "report.delivered"), attachment, None)
+        return await self._send(ctx, recipient, body)
+
+    async def send_text(self, ctx: Context, recipient: DestinationRecipient, report: Report, text: str) -> Outcome:
+        body = _Body(metadata(report, recipient, None, "report.notice"), None, text)
+        return await self._send(ctx, recipient, body)
+
+
+CHANNEL = WebhookChannel()
