@@ -8,6 +8,8 @@ is the same for every channel and never looks inside one.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,6 +43,20 @@ class Channel(Protocol):
     async def send_file(self, ctx: Context, recipient: Any, report: Report, attachment: Attachment) -> Outcome: ...
 
     async def send_text(self, ctx: Context, recipient: Any, report: Report, text: str) -> Outcome: ...
+
+
+# Waiting inline beats going back to the queue for a short Retry-After; longer waits are the queue's.
+INLINE_RETRY_AFTER_MAX = 30.0
+
+
+async def retry_inline(call: Callable[[], Awaitable[Outcome]]) -> Outcome:
+    """Run `call` again after each short Retry-After the provider asks for; return any other outcome."""
+    while True:
+        outcome = await call()
+        wait = outcome.retry_after
+        if outcome.kind != "transient" or wait is None or wait > INLINE_RETRY_AFTER_MAX:
+            return outcome
+        await asyncio.sleep(wait)
 
 
 def headline(report: Report) -> str:

@@ -9,14 +9,13 @@ The bot token is the organization's (PUT /v1/integrations/slack), stored encrypt
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
 import orjson
 
 from consumer import summary
-from consumer.channels.base import Context, headline, note
+from consumer.channels.base import Context, headline, note, retry_inline
 from consumer.delivery.outcome import Attachment, Outcome, Report
 from consumer.destinations import Destination
 from shared.message import DestinationRecipient
@@ -44,7 +43,6 @@ PERMANENT = frozenset(
     }
 )
 TOO_LARGE = frozenset({"file_too_large", "file_size_exceeded"})
-_INLINE_RETRY_AFTER_MAX = 30.0
 
 
 class _Failed(Exception):
@@ -123,18 +121,16 @@ class SlackChannel:
 
     async def _attempt(self, ctx: Context, destination: Destination, call: Any) -> Outcome:
         token = await ctx.destinations.credential(destination.organization_id, self.name)
-        while True:
+
+        async def once() -> Outcome:
             interval = 1.0 / ctx.settings.slack_rate_per_second
             await ctx.limiter.acquire_all([(f"slack:channel:{destination.target}", interval)])
             try:
                 return await call(token)  # type: ignore[no-any-return]
             except _Failed as failed:
-                outcome = failed.outcome
-            wait = outcome.retry_after
-            if outcome.kind == "transient" and wait is not None and wait <= _INLINE_RETRY_AFTER_MAX:
-                await asyncio.sleep(wait)
-                continue
-            return outcome
+                return failed.outcome
+
+        return await retry_inline(once)
 
     async def send_file(
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment

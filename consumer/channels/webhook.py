@@ -28,7 +28,7 @@ import orjson
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from consumer.channels.base import Context
+from consumer.channels.base import Context, retry_inline
 from consumer.delivery.outcome import Attachment, Outcome, Report
 from shared.message import DestinationRecipient
 from shared.outbound import Blocked, allowed_address, check_url
@@ -36,7 +36,6 @@ from shared.redact import redact
 from shared.settings import Settings
 
 _CHUNK = 256 * 1024
-_INLINE_RETRY_AFTER_MAX = 30.0
 
 
 class GuardedResolver(AbstractResolver):
@@ -202,13 +201,8 @@ class WebhookChannel:
         if destination.secret is None:
             return Outcome.permanent("webhook: the destination has no signing secret; add it again with one")
         message_id = f"{ctx.run_id}.{recipient.destination_id}"
-        while True:
-            outcome = await post(ctx.settings, destination.config["url"], destination.secret, message_id, body)
-            wait = outcome.retry_after
-            if outcome.kind == "transient" and wait is not None and wait <= _INLINE_RETRY_AFTER_MAX:
-                await asyncio.sleep(wait)
-                continue
-            return outcome
+        secret = destination.secret
+        return await retry_inline(lambda: post(ctx.settings, destination.config["url"], secret, message_id, body))
 
     async def send_file(
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment
