@@ -21,15 +21,22 @@ import asyncpg
 import jwt
 import orjson
 
-from demo.seed import seed
+from demo.seed import destinations, seed
 from shared.db import pool_context
 from shared.embedded import services
 from shared.fakes.loops import FakeLoops
+from shared.fakes.sftp import SftpServer
+from shared.fakes.slack import FakeSlack
 from shared.fakes.telegram import FakeTelegram
+from shared.fakes.webhook import WebhookReceiver
 from shared.migrate import migrate
+from shared.vault import Vault, new_key
 
 DEMO_DB = "scheduled_reports_demo"
 JWT_SECRET = "demo-secret-do-not-use-in-production"
+DEMO_SLACK_TOKEN = "xoxb-demo-0000-not-a-real-token"
+DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNpZ25pbmcta2V5LTAwMDAwMDA="
+DEMO_SFTP_PASSWORD = "demo-sftp-password"
 FINAL = ("sent", "partial", "failed", "skipped", "dead")
 
 
@@ -85,6 +92,30 @@ async def run(output: Path, serve: bool, videos: int) -> int:
             telegram = FakeTelegram(token="424242:DEMO", save_dir=output / "telegram")
             await loops.start()
             await telegram.start()
+            slack = FakeSlack({DEMO_SLACK_TOKEN}, channels={"C0DEMOREPORTS"}, save_dir=output / "slack")
+            receiver = WebhookReceiver(DEMO_WEBHOOK_SECRET, save_dir=output / "webhook")
+            sftp = SftpServer(output / "sftp", password=DEMO_SFTP_PASSWORD)
+            await slack.start()
+            await receiver.start()
+            sftp_port = await sftp.start()
+            (output / "sftp" / "drop").mkdir(parents=True, exist_ok=True)
+            credentials_key = new_key()
+            await destinations(
+                pool,
+                Vault([credentials_key]),
+                data,
+                slack_token=DEMO_SLACK_TOKEN,
+                webhook_url=f"{receiver.url}/reports",
+                webhook_secret=DEMO_WEBHOOK_SECRET,
+                sftp={
+                    "host": "127.0.0.1",
+                    "port": sftp_port,
+                    "username": "reports",
+                    "directory": "drop",
+                    "host_key": sftp.public_host_key,
+                },
+                sftp_password=DEMO_SFTP_PASSWORD,
+            )
             producer_port = _free_port(8080)
             env = dict(os.environ)
             env.update(
@@ -97,6 +128,10 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     "LOOPS_TRANSACTIONAL_ID": "demo-report",
                     "TELEGRAM_API_URL": telegram.url,
                     "TELEGRAM_BOT_TOKEN": "424242:DEMO",
+                    "SLACK_API_URL": slack.api_url,
+                    "CREDENTIALS_KEYS": credentials_key,
+                    # The demo's webhook receiver listens on this machine's loopback interface.
+                    "OUTBOUND_ALLOW_PRIVATE": "true",
                     "QUEUE_NAME": f"demo:{uuid4().hex[:8]}",
                     "PRODUCER_HOST": "127.0.0.1",
                     "PRODUCER_PORT": str(producer_port),
@@ -127,8 +162,7 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     "FROM shared_report_runs r JOIN shared_report_schedules s ON s.id = r.schedule_id ORDER BY s.name"
                 )
                 notes = await pool.fetch(
-                    "SELECT channel, coalesce(email, telegram_chat_id::text) AS who, status "
-                    "FROM shared_report_notifications ORDER BY channel, who"
+                    "SELECT channel, recipient AS who, status FROM shared_report_notifications ORDER BY channel, who"
                 )
                 (output / "received.json").write_bytes(
                     orjson.dumps(
@@ -159,7 +193,7 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     )
                 print(f"\n{len(notes)} deliveries:")
                 for n in notes:
-                    print(f"  {n['channel']:<9} {n['who']:<22} {n['status']}")
+                    print(f"  {n['channel']:<9} {n['who'][:60]:<60} {n['status']}")
                 mail = next((r for r in loops.received if "summaryText" in r.get("dataVariables", {})), None)
                 if mail is not None:
                     print(f"\nemail to {mail['email']}, summary as the template receives it (summaryText):")
@@ -168,6 +202,21 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                 if shown:
                     print("\nTelegram caption (HTML parse mode):")
                     print(textwrap.indent(shown, "  "))
+                for share in slack.files():
+                    print(
+                        f"\nSlack channel {share['channel_id']}: {share['filename']} ({share['size']:,} bytes), "
+                        "with this comment:"
+                    )
+                    print(textwrap.indent(share["initial_comment"], "  "))
+                for hook in receiver.deliveries():
+                    meta = hook.get("metadata", {})
+                    print(
+                        f"\nwebhook {hook['path']}: signature verified, webhook-id {hook['id']}, "
+                        f"{hook.get('filename')} ({hook.get('size', 0):,} bytes), rows {meta.get('rows')}, "
+                        f"sha256 {str(meta.get('sha256'))[:16]}..."
+                    )
+                for name, content in sftp.files("drop").items():
+                    print(f"\nSFTP reports@127.0.0.1:{sftp_port} drop/: {name} ({len(content):,} bytes)")
                 files = sorted(
                     p.relative_to(output.parent) for p in output.rglob("*") if p.is_file() and ".spool" not in p.parts
                 )
@@ -197,6 +246,9 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                 codes = [await _stop(producer), await _stop(consumer)]
                 await loops.stop()
                 await telegram.stop()
+                await slack.stop()
+                await receiver.stop()
+                await sftp.stop()
                 shutil.rmtree(output / ".spool", ignore_errors=True)
                 if any(codes):
                     print(f"warning: process exit codes {codes}; see demo-output/*.log")

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+import orjson
+
 from shared.db import Pool
+from shared.vault import Vault
 
 ORG_SLUG = "demo-co"
 OWNER_EMAIL = "owner@demo.example"
@@ -106,3 +109,48 @@ async def seed(pool: Pool, videos: int = 10_000) -> DemoData:
             org,
         )
     return DemoData(org, owner, link, [weekly, monthly], videos)
+
+
+async def destinations(
+    pool: Pool,
+    vault: Vault,
+    data: DemoData,
+    *,
+    slack_token: str,
+    webhook_url: str,
+    webhook_secret: str,
+    sftp: dict[str, object],
+    sftp_password: str,
+) -> None:
+    """The weekly schedule also goes to a Slack channel, a webhook and an SFTP drop directory."""
+    weekly = data.schedule_ids[0]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO shared_report_channel_credentials (organization_id, channel, secret) VALUES ($1, 'slack', $2)",
+            data.organization_id,
+            vault.encrypt(slack_token),
+        )
+        rows = [
+            ("slack", "C0DEMOREPORTS", {"slack_channel_id": "C0DEMOREPORTS"}, None),
+            ("webhook", webhook_url, {"url": webhook_url}, webhook_secret),
+            (
+                "sftp",
+                f"reports@127.0.0.1:{sftp['port']}:drop",
+                sftp,
+                orjson.dumps({"password": sftp_password}).decode(),
+            ),
+        ]
+        for channel, target, config, secret in rows:
+            await conn.execute(
+                "INSERT INTO shared_report_destinations (organization_id, schedule_id, channel, target, config, secret)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
+                data.organization_id,
+                weekly,
+                channel,
+                target,
+                config,
+                vault.encrypt(secret if isinstance(secret, str) else secret.decode()) if secret else None,
+            )
+        await conn.execute(
+            "UPDATE shared_report_schedules SET channels = ARRAY['slack', 'webhook', 'sftp'] WHERE id = $1", weekly
+        )

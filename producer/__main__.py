@@ -1,4 +1,5 @@
-"""`python -m producer`: the scheduler and HTTP API; `tick --once [--dry-run]`; `check`; `migrate`."""
+"""`python -m producer`: the scheduler and HTTP API; `tick --once [--dry-run]`; `check`; `migrate`; `new-key`;
+`rotate-credentials`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sub.add_parser(
         "check", help="check the run invariants (stuck, overdue, lost jobs, dead letters); exit 1 if any fails"
     )
+    sub.add_parser("new-key", help="print a new key for CREDENTIALS_KEYS")
+    sub.add_parser(
+        "rotate-credentials",
+        help="re-encrypt stored channel credentials with the first key of CREDENTIALS_KEYS (then drop old keys)",
+    )
     return parser.parse_args(argv)
 
 
@@ -33,6 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_command("producer", lambda s: run.run_tick(s, dry_run=args.dry_run))
     if args.command == "check":
         return run_command("producer", run.run_check)
+    if args.command == "new-key":
+        from shared.vault import new_key
+
+        print(new_key())
+        return 0
+    if args.command == "rotate-credentials":
+        return run_command("producer", run.run_rotate_credentials)
     if args.command == "migrate":
         return run_command("producer", run.run_migrate)
     return run_command("producer", run.run_producer)

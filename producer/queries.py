@@ -140,3 +140,15 @@ QUEUED_JOBS = """
 SELECT id, job_id FROM shared_report_runs
 WHERE status = 'queued' AND job_id IS NOT NULL AND created_at < now() - make_interval(secs => $1)
 """
+
+# Every stored channel credential, and how to write it back (row key, new token).
+ROTATE_CREDENTIALS = (
+    (
+        "SELECT id AS key, secret FROM shared_report_destinations WHERE secret IS NOT NULL FOR UPDATE",
+        "UPDATE shared_report_destinations SET secret = $2 WHERE id = $1",
+    ),
+    (
+        "SELECT (organization_id, channel)::text AS key, secret FROM shared_report_channel_credentials FOR UPDATE",
+        "UPDATE shared_report_channel_credentials SET secret = $2 WHERE (organization_id, channel)::text = $1",
+    ),
+)

@@ -90,3 +90,28 @@ async def run_check(settings: Settings) -> int:
             await redis.aclose()
     print(invariants.report(findings))
     return 1 if any(f.count for f in findings) else 0
+
+
+async def run_rotate_credentials(settings: Settings) -> int:
+    """Re-encrypt every stored channel credential with the first key of CREDENTIALS_KEYS, so older keys can be
+    removed afterwards; rows that no configured key opens are reported and left as they are."""
+    from cryptography.fernet import InvalidToken
+
+    from producer import queries
+
+    vault = settings.vault()
+    rotated = unreadable = 0
+    async with pool_context(settings.dsn, max_size=2) as pool:
+        await require_current(pool)
+        for select, update in queries.ROTATE_CREDENTIALS:
+            async with pool.acquire() as conn, conn.transaction():
+                for row in await conn.fetch(select):
+                    try:
+                        token = vault.rotate(row["secret"])
+                    except InvalidToken:
+                        unreadable += 1
+                        continue
+                    await conn.execute(update, row["key"], token)
+                    rotated += 1
+    print(f"re-encrypted {rotated} credential(s) with the first key; {unreadable} opened with no configured key")
+    return 1 if unreadable else 0

@@ -165,3 +165,33 @@ async def test_every_entry_point_refuses_an_unmigrated_database(
         await db_factory.drop(name)
     assert code == 2 and "run `python -m producer migrate`" in text and "Traceback" not in text, text
     assert len(text.strip().splitlines()) == 1
+
+
+async def test_credentials_rotate_to_the_new_key_and_old_keys_can_go(pool: Pool, settings: Settings) -> None:
+    from shared.vault import Vault, new_key
+
+    old, new, lost = new_key(), new_key(), new_key()
+    org = await seed.organization(pool)
+    await seed.channel_credential(pool, Vault([old]), org, "slack", "xoxb-rotate-me-0001")
+    await seed.destination(pool, Vault([old]), org, None, "webhook", "https://a.example/h", {}, "whsec_one-secret")
+    await seed.destination(pool, Vault([lost]), org, None, "webhook", "https://b.example/h", {}, "whsec_two-secret")
+    code, text = await run_module(
+        "producer", "rotate-credentials", env=env_for(settings, CREDENTIALS_KEYS=f"{new},{old}")
+    )
+    # The credential under a key no longer configured is reported, not destroyed.
+    assert code == 1 and "re-encrypted 2 credential(s)" in text and "1 opened with no configured key" in text, text
+    only_new = Vault([new])
+    tokens = [r["secret"] for r in await pool.fetch("SELECT secret FROM shared_report_channel_credentials")]
+    tokens += [
+        r["secret"] for r in await pool.fetch("SELECT secret FROM shared_report_destinations WHERE target LIKE '%a.%'")
+    ]
+    assert sorted(only_new.decrypt(t) for t in tokens) == ["whsec_one-secret", "xoxb-rotate-me-0001"]
+    assert "rotate-me" not in text and "one-secret" not in text
+    code, text = await run_module("producer", "new-key", env=env_for(settings))
+    assert code == 0 and Vault.parse(text.strip())
+
+
+async def test_a_bad_credentials_key_stops_the_process_naming_it(settings: Settings) -> None:
+    code, text = await run_module("consumer", env=env_for(settings, CREDENTIALS_KEYS="not-a-fernet-key"))
+    assert code == 2 and "CREDENTIALS_KEYS" in text and "not-a-fernet-key" not in text, text
+    assert len(text.strip().splitlines()) == 1
