@@ -22,7 +22,7 @@ from consumer.export import export_to_file, file_name
 from consumer.filters import parse_filters
 from consumer.lease import LeaseLost
 from consumer.summary import summarize
-from shared import deadletters, templates
+from shared import deadletters, logs, templates
 from shared.db import DB_ERRORS, TRANSIENT_DB_ERRORS, Pool, Record
 from shared.errors import InvalidFilters, InvalidMessage, QueueError
 from shared.message import AnyRecipient, EmailRecipient, ReportMessage, TelegramRecipient, format_instant, parse_message
@@ -88,11 +88,13 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
     settings = deps.settings
     job_id: str = ctx.get("job_id", "")
     job_try: int = ctx.get("job_try", 1)
+    logs.about(job_id=job_id, run_id=_uuid(payload, "run_id"), schedule_id=_uuid(payload, "schedule_id"))
     try:
         message = parse_message(payload)
     except InvalidMessage as exc:
         metrics.POISON.labels("invalid_message").inc()
         return await _dead(deps, payload, job_id, job_try, str(exc), poison=True)
+    logs.about(run_id=message.run_id, schedule_id=message.schedule_id, organization_id=message.organization_id)
     claim = Claim(uuid4(), job_try=job_try)
     try:
         # Our own deadline, inside arq's, so a slow run is retried or dead-lettered rather than lost.

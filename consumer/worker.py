@@ -23,7 +23,7 @@ from consumer.deliver import Deliverer
 from consumer.destinations import Destinations
 from consumer.job import Deps, shared_report
 from consumer.ratelimit import RateLimiter
-from shared import deadletters, serializer
+from shared import deadletters, logs, serializer
 from shared.db import DB_ERRORS, Pool, create_pool
 from shared.message import FUNCTION_NAME
 from shared.migrate import require_current
@@ -62,6 +62,16 @@ class ReportWorker(Worker):
                 log.warning("lost Redis (%s); worker reconnects in %.1f s", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RECONNECT_MAX)
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        # Runs in the job's own task: arq's lines about the job and ours carry the run's ids as fields.
+        logs.about(job_id=job_id)
+        with contextlib.suppress(*REDIS_ERRORS):
+            data = await self.pool.get(job_key_prefix + job_id)
+            args = poison.load_job(data).get("a") if data else None
+            message = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
+            logs.about(**{k: message[k] for k in ("run_id", "schedule_id", "organization_id") if k in message})
+        await super().run_job(job_id, score)
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         # arq gives up on an entry without calling us when its data is gone or its tries ran out: record it.

@@ -23,6 +23,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sub.add_parser(
         "check", help="check the run invariants (stuck, overdue, lost jobs, dead letters); exit 1 if any fails"
     )
+    sub.add_parser("prune", help="delete runs and replayed dead letters older than RETENTION_DAYS, then exit")
     sub.add_parser("new-key", help="print a new key for CREDENTIALS_KEYS")
     sub.add_parser(
         "rotate-credentials",
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "rotate-credentials":
         return run_command("producer", run.run_rotate_credentials)
+    if args.command == "prune":
+        return run_command("producer", run.run_prune)
     if args.command == "migrate":
         return run_command("producer", run.run_migrate)
     return run_command("producer", run.run_producer)

@@ -10,7 +10,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
-from producer import invariants, metrics
+from producer import invariants, metrics, retention
 from producer.scheduler import seconds_until_due, sweep, tick
 from shared.db import DB_ERRORS, Connection, Pool, connect
 from shared.errors import ReportsError
@@ -36,6 +36,7 @@ class Scheduler:
         self._listener: Connection | None = None
         self.last_tick_at: float | None = None
         self._next_sweep = 0.0
+        self._next_prune = 0.0
 
     def stop(self) -> None:
         self._stopping.set()
@@ -67,11 +68,19 @@ class Scheduler:
         if result.claimed:
             log.info("tick claimed %d schedule(s), enqueued %d job(s)", result.claimed, result.enqueued)
         await self.sweep_if_due()
+        await self.prune_if_due()
         metrics.QUEUE_DEPTH.set(await queue_depth(self.redis, self.settings.queue_name))
         until = await seconds_until_due(self.pool)
         # Woken by the sweep interval too, so a lost worker's run comes back within lease + interval.
         poll = min(self.settings.tick_seconds, self._next_sweep - time.monotonic())
         return max(0.0, poll if until is None else min(poll, max(0.0, until + _WAKE_MARGIN)))
+
+    async def prune_if_due(self) -> None:
+        if time.monotonic() < self._next_prune:
+            return
+        # Set first: a failing prune is retried at the next interval, not on every tick.
+        self._next_prune = time.monotonic() + self.settings.retention_interval_seconds
+        await retention.prune(self.pool, self.settings)
 
     async def sweep_if_due(self) -> None:
         if time.monotonic() < self._next_sweep:

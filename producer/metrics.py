@@ -22,3 +22,4 @@ INVARIANTS = Gauge(
     ["check"],
 )
 ERRORS = Counter("scheduled_reports_loop_errors_total", "Scheduler loop passes that failed", ["kind"])
+PRUNED = Counter("scheduled_reports_pruned_total", "Rows deleted by retention", ["table"])

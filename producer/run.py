@@ -115,3 +115,16 @@ async def run_rotate_credentials(settings: Settings) -> int:
                     rotated += 1
     print(f"re-encrypted {rotated} credential(s) with the first key; {unreadable} opened with no configured key")
     return 1 if unreadable else 0
+
+
+async def run_prune(settings: Settings) -> int:
+    from producer import retention
+
+    async with pool_context(settings.dsn, max_size=2) as pool:
+        await require_current(pool)
+        result = await retention.prune(pool, settings)
+    print(
+        f"deleted {result.runs} run(s), {result.notifications} notification(s) and {result.dead_letters} replayed "
+        f"dead letter(s) older than {settings.retention_days} days in {result.seconds:.1f} s"
+    )
+    return 0

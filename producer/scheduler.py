@@ -83,7 +83,12 @@ async def _plan_batch(
             )
         except InvalidInput as exc:
             # A stored expression that no longer evaluates must not block the others: park it.
-            log.error("schedule %s has an unusable cron expression: %s", row["id"], exc)
+            log.error(
+                "schedule %s has an unusable cron expression: %s",
+                row["id"],
+                exc,
+                extra={"schedule_id": row["id"], "organization_id": row["organization_id"]},
+            )
             advances.append((row["id"], None, None, "failed"))
             continue
         recipients = resolve(row["id"], row["organization_id"], Channels.of(row), own, org)

@@ -12,6 +12,14 @@ import orjson
 from shared.redact import redact
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+# What a line is about (run_id, schedule_id, job_id, organization_id): set once per job, inherited by its tasks.
+subject: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("subject", default={})  # noqa: B039
+FIELDS = ("run_id", "schedule_id", "job_id", "organization_id")
+
+
+def about(**fields: object) -> None:
+    """Add fields to every log line of the current task (and of the tasks it starts from now on)."""
+    subject.set({**subject.get(), **{k: str(v) for k, v in fields.items() if v is not None}})
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,6 +33,12 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             data["request_id"] = rid
+        data.update(subject.get())
+        for name in FIELDS:
+            # A line may name its subject itself: log.info(..., extra={"schedule_id": ...}).
+            value = record.__dict__.get(name)
+            if value is not None:
+                data[name] = str(value)
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         return redact(orjson.dumps(data, default=str).decode())

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     sweep_batch_size: int = Field(default=1000, ge=1, le=10_000)
     overdue_seconds: float = Field(default=900.0, gt=0)
 
+    # Runs, their delivery log and replayed dead letters older than this are deleted (RETENTION_DAYS).
+    retention_days: int = Field(default=90, ge=1, le=36_500)
+    retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
+    retention_budget_seconds: float = Field(default=60.0, gt=0)
+
     queue_name: str = "arq:queue"
     max_tries: int = Field(default=5, ge=1)
     job_timeout_seconds: int = Field(default=900, ge=5)
