@@ -11,6 +11,7 @@ from aiohttp import web
 
 from producer.api import destinations
 from producer.api.errors import error_middleware
+from producer.api.jwks import JWKS, Jwks, jwks_middleware
 from producer.api.keys import POOL, REDIS, SETTINGS
 from producer.api.openapi import document
 from producer.api.routes import add_routes
@@ -35,6 +36,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[REDIS].aclose()
     await app[POOL].close()
+
+
+async def _fetch_jwks(app: web.Application) -> None:
+    await app[JWKS].refresh()
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
@@ -72,8 +77,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024, middlewares=[error_middleware])
+    app = web.Application(client_max_size=64 * 1024, middlewares=[error_middleware, jwks_middleware])
     app[SETTINGS] = settings
+    if settings.jwt_jwks_url:
+        app[JWKS] = Jwks(settings.jwt_jwks_url, settings.jwt_jwks_cache_seconds, settings.http_timeout_seconds)
+        app.on_startup.append(_fetch_jwks)
     app.cleanup_ctx.append(_resources)
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler)

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     jwt_secret: SecretStr | None = None
     jwt_audience: str = "authenticated"
+    # Asymmetric tokens (RS256, ES256, ...) are checked against the keys published here, e.g.
+    # https://<project>.supabase.co/auth/v1/.well-known/jwks.json
+    jwt_jwks_url: str | None = None
+    jwt_jwks_cache_seconds: float = Field(default=600.0, gt=0)
+    jwt_issuer: str | None = None
 
     email_transport: EmailTransport = EmailTransport.loops
     email_from: str = "reports@localhost"
@@ -141,6 +146,11 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key)")
         return value
 
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        return check_url(value, ("https", "http")) if value else None
+
     @field_validator("loops_api_url", "telegram_api_url", "slack_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -202,7 +212,9 @@ class Settings(BaseSettings):
             raise ConfigError("missing required setting(s): " + ", ".join(missing) + " (set them in the environment)")
 
     def require_producer(self) -> None:
-        self.require("database_url", "redis_url", "jwt_secret")
+        self.require("database_url", "redis_url")
+        if self.jwt_secret is None and not self.jwt_jwks_url:
+            raise ConfigError("missing required setting(s): JWT_SECRET or JWT_JWKS_URL (set one in the environment)")
 
     def require_consumer(self) -> None:
         self.require("database_url", "redis_url")

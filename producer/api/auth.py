@@ -1,14 +1,16 @@
-"""Bearer JWT (HS256, exp, aud) and organization membership."""
+"""Bearer JWT (HS256 with JWT_SECRET, or RS256/ES256 from a JWKS; exp, aud) and organization membership."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import jwt
 from aiohttp import web
 
 from producer.api.errors import ApiError
+from producer.api.jwks import ASYMMETRIC, JWKS, Jwks
 from shared.db import Pool
 from shared.settings import Settings
 
@@ -38,6 +40,37 @@ class Principal:
         return [r["organization_id"] for r in rows]
 
 
+def _verify(token: str, settings: Settings, jwks: Jwks | None) -> dict[str, Any]:
+    header = jwt.get_unverified_header(token)
+    alg = header.get("alg")
+    options: jwt.types.Options = {"require": ["exp"]}
+    if alg == "HS256":
+        if settings.jwt_secret is None:
+            raise jwt.InvalidTokenError("HS256 tokens are not accepted here (no JWT_SECRET)")
+        return jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=["HS256"],
+            audience=settings.jwt_audience,
+            options=options,
+        )
+    if alg not in ASYMMETRIC or jwks is None:
+        raise jwt.InvalidTokenError(f"algorithm {alg!r} is not accepted")
+    key = jwks.get(header.get("kid"))
+    if key is None:
+        raise jwt.InvalidTokenError(f"no signing key with kid {str(header.get('kid'))[:64]!r} in the JWKS")
+    # The key's own algorithm, never the token's say-so alone: an RSA key cannot verify an ES256 token.
+    allowed = [key.algorithm_name] if key.algorithm_name in ASYMMETRIC else [alg]
+    return jwt.decode(
+        token,
+        key.key,
+        algorithms=allowed,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        options=options,
+    )
+
+
 def authenticate(request: web.Request, settings: Settings) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -46,15 +79,8 @@ def authenticate(request: web.Request, settings: Settings) -> Principal:
     if not token.isascii():
         # A JWT is ASCII; other bytes would make the decoder raise before it can say "invalid".
         raise ApiError(401, "invalid token: a JWT holds only ASCII characters")
-    assert settings.jwt_secret is not None
     try:
-        claims = jwt.decode(
-            token,
-            settings.jwt_secret.get_secret_value(),
-            algorithms=["HS256"],
-            audience=settings.jwt_audience,
-            options={"require": ["exp"]},
-        )
+        claims = _verify(token, settings, request.app.get(JWKS))
     except jwt.ExpiredSignatureError as exc:
         raise ApiError(401, "token expired") from exc
     except jwt.InvalidTokenError as exc:
