@@ -14,6 +14,7 @@ from shared.db import pool_context
 from shared.errors import FieldIssue, InvalidInput
 from shared.migrate import require_current
 from shared.queue import connect as connect_redis
+from shared.queue import has_consumer, no_consumer_warning, queue_depth
 from shared.settings import Settings
 
 
@@ -101,6 +102,8 @@ async def dead_letters_replay(settings: Settings, dead_id: str | None, replay_al
                 except deadletters.NotReplayable as exc:
                     failures += 1
                     print(f"not replayed {dead}: {exc}")
+            if len(ids) > failures and not await has_consumer(redis, settings.queue_name):
+                print(no_consumer_warning(settings.queue_name, await queue_depth(redis, settings.queue_name)))
         finally:
             await redis.aclose()
     return 1 if failures else 0

@@ -9,7 +9,7 @@ from arq.connections import ArqRedis
 
 from producer import metrics, queries
 from shared.db import Pool
-from shared.queue import lost_jobs
+from shared.queue import has_consumer, lost_jobs, queue_depth
 from shared.settings import Settings
 
 _EXAMPLES = 5
@@ -81,6 +81,18 @@ async def check(pool: Pool, redis: ArqRedis | None, settings: Settings) -> list[
                 "queued runs with no job on the queue (checked on QUEUE_NAME's Redis)",
                 "the producer's sweep re-enqueues them; if the count stays, check that the sweep runs",
                 ids[:_EXAMPLES],
+            )
+        )
+    if redis is not None:
+        depth = await queue_depth(redis, settings.queue_name)
+        waiting = 0 if await has_consumer(redis, settings.queue_name) else depth
+        findings.append(
+            Finding(
+                "queue_without_consumer",
+                waiting,
+                f"jobs on queue {settings.queue_name!r} with no consumer reading it",
+                "start `python -m consumer` with the same QUEUE_NAME and REDIS_URL as the producer",
+                [],
             )
         )
     count, examples = await _count(pool, queries.COUNT_UNREPLAYED_DEAD_LETTERS, queries.UNREPLAYED_DEAD_LETTERS)

@@ -14,7 +14,7 @@ from producer import invariants, metrics, retention
 from producer.scheduler import seconds_until_due, sweep, tick
 from shared.db import DB_ERRORS, Connection, Pool, connect
 from shared.errors import ReportsError
-from shared.queue import queue_depth
+from shared.queue import has_consumer, no_consumer_warning, queue_depth
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,12 @@ class Scheduler:
             log.info("tick claimed %d schedule(s), enqueued %d job(s)", result.claimed, result.enqueued)
         await self.sweep_if_due()
         await self.prune_if_due()
-        metrics.QUEUE_DEPTH.set(await queue_depth(self.redis, self.settings.queue_name))
+        depth = await queue_depth(self.redis, self.settings.queue_name)
+        metrics.QUEUE_DEPTH.set(depth)
+        consumers = await has_consumer(self.redis, self.settings.queue_name)
+        metrics.CONSUMER_SEEN.set(1 if consumers else 0)
+        if result.enqueued and not consumers:
+            log.warning(no_consumer_warning(self.settings.queue_name, depth).removeprefix("warning: "))
         until = await seconds_until_due(self.pool)
         # Woken by the sweep interval too, so a lost worker's run comes back within lease + interval.
         poll = min(self.settings.tick_seconds, self._next_sweep - time.monotonic())

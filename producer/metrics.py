@@ -23,3 +23,6 @@ INVARIANTS = Gauge(
 )
 ERRORS = Counter("scheduled_reports_loop_errors_total", "Scheduler loop passes that failed", ["kind"])
 PRUNED = Counter("scheduled_reports_pruned_total", "Rows deleted by retention", ["table"])
+CONSUMER_SEEN = Gauge(
+    "scheduled_reports_queue_consumer_seen", "1 when a consumer reported on QUEUE_NAME in the last 6 s, else 0"
+)

@@ -11,6 +11,7 @@ from shared.db import pool_context
 from shared.message import format_instant
 from shared.migrate import migrate, require_current
 from shared.queue import connect as connect_redis
+from shared.queue import has_consumer, no_consumer_warning, queue_depth
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,11 @@ async def run_tick(settings: Settings, *, dry_run: bool) -> int:
     async with pool_context(settings.dsn, max_size=2) as pool:
         await require_current(pool)
         redis = None if dry_run else await connect_redis(settings.redis_dsn)
+        warning = None
         try:
             result = await tick(pool, redis, settings, dry_run=dry_run)
+            if redis is not None and result.enqueued and not await has_consumer(redis, settings.queue_name):
+                warning = no_consumer_warning(settings.queue_name, await queue_depth(redis, settings.queue_name))
         finally:
             if redis is not None:
                 await redis.aclose()
@@ -67,6 +71,8 @@ async def run_tick(settings: Settings, *, dry_run: bool) -> int:
             f"{result.claimed} schedule(s) claimed, runs {dict(sorted(result.runs.items()))}, "
             f"{result.enqueued} job(s) enqueued"
         )
+        if warning:
+            print(warning)
     return 0
 
 

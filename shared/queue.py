@@ -133,3 +133,19 @@ async def queue_depth(redis: ArqRedis, queue_name: str) -> int:
         return int(await redis.zcard(queue_name))
     except (RedisError, OSError) as exc:
         raise QueueError(f"cannot read queue depth: {exc}") from exc
+
+
+async def has_consumer(redis: ArqRedis, queue_name: str) -> bool:
+    """Whether a worker on this queue reported in the last few seconds (arq's health-check key; the consumer
+    writes it every 5 s with a 6 s expiry)."""
+    try:
+        return bool(await redis.exists(f"{queue_name}:health-check"))
+    except (RedisError, OSError) as exc:
+        raise QueueError(f"Redis unavailable: {type(exc).__name__}") from exc
+
+
+def no_consumer_warning(queue_name: str, jobs: int) -> str:
+    return (
+        f"warning: no consumer is reading queue {queue_name!r}; {jobs} job(s) wait there until one does "
+        "(start `python -m consumer` with the same QUEUE_NAME and REDIS_URL)"
+    )

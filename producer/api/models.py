@@ -260,6 +260,8 @@ class RunList(BaseModel):
 
 class RunAccepted(BaseModel):
     run_id: UUID
+    # Set when no consumer is reading the queue the run was put on.
+    warning: str | None = None
 
 
 class DeadLetterOut(BaseModel):

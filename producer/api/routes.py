@@ -42,6 +42,7 @@ from shared.cron import next_fire, upcoming
 from shared.db import Connection, Pool, Record
 from shared.health import json_response
 from shared.message import AnyRecipient, EmailRecipient, ReportMessage, TelegramRecipient
+from shared.queue import has_consumer, no_consumer_warning, queue_depth
 
 M = TypeVar("M", bound=BaseModel)
 _CURSOR_MIN = datetime(1970, 1, 1, tzinfo=UTC)
@@ -468,7 +469,16 @@ async def run_now(request: web.Request) -> web.Response:
     await runs.record(pool, message)
     added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)
     metrics.ENQUEUED.labels("manual").inc(added)
-    return json_response(RunAccepted(run_id=run_id).model_dump(mode="json"), status=202)
+    return await _accepted(request, run_id)
+
+
+async def _accepted(request: web.Request, run_id: UUID) -> web.Response:
+    queue = request.app[SETTINGS].queue_name
+    redis = request.app[REDIS]
+    warning = None
+    if not await has_consumer(redis, queue):
+        warning = no_consumer_warning(queue, await queue_depth(redis, queue)).removeprefix("warning: ")
+    return json_response(RunAccepted(run_id=run_id, warning=warning).model_dump(mode="json"), status=202)
 
 
 async def list_runs(request: web.Request) -> web.Response:
@@ -525,7 +535,7 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
         run_id = await deadletters.replay(pool, request.app[REDIS], request.app[SETTINGS].queue_name, dead_id)
     except deadletters.NotReplayable as exc:
         raise ApiError(409, str(exc)) from exc
-    return json_response(RunAccepted(run_id=run_id).model_dump(mode="json"), status=202)
+    return await _accepted(request, run_id)
 
 
 def add_routes(app: web.Application) -> None:

@@ -195,3 +195,19 @@ async def test_a_bad_credentials_key_stops_the_process_naming_it(settings: Setti
     code, text = await run_module("consumer", env=env_for(settings, CREDENTIALS_KEYS="not-a-fernet-key"))
     assert code == 2 and "CREDENTIALS_KEYS" in text and "not-a-fernet-key" not in text, text
     assert len(text.strip().splitlines()) == 1
+
+
+async def test_a_tick_onto_a_queue_nobody_reads_says_so(pool: Pool, redis: ArqRedis, settings: Settings) -> None:
+    org = await seed.organization(pool)
+    link = await seed.shared_link(pool, org)
+    sched = await seed.schedule(pool, org, link, next_run_at=datetime(2026, 1, 1, 9, tzinfo=UTC))
+    await seed.recipient(pool, sched, email="a@example.com")
+    env = env_for(settings, QUEUE_NAME="nobody:reads:this")
+    code, text = await run_module("producer", "tick", "--once", env=env)
+    assert code == 0 and "no consumer is reading queue 'nobody:reads:this'; 1 job(s) wait there" in text, text
+    code, text = await run_module("producer", "check", env=env)
+    assert code == 1 and "FAIL queue_without_consumer: 1 jobs on queue 'nobody:reads:this'" in text, text
+    # A consumer's health key (written every 5 s) makes both quiet.
+    await redis.set("nobody:reads:this:health-check", b"alive", px=6000)
+    code, text = await run_module("producer", "check", env=env)
+    assert "ok   queue_without_consumer: 0" in text, text
