@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -47,7 +48,24 @@ def ensure_environment() -> None:
 
 
 def run(args: list[str]) -> int:
-    return subprocess.call([str(PYTHON), *args], cwd=ROOT)
+    """Run the command; Ctrl-C or SIGTERM to this process is passed on to it, and we wait until it has
+    stopped everything it started (the demo's servers, the embedded PostgreSQL and Redis)."""
+    child = subprocess.Popen([str(PYTHON), *args], cwd=ROOT)
+
+    def forward(signum: int, frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -37,6 +38,23 @@ JWT_SECRET = "demo-secret-do-not-use-in-production"
 DEMO_SLACK_TOKEN = "xoxb-demo-0000-not-a-real-token"
 DEMO_WEBHOOK_SECRET = "whsec_ZGVtby13ZWJob29rLXNpZ25pbmcta2V5LTAwMDAwMDA="
 DEMO_SFTP_PASSWORD = "demo-sftp-password"
+DEAD_SCHEDULE = "Always Unavailable (dead letter)"
+# What the command line tools need to work on the demo's data and queue.
+CLI_SETTINGS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "QUEUE_NAME",
+    "JWT_SECRET",
+    "CREDENTIALS_KEYS",
+    "LOOPS_API_URL",
+    "LOOPS_API_KEY",
+    "LOOPS_TRANSACTIONAL_ID",
+    "TELEGRAM_API_URL",
+    "TELEGRAM_BOT_TOKEN",
+    "SLACK_API_URL",
+    "OUTBOUND_ALLOW_PRIVATE",
+    "LOG_FORMAT",
+)
 FINAL = ("sent", "partial", "failed", "skipped", "dead")
 
 
@@ -87,7 +105,6 @@ async def run(output: Path, serve: bool, videos: int) -> int:
         await migrate(database_url)
         async with pool_context(database_url, max_size=4) as pool:
             data = await seed(pool, videos)
-            print(f"seeded: organization 'Demo Co', {data.videos} videos, {len(data.schedule_ids)} schedules due now")
             loops = FakeLoops(api_key="demo-loops-key", save_dir=output / "loops")
             telegram = FakeTelegram(token="424242:DEMO", save_dir=output / "telegram")
             await loops.start()
@@ -99,6 +116,8 @@ async def run(output: Path, serve: bool, videos: int) -> int:
             await receiver.start()
             sftp_port = await sftp.start()
             (output / "sftp" / "drop").mkdir(parents=True, exist_ok=True)
+            # One endpoint that is always down: its run is retried, then dead-lettered, so replay can be tried.
+            receiver.always["/unavailable"] = 503
             credentials_key = new_key()
             await destinations(
                 pool,
@@ -115,7 +134,10 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     "host_key": sftp.public_host_key,
                 },
                 sftp_password=DEMO_SFTP_PASSWORD,
+                dead_url=f"{receiver.url}/unavailable",
+                dead_name=DEAD_SCHEDULE,
             )
+            print(f"seeded: organization 'Demo Co', {data.videos} videos, {len(data.schedule_ids)} schedules due now")
             producer_port = _free_port(8080)
             env = dict(os.environ)
             env.update(
@@ -139,6 +161,10 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     "CONSUMER_PORT": str(_free_port(8081)),
                     "LOG_FORMAT": "text",
                     "SPOOL_DIR": str(output / ".spool"),
+                    # Short retries, so the demo's dead letter appears within seconds.
+                    "MAX_TRIES": "2",
+                    "RETRY_BASE_SECONDS": "0.5",
+                    "RETRY_CAP_SECONDS": "1",
                 }
             )
             producer = await _spawn("producer", env, output / "producer.log")
@@ -157,7 +183,7 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     print("runs did not finish within 120 s; see demo-output/*.log")
                     return 1
                 runs = await pool.fetch(
-                    "SELECT s.name, r.status, r.row_count, r.byte_count, r.filename, "
+                    "SELECT s.name, r.status, r.row_count, r.byte_count, r.filename, r.error, "
                     "extract(epoch FROM r.enqueued_at - r.fire_at) AS lag "
                     "FROM shared_report_runs r JOIN shared_report_schedules s ON s.id = r.schedule_id ORDER BY s.name"
                 )
@@ -187,9 +213,16 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                 )
                 print(f"\n{len(runs)} schedule(s) fired:")
                 for r in runs:
+                    lag = f"enqueued {r['lag']:.2f} s after its due time"
+                    if r["status"] != "sent":
+                        print(f"  {r['name']:<34} {r['status']:<6} {r['error']} ({lag})")
+                        continue
+                    # The file as delivered: a zipped schedule's attachment is the zip, not the CSV inside it.
+                    saved = next((p for p in output.rglob(f"*{r['filename']}") if p.is_file()), None)
+                    size = saved.stat().st_size if saved else r["byte_count"]
                     print(
-                        f"  {r['name']:<22} {r['status']:<8} {r['row_count']} rows, {r['byte_count']} bytes, "
-                        f"{r['filename']} (enqueued {r['lag']:.2f} s after its due time)"
+                        f"  {r['name']:<34} {r['status']:<6} {r['row_count']} rows, {r['filename']} "
+                        f"({size:,} bytes) ({lag})"
                     )
                 print(f"\n{len(notes)} deliveries:")
                 for n in notes:
@@ -230,17 +263,30 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                         JWT_SECRET,
                         algorithm="HS256",
                     )
+                    dead = await pool.fetchval("SELECT id FROM shared_report_dead_letters ORDER BY failed_at LIMIT 1")
+                    shared = {k: env[k] for k in CLI_SETTINGS}
+                    lines = [f"export {k}={shlex.quote(v)}" for k, v in shared.items()]
+                    lines += [
+                        f"export B=http://127.0.0.1:{producer_port}",
+                        f"export TOKEN={token}",
+                        f"export ORG={data.organization_id}",
+                        f"export LINK={data.shared_link_id}",
+                        f"export SCHEDULE={data.schedule_ids[0]}",
+                        f"export DEAD_LETTER_ID={dead}",
+                    ]
+                    (output / "env.sh").write_text("\n".join(lines) + "\n")
                     print(
-                        f"\nAPI at http://127.0.0.1:{producer_port} (Ctrl+C stops)\n"
-                        f"export TOKEN={token}\nexport ORG={data.organization_id}\n"
-                        f"export LINK={data.shared_link_id}\nexport SCHEDULE={data.schedule_ids[0]}"
+                        f"\nAPI at http://127.0.0.1:{producer_port} (Ctrl+C or SIGTERM stops everything)\n"
+                        "Paste these lines into another shell (also in demo-output/env.sh), then follow the README:\n"
+                        + "\n".join(lines),
+                        flush=True,
                     )
                     stop = asyncio.Event()
                     loop = asyncio.get_running_loop()
                     for sig in (signal.SIGINT, signal.SIGTERM):
                         loop.add_signal_handler(sig, stop.set)
                     await stop.wait()
-                ok = all(r["status"] == "sent" for r in runs)
+                ok = all(r["status"] == "sent" or r["name"] == DEAD_SCHEDULE for r in runs)
                 return 0 if ok else 1
             finally:
                 codes = [await _stop(producer), await _stop(consumer)]
@@ -254,12 +300,18 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     print(f"warning: process exit codes {codes}; see demo-output/*.log")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     parser.add_argument("--output", type=Path, default=Path("demo-output"))
     parser.add_argument("--videos", type=int, default=10_000)
     parser.add_argument("--serve", action="store_true", help="keep the producer API running after delivery")
     args = parser.parse_args()
+    # SIGTERM stops the demo like Ctrl-C: every process and embedded server it started is stopped first.
+    signal.signal(signal.SIGTERM, _interrupt)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(run(args.output.resolve(), args.serve, args.videos))
     return 130

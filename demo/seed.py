@@ -121,10 +121,33 @@ async def destinations(
     webhook_secret: str,
     sftp: dict[str, object],
     sftp_password: str,
+    dead_url: str,
+    dead_name: str,
 ) -> None:
-    """The weekly schedule also goes to a Slack channel, a webhook and an SFTP drop directory."""
+    """The weekly schedule also goes to a Slack channel, a webhook and an SFTP drop directory; one more
+    schedule delivers only to a webhook that is always down, so it ends dead with a dead letter."""
     weekly = data.schedule_ids[0]
     async with pool.acquire() as conn, conn.transaction():
+        dead = await conn.fetchval(
+            "INSERT INTO shared_report_schedules (organization_id, shared_link_id, created_by, name, cadence, "
+            "scheduled_time, cron_expression, timezone, send_email, send_telegram, channels, next_run_at) "
+            "VALUES ($1, $2, $3, $4, 'daily', '07:00', '0 7 * * *', 'UTC', false, false, '{webhook}', now()) "
+            "RETURNING id",
+            data.organization_id,
+            data.shared_link_id,
+            data.owner_id,
+            dead_name,
+        )
+        await conn.execute(
+            "INSERT INTO shared_report_destinations (organization_id, schedule_id, channel, target, config, secret)"
+            " VALUES ($1, $2, 'webhook', $3, $4, $5)",
+            data.organization_id,
+            dead,
+            dead_url,
+            {"url": dead_url},
+            vault.encrypt(webhook_secret),
+        )
+        data.schedule_ids.append(dead)
         await conn.execute(
             "INSERT INTO shared_report_channel_credentials (organization_id, channel, secret) VALUES ($1, 'slack', $2)",
             data.organization_id,
