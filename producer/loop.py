@@ -14,7 +14,7 @@ from producer import invariants, metrics, retention
 from producer.scheduler import seconds_until_due, sweep, tick
 from shared.db import DB_ERRORS, Connection, Pool, connect
 from shared.errors import ReportsError
-from shared.queue import has_consumer, no_consumer_warning, queue_depth
+from shared.queue import has_consumer, no_consumer_warning, oldest_age_seconds, queue_depth
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class Scheduler:
         await self.prune_if_due()
         depth = await queue_depth(self.redis, self.settings.queue_name)
         metrics.QUEUE_DEPTH.set(depth)
+        metrics.QUEUE_OLDEST_AGE.set(await oldest_age_seconds(self.redis, self.settings.queue_name))
         consumers = await has_consumer(self.redis, self.settings.queue_name)
         metrics.CONSUMER_SEEN.set(1 if consumers else 0)
         if result.enqueued and not consumers:

@@ -26,3 +26,6 @@ PRUNED = Counter("scheduled_reports_pruned_total", "Rows deleted by retention", 
 CONSUMER_SEEN = Gauge(
     "scheduled_reports_queue_consumer_seen", "1 when a consumer reported on QUEUE_NAME in the last 6 s, else 0"
 )
+QUEUE_OLDEST_AGE = Gauge(
+    "scheduled_reports_queue_oldest_age_seconds", "How long the oldest due job has waited on the queue"
+)

@@ -135,6 +135,16 @@ async def queue_depth(redis: ArqRedis, queue_name: str) -> int:
         raise QueueError(f"cannot read queue depth: {exc}") from exc
 
 
+async def oldest_age_seconds(redis: ArqRedis, queue_name: str, now_ms: int | None = None) -> float:
+    """How long the oldest job that is due (not deferred to the future) has been waiting; 0 when none."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    try:
+        oldest = await redis.zrangebyscore(queue_name, "-inf", now, start=0, num=1, withscores=True)
+    except (RedisError, OSError) as exc:
+        raise QueueError(f"cannot read the queue: {exc}") from exc
+    return max(0.0, (now - float(oldest[0][1])) / 1000) if oldest else 0.0
+
+
 async def has_consumer(redis: ArqRedis, queue_name: str) -> bool:
     """Whether a worker on this queue reported in the last few seconds (arq's health-check key; the consumer
     writes it every 5 s with a 6 s expiry)."""

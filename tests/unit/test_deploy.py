@@ -104,6 +104,38 @@ def test_k8s_probes_hit_real_routes_on_the_right_ports() -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     producer = next(d for d in load_all(DEPLOY / "k8s" / "producer.yaml") if d["kind"] == "Deployment")
     assert producer["spec"]["replicas"] == 2
-    assert any(d["kind"] == "HorizontalPodAutoscaler" for d in load_all(DEPLOY / "k8s" / "consumer.yaml"))
+    consumer = load_all(DEPLOY / "k8s" / "consumer.yaml")
+    [scaled] = [d for d in consumer if d["kind"] == "ScaledObject"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "scheduled-reports-consumer"
+    assert scaled["spec"]["triggers"][0]["metadata"]["query"] == "max(scheduled_reports_queue_depth)"
+    assert not [d for d in consumer if d["kind"] == "HorizontalPodAutoscaler"], "consumers scale on the queue"
+    [service] = [d for d in consumer if d["kind"] == "Service"]
+    assert service["spec"]["selector"] == {"app": "scheduled-reports", "component": "consumer"}
+    assert service["spec"]["ports"][0]["port"] == Settings().consumer_port
     [job] = load_all(DEPLOY / "k8s" / "migrate-job.yaml")
     assert job["kind"] == "Job" and job["spec"]["template"]["spec"]["containers"][0]["args"] == ["producer", "migrate"]
+
+
+def test_every_pod_is_hardened() -> None:
+    for name in ("producer.yaml", "consumer.yaml", "migrate-job.yaml"):
+        for doc in load_all(DEPLOY / "k8s" / name):
+            if doc["kind"] not in ("Deployment", "Job"):
+                continue
+            pod = doc["spec"]["template"]["spec"]
+            assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] == 10001
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            for container in pod["containers"]:
+                sc = container["securityContext"]
+                assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True, name
+                assert sc["capabilities"] == {"drop": ["ALL"]}, name
+            if doc["kind"] == "Deployment":
+                # A read-only root needs somewhere to write: /tmp (and the consumer's spool) are volumes.
+                mounts = {m["mountPath"] for c in pod["containers"] for m in c.get("volumeMounts", [])}
+                assert "/tmp" in mounts, name
+
+
+def test_compose_publishes_nothing_beyond_this_machine() -> None:
+    compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
