@@ -19,7 +19,7 @@ from producer.recipients import NO_RECIPIENTS, Channels, group, resolve
 from shared.cron import deterministic_offset_ms
 from shared.db import Connection, Pool, Record
 from shared.errors import InvalidInput
-from shared.message import ReportMessage, job_id_for
+from shared.message import cron_message, job_id_for, recipients_json
 from shared.queue import Job, enqueue_many, lost_jobs, requeue_many
 from shared.settings import Settings
 
@@ -49,17 +49,8 @@ class TickResult:
         return self.runs.get(status, 0)
 
 
-def _message(row: Record, run_id: UUID, fire_at: datetime, recipients: Sequence[Any]) -> dict[str, Any]:
-    return ReportMessage(
-        v=1,
-        run_id=run_id,
-        schedule_id=row["id"],
-        organization_id=row["organization_id"],
-        shared_link_id=row["shared_link_id"],
-        fire_at=fire_at,
-        trigger="cron",
-        recipients=list(recipients),
-    ).to_json()
+def _message(row: Record, run_id: UUID, fire_at: datetime, recipients: list[dict[str, Any]]) -> dict[str, Any]:
+    return cron_message(run_id, row["id"], row["organization_id"], row["shared_link_id"], fire_at, recipients)
 
 
 async def _plan_batch(
@@ -71,6 +62,7 @@ async def _plan_batch(
     org = group(await conn.fetch(queries.ORG_RECIPIENTS, org_ids))
     runs: list[PlannedRun] = []
     advances: list[tuple[UUID, datetime | None, datetime | None, str | None]] = []
+    dumped: dict[tuple[int, ...], list[dict[str, Any]]] = {}
     for row in rows:
         try:
             schedule_plan = plan(
@@ -92,6 +84,10 @@ async def _plan_batch(
             advances.append((row["id"], None, None, "failed"))
             continue
         recipients = resolve(row["id"], row["organization_id"], Channels.of(row), own, org)
+        # Schedules that fall back to the same organization-wide list share one JSON form of it.
+        key = tuple(id(r) for r in recipients)
+        if key not in dumped:
+            dumped[key] = recipients_json(recipients)
         last_status: str | None = None
         for index, fire in enumerate(schedule_plan.fires):
             run = PlannedRun(uuid4(), row["id"], fire.fire_at, fire.status)
@@ -99,7 +95,7 @@ async def _plan_batch(
                 run.status, run.error = "failed", NO_RECIPIENTS
             elif fire.status == "queued":
                 run.job_id = job_id_for("cron", row["id"], fire.fire_at, run.run_id)
-                run.message = _message(row, run.run_id, fire.fire_at, recipients)
+                run.message = _message(row, run.run_id, fire.fire_at, dumped[key])
                 offset = deterministic_offset_ms(run.job_id, row["jitter_seconds"])
                 # Keep oldest-first order among several fires of one schedule.
                 run.defer_until = fire.fire_at + timedelta(milliseconds=offset + index)

@@ -212,9 +212,11 @@ class Settings(BaseSettings):
             raise ConfigError("missing required setting(s): " + ", ".join(missing) + " (set them in the environment)")
 
     def require_producer(self) -> None:
-        self.require("database_url", "redis_url")
+        missing = [name.upper() for name in ("database_url", "redis_url") if getattr(self, name) in (None, "")]
         if self.jwt_secret is None and not self.jwt_jwks_url:
-            raise ConfigError("missing required setting(s): JWT_SECRET or JWT_JWKS_URL (set one in the environment)")
+            missing.append("JWT_SECRET (or JWT_JWKS_URL)")
+        if missing:
+            raise ConfigError("missing required setting(s): " + ", ".join(missing) + " (set them in the environment)")
 
     def require_consumer(self) -> None:
         self.require("database_url", "redis_url")

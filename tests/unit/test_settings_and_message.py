@@ -91,3 +91,40 @@ def test_job_ids() -> None:
     fire = datetime(2026, 11, 23, 6, tzinfo=UTC)
     assert job_id_for("cron", s, fire, r) == f"shared_report:{s}:1795413600"
     assert job_id_for("manual", s, fire, r) == job_id_for("replay", s, fire, r) == f"shared_report:{r}"
+
+
+def test_the_schedulers_fast_message_is_the_validated_one() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from shared.message import (
+        DestinationRecipient,
+        EmailRecipient,
+        ReportMessage,
+        TelegramRecipient,
+        cron_message,
+        parse_message,
+        recipients_json,
+    )
+
+    recipients = [
+        EmailRecipient(channel="email", user_id=uuid4(), email="a@example.com"),
+        EmailRecipient(channel="email", email="b@example.com"),
+        TelegramRecipient(channel="telegram", telegram_chat_id=-100123),
+        DestinationRecipient(channel="webhook", destination_id=uuid4(), target="https://h.example/x"),
+    ]
+    ids = [uuid4() for _ in range(4)]
+    fire = datetime(2026, 3, 29, 1, 30, 15, 123456, tzinfo=UTC)
+    fast = cron_message(*ids, fire, recipients_json(recipients))
+    validated = ReportMessage(
+        v=1,
+        run_id=ids[0],
+        schedule_id=ids[1],
+        organization_id=ids[2],
+        shared_link_id=ids[3],
+        fire_at=fire,
+        trigger="cron",
+        recipients=recipients,
+    ).to_json()
+    assert fast == validated and list(fast) == list(validated)
+    assert parse_message(fast).to_json() == validated
