@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -137,3 +138,51 @@ async def test_a_schedule_delivers_zipped_ndjson_and_xlsx(
     latest = await pool.fetchrow("SELECT status, filename FROM shared_report_runs ORDER BY fire_at DESC LIMIT 1")
     assert latest["status"] == "sent" and latest["filename"].endswith(".xlsx")
     assert fx.telegram.documents(3)[-1]["document"]["content_type"].endswith("spreadsheetml.sheet")
+
+
+async def test_xlsx_opens_in_libreoffice_with_the_same_values(pool: Pool, tmp_path: Path) -> None:
+    """A real spreadsheet application reads the file: LibreOffice converts it to CSV, values and dates intact."""
+    import csv
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        if os.environ.get("CI"):
+            raise AssertionError("soffice is missing; .ci/run installs Debian's libreoffice-calc-nogui")
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui); CI installs it")
+    org = await seed.organization(pool)
+    for i in range(20):
+        stats = (1_000 * i, i, None, 3) if i % 4 else None
+        await video(pool, org, title=f'Clip {i}, "quoted"', stats=stats)
+    out, rows = await export(pool, org, tmp_path, "xlsx")
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [
+            soffice,
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--convert-to",
+            "csv",
+            "--outdir",
+            str(tmp_path / "lo"),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    converted = tmp_path / "lo" / "r.csv"
+    assert result.returncode == 0 and converted.exists(), result.stdout + result.stderr
+    with converted.open(newline="", encoding="utf-8") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == COLUMNS and len(table) - 1 == rows == 20
+    want = await expected(pool, org, "Europe/Berlin")
+    for got, row in zip(table[1:], want, strict=True):
+        shown = ["" if v is None else v.isoformat() if isinstance(v, date) else str(v) for v in row.values()]
+        assert got == shown
