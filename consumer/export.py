@@ -10,7 +10,8 @@ import hashlib
 import re
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -106,19 +107,52 @@ async def export_to_file(
     chunk_bytes: int = CHUNK_BYTES,
     *,
     kind: str = "csv",
+    beside: Callable[[str], Awaitable[None]] | None = None,
 ) -> ExportResult:
     """Write the report to `out` as `kind` (csv, ndjson or xlsx) in a read-only snapshot, streamed in bounded
-    chunks; disk writes (and XLSX encoding) run in a thread so deliveries on the event loop never stall."""
+    chunks; disk writes (and XLSX encoding) run in a thread so deliveries on the event loop never stall.
+
+    `beside` is called with the snapshot's id and runs while the file is written, on a connection of its
+    own: work that imports the snapshot (`in_snapshot`) sees exactly the rows of the file. The snapshot is
+    held until it has finished."""
     started = time.perf_counter()
     async with conn.transaction(isolation="repeatable_read", readonly=True):  # type: ignore[attr-defined]
-        await conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # type: ignore[attr-defined]
-        if kind == "xlsx":
-            rows, size, digest = await _xlsx(
-                conn, rows_query(organization_id, filters, timezone, fire_at), out, fire_at
-            )
-        else:
-            rows, size, digest = await _copy(conn, kind, organization_id, filters, timezone, fire_at, out, chunk_bytes)
+        side = None
+        if beside is not None:
+            snapshot: str = await conn.fetchval("SELECT pg_export_snapshot()")  # type: ignore[attr-defined]
+            side = asyncio.ensure_future(beside(snapshot))
+        try:
+            await conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # type: ignore[attr-defined]
+            if kind == "xlsx":
+                rows, size, digest = await _xlsx(
+                    conn, rows_query(organization_id, filters, timezone, fire_at), out, fire_at
+                )
+            else:
+                rows, size, digest = await _copy(
+                    conn, kind, organization_id, filters, timezone, fire_at, out, chunk_bytes
+                )
+        except BaseException:
+            if side is not None:
+                side.cancel()
+                await asyncio.gather(side, return_exceptions=True)
+            raise
+        if side is not None:
+            await side
     return ExportResult(out, rows, size, time.perf_counter() - started, digest)
+
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
+
+
+@asynccontextmanager
+async def in_snapshot(conn: object, snapshot: str) -> AsyncIterator[None]:
+    """A read-only transaction on `conn` that sees the database as the exporting transaction does."""
+    # SET TRANSACTION SNAPSHOT takes no bind parameter; the id comes from pg_export_snapshot(), checked anyway.
+    if not _SNAPSHOT_ID.fullmatch(snapshot):
+        raise ValueError(f"not a snapshot id: {snapshot!r}")
+    async with conn.transaction(isolation="repeatable_read", readonly=True):  # type: ignore[attr-defined]
+        await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # type: ignore[attr-defined]
+        yield
 
 
 async def _copy(

@@ -18,10 +18,10 @@ from arq import Retry
 from consumer import lease, metrics, notices, queries
 from consumer.deliver import Deliverer, ReportFiles
 from consumer.delivery.outcome import Outcome, Report
-from consumer.export import export_to_file, file_name
+from consumer.export import export_to_file, file_name, in_snapshot
 from consumer.filters import parse_filters
 from consumer.lease import LeaseLost
-from consumer.summary import summarize
+from consumer.summary import Summary, summarize
 from shared import deadletters, logs, templates
 from shared.db import DB_ERRORS, TRANSIENT_DB_ERRORS, Pool, Record
 from shared.errors import InvalidFilters, InvalidMessage, QueueError
@@ -289,6 +289,13 @@ async def _export_and_deliver(
     fmt = schedule["format"]
     kind = fmt.removesuffix(".zip")
     filename = file_name(schedule["slug"], message.fire_at, timezone, kind)
+    summaries: list[Summary] = []
+
+    async def summary_beside(snapshot: str) -> None:
+        # Computed while the file is written, from the same snapshot: its figures are the file's rows.
+        async with pool.acquire() as side, in_snapshot(side, snapshot):
+            summaries.append(await summarize(side, message.organization_id, filters, timezone, message.fire_at))
+
     async with pool.acquire() as conn:
         result = await export_to_file(
             conn,
@@ -299,7 +306,9 @@ async def _export_and_deliver(
             workdir / filename,
             settings.export_chunk_bytes,
             kind=kind,
+            beside=summary_beside,
         )
+    (headline,) = summaries
     metrics.EXPORT_ROWS.inc(result.rows)
     metrics.EXPORT_SECONDS.observe(result.seconds)
     # skip_if_empty is the min_rows = 1 case.
@@ -322,8 +331,6 @@ async def _export_and_deliver(
         return {"status": "skipped", "rows": result.rows, "reason": reason}
 
     files = ReportFiles(result.path, filename, result.size, want_zip=fmt.endswith(".zip"))
-    async with pool.acquire() as conn:
-        headline = await summarize(conn, message.organization_id, filters, timezone, message.fire_at)
     fire_date = message.fire_at.astimezone(ZoneInfo(timezone)).date().isoformat()
     # The run and the templates name the file as its format delivers it (the zip for csv.zip and ndjson.zip).
     delivered = (await files.zipped()).filename if files.want_zip else filename

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
@@ -10,8 +11,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from arq.connections import ArqRedis
 
+from consumer.export import export_to_file, in_snapshot
 from consumer.filters import parse_filters
-from consumer.summary import CAPTION_LIMIT, caption, summarize
+from consumer.summary import CAPTION_LIMIT, Summary, caption, summarize
 from shared.db import Pool
 from shared.settings import EmailTransport, Settings, SmtpTls
 from tests.integration.test_consumer import fire, fx, make
@@ -61,6 +63,58 @@ async def test_figures_match_an_independent_count(pool: Pool) -> None:
     assert [t for t, _ in got.top] == [r["title"] for r in top] and got.top[0] == (HOSTILE, 5000)
     assert got.change is not None
     assert got.change["views"] == pytest.approx(float((now["views"] - before["views"]) / before["views"]))
+
+
+async def test_summary_beside_the_export_describes_the_files_rows(pool: Pool, tmp_path: Path) -> None:
+    org = await seeded(pool)
+    filters = parse_filters({"period": "last_7_days"})
+    got: list[Summary] = []
+
+    async def beside(snapshot: str) -> None:
+        # Committed after the export's snapshot was taken: neither the file nor its summary may count it.
+        await video(pool, org, title="late", published=(FIRE - timedelta(hours=1)).isoformat(), stats=(10**6, 1, 1, 1))
+        async with pool.acquire() as side, in_snapshot(side, snapshot):
+            got.append(await summarize(side, org, filters, "UTC", FIRE))
+
+    async with pool.acquire() as conn:
+        result = await export_to_file(conn, org, filters, "UTC", FIRE, tmp_path / "r.csv", beside=beside)
+    assert got[0].rows == result.rows == 9
+    assert "late" not in (tmp_path / "r.csv").read_text() and all(title != "late" for title, _ in got[0].top)
+    async with pool.acquire() as conn:
+        now = await summarize(conn, org, filters, "UTC", FIRE)
+    assert now.rows == 10 and now.top[0] == ("late", 10**6)
+
+
+async def test_a_failing_summary_fails_the_export_and_a_failing_export_stops_the_summary(
+    pool: Pool, tmp_path: Path
+) -> None:
+    org = await seeded(pool)
+    filters = parse_filters({})
+
+    async def broken(snapshot: str) -> None:
+        raise RuntimeError("summary failed")
+
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="summary failed"):
+            await export_to_file(conn, org, filters, "UTC", FIRE, tmp_path / "a.csv", beside=broken)
+        assert not conn.is_in_transaction()
+
+    started: list[str] = []
+
+    async def waits(snapshot: str) -> None:
+        started.append(snapshot)
+        await asyncio.sleep(30)
+
+    async with pool.acquire() as conn:
+        # A directory where the file should be: the export fails, and the work beside it is cancelled.
+        (tmp_path / "dir.csv").mkdir()
+        with pytest.raises(IsADirectoryError):
+            await export_to_file(conn, org, filters, "UTC", FIRE, tmp_path / "dir.csv", beside=waits)
+    assert started
+    with pytest.raises(ValueError, match="not a snapshot id"):
+        async with pool.acquire() as conn, in_snapshot(conn, "1'; DROP TABLE videos; --"):
+            pass
+    assert await pool.fetchval("SELECT count(*) FROM videos WHERE organization_id = $1", org) == 11
 
 
 async def test_zero_rows_say_so(pool: Pool) -> None:
