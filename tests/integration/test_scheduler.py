@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -16,9 +17,12 @@ from producer.recipients import NO_RECIPIENTS
 from producer.scheduler import sweep, tick
 from shared import serializer
 from shared.db import Pool
+from shared.errors import QueueError
 from shared.message import parse_message
+from shared.queue import connect
 from shared.settings import Settings
 from tests.support import seed
+from tests.support.servers import OwnRedis
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -202,3 +206,55 @@ async def test_loop_wakes_on_notify_and_enqueues_within_a_second(
     finally:
         scheduler.stop()
         await task
+
+
+async def test_redis_killed_mid_tick_loses_no_fire_and_enqueues_none_twice(
+    pool: Pool, settings: Settings, tmp_path: Path
+) -> None:
+    """Batches are enqueued while the next is claimed: a Redis that dies between them leaves committed runs
+    queued without a job, and the sweep against the restarted (empty) Redis puts each back exactly once."""
+    org = await seed.organization(pool)
+    link = await seed.shared_link(pool, org)
+    await pool.execute(
+        "INSERT INTO organization_notification_email_recipients (organization_id, email) VALUES ($1, 'a@example.com')",
+        org,
+    )
+    schedules = [await seed.schedule(pool, org, link, next_run_at=T0) for _ in range(30)]
+    own = OwnRedis(tmp_path)
+    own.start()
+    try:
+        small = settings.model_copy(update={"redis_url": own.url, "tick_batch_size": 5})
+        redis = await connect(own.url)
+        commits = 0
+
+        def kill_after_two_batches() -> None:
+            nonlocal commits
+            commits += 1
+            if commits == 3:
+                own.kill()
+
+        with pytest.raises(QueueError, match="enqueue failed"):
+            await tick(pool, redis, small, now=T0, after_commit=kill_after_two_batches)
+        await redis.aclose()
+        runs = await pool.fetch("SELECT schedule_id, job_id, status FROM shared_report_runs")
+        # The error surfaces once the batch after the failed enqueue has committed (or before, if the batch in
+        # flight when Redis died failed): 4 or 3 batches of 5.
+        assert len(runs) in (15, 20) and all(r["status"] == "queued" for r in runs)
+        assert len({r["schedule_id"] for r in runs}) == len(runs)
+
+        own.start()  # empty: whatever was enqueued before the kill is gone too
+        redis = await connect(own.url)
+        try:
+            assert (await sweep(pool, redis, small, grace_seconds=0)).requeued == len(runs)
+            rest = await tick(pool, redis, small, now=T0)
+            assert rest.claimed == 30 - len(runs) and rest.enqueued == rest.claimed
+            assert (await sweep(pool, redis, small, grace_seconds=0)).requeued == 0
+            jobs = await redis.zrange(small.queue_name, 0, -1)
+        finally:
+            await redis.aclose()
+    finally:
+        own.kill()
+    final = await pool.fetch("SELECT schedule_id, job_id, enqueued_at FROM shared_report_runs")
+    assert sorted(r["schedule_id"] for r in final) == sorted(schedules)  # one run per fire, none lost
+    assert sorted(j.decode() for j in jobs) == sorted(r["job_id"] for r in final)  # one job per run
+    assert all(r["enqueued_at"] is not None for r in final)
