@@ -26,7 +26,7 @@ from uuid import UUID
 
 import asyncpg
 
-from consumer.export import FORCE_QUOTE, HEADER, copy_query, export_to_file, in_snapshot
+from consumer.export import FORCE_QUOTE, HEADER, copy_query, export_to_file
 from consumer.filters import parse_filters
 from consumer.summary import summarize
 from producer.scheduler import tick
@@ -163,11 +163,12 @@ async def bench_summary(pool: Any, org: UUID, work: Path, rounds: int, period: s
             result = await export_to_file(conn, org, filters, "UTC", FIRE, work / "s.csv")
             export_s.append(result.seconds)
 
-            async def beside(snapshot: str) -> None:
-                async with pool.acquire() as side, in_snapshot(side, snapshot):
-                    await summarize(side, org, filters, "UTC", FIRE)
+            async def beside(side: Any) -> None:
+                await summarize(side, org, filters, "UTC", FIRE)
 
-            result = await export_to_file(conn, org, filters, "UTC", FIRE, work / "s.csv", beside=beside)
+            result = await export_to_file(
+                conn, org, filters, "UTC", FIRE, work / "s.csv", beside=beside, side_pool=pool
+            )
             with_summary_s.append(result.seconds)
             started = time.perf_counter()
             await summarize(conn, org, filters, "UTC", FIRE)

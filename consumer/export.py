@@ -10,11 +10,11 @@ import hashlib
 import re
 import time
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -107,20 +107,23 @@ async def export_to_file(
     chunk_bytes: int = CHUNK_BYTES,
     *,
     kind: str = "csv",
-    beside: Callable[[str], Awaitable[None]] | None = None,
+    beside: Callable[[Any], Awaitable[None]] | None = None,
+    side_pool: Any = None,
 ) -> ExportResult:
     """Write the report to `out` as `kind` (csv, ndjson or xlsx) in a read-only snapshot, streamed in bounded
     chunks; disk writes (and XLSX encoding) run in a thread so deliveries on the event loop never stall.
 
-    `beside` is called with the snapshot's id and runs while the file is written, on a connection of its
-    own: work that imports the snapshot (`in_snapshot`) sees exactly the rows of the file. The snapshot is
-    held until it has finished."""
+    `beside` gets a connection that sees exactly the rows of the file: with `side_pool`, one of its
+    connections in the export's snapshot, so it runs while the file is written; when none is free before the
+    file is written (or without `side_pool`), the export's own, in its transaction afterwards. It never
+    waits for a connection while holding one, so a busy pool cannot deadlock it."""
     started = time.perf_counter()
     async with conn.transaction(isolation="repeatable_read", readonly=True):  # type: ignore[attr-defined]
-        side = None
-        if beside is not None:
+        side: asyncio.Future[None] | None = None
+        joined = asyncio.Event()
+        if beside is not None and side_pool is not None:
             snapshot: str = await conn.fetchval("SELECT pg_export_snapshot()")  # type: ignore[attr-defined]
-            side = asyncio.ensure_future(beside(snapshot))
+            side = asyncio.ensure_future(_in_snapshot(side_pool, snapshot, beside, joined))
         try:
             await conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # type: ignore[attr-defined]
             if kind == "xlsx":
@@ -131,28 +134,38 @@ async def export_to_file(
                 rows, size, digest = await _copy(
                     conn, kind, organization_id, filters, timezone, fire_at, out, chunk_bytes
                 )
+            if side is not None and not joined.is_set():
+                await _cancel(side)
+                side = None
+            if side is not None:
+                await side
+            elif beside is not None:
+                await beside(conn)
         except BaseException:
             if side is not None:
-                side.cancel()
-                await asyncio.gather(side, return_exceptions=True)
+                await _cancel(side)
             raise
-        if side is not None:
-            await side
     return ExportResult(out, rows, size, time.perf_counter() - started, digest)
+
+
+async def _cancel(task: asyncio.Future[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 
-@asynccontextmanager
-async def in_snapshot(conn: object, snapshot: str) -> AsyncIterator[None]:
-    """A read-only transaction on `conn` that sees the database as the exporting transaction does."""
+async def _in_snapshot(pool: Any, snapshot: str, work: Callable[[Any], Awaitable[None]], joined: asyncio.Event) -> None:
+    """Run `work` on a connection of `pool` whose read-only transaction sees the exporting transaction's
+    snapshot; `joined` is set once it does."""
     # SET TRANSACTION SNAPSHOT takes no bind parameter; the id comes from pg_export_snapshot(), checked anyway.
     if not _SNAPSHOT_ID.fullmatch(snapshot):
         raise ValueError(f"not a snapshot id: {snapshot!r}")
-    async with conn.transaction(isolation="repeatable_read", readonly=True):  # type: ignore[attr-defined]
-        await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # type: ignore[attr-defined]
-        yield
+    async with pool.acquire() as side, side.transaction(isolation="repeatable_read", readonly=True):
+        await side.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        joined.set()
+        await work(side)
 
 
 async def _copy(

@@ -18,7 +18,7 @@ from arq import Retry
 from consumer import lease, metrics, notices, queries
 from consumer.deliver import Deliverer, ReportFiles
 from consumer.delivery.outcome import Outcome, Report
-from consumer.export import export_to_file, file_name, in_snapshot
+from consumer.export import export_to_file, file_name
 from consumer.filters import parse_filters
 from consumer.lease import LeaseLost
 from consumer.summary import Summary, summarize
@@ -291,10 +291,9 @@ async def _export_and_deliver(
     filename = file_name(schedule["slug"], message.fire_at, timezone, kind)
     summaries: list[Summary] = []
 
-    async def summary_beside(snapshot: str) -> None:
-        # Computed while the file is written, from the same snapshot: its figures are the file's rows.
-        async with pool.acquire() as side, in_snapshot(side, snapshot):
-            summaries.append(await summarize(side, message.organization_id, filters, timezone, message.fire_at))
+    async def summary(conn: Any) -> None:
+        # In the export's snapshot, and while the file is written if a connection is free: the file's rows.
+        summaries.append(await summarize(conn, message.organization_id, filters, timezone, message.fire_at))
 
     async with pool.acquire() as conn:
         result = await export_to_file(
@@ -306,7 +305,8 @@ async def _export_and_deliver(
             workdir / filename,
             settings.export_chunk_bytes,
             kind=kind,
-            beside=summary_beside,
+            beside=summary,
+            side_pool=pool,
         )
     (headline,) = summaries
     metrics.EXPORT_ROWS.inc(result.rows)

@@ -134,7 +134,7 @@ def build_worker(
 
 async def run_consumer(settings: Settings) -> None:
     settings.require_consumer()
-    # A job holds two connections while it exports (the file, and its summary in the same snapshot).
+    # A job may hold two connections while it exports: the file, and its summary beside it in the same snapshot.
     pool = await create_pool(settings.dsn, max_size=2 * settings.worker_max_jobs + 4)
     try:
         await require_current(pool)

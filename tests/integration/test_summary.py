@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
 from aiosmtpd.controller import Controller
 from arq.connections import ArqRedis
 
-from consumer.export import export_to_file, in_snapshot
+from consumer.export import export_to_file
 from consumer.filters import parse_filters
 from consumer.summary import CAPTION_LIMIT, Summary, caption, summarize
-from shared.db import Pool
+from shared.db import Pool, create_pool
 from shared.settings import EmailTransport, Settings, SmtpTls
 from tests.integration.test_consumer import fire, fx, make
 from tests.integration.test_export import FIRE, video
@@ -65,24 +66,80 @@ async def test_figures_match_an_independent_count(pool: Pool) -> None:
     assert got.change["views"] == pytest.approx(float((now["views"] - before["views"]) / before["views"]))
 
 
-async def test_summary_beside_the_export_describes_the_files_rows(pool: Pool, tmp_path: Path) -> None:
+@pytest.mark.parametrize("side_pool", [True, False])
+async def test_the_summary_sees_the_exports_snapshot(pool: Pool, tmp_path: Path, side_pool: bool) -> None:
     org = await seeded(pool)
     filters = parse_filters({"period": "last_7_days"})
     got: list[Summary] = []
 
-    async def beside(snapshot: str) -> None:
+    async def summary(conn: Any) -> None:
         # Committed after the export's snapshot was taken: neither the file nor its summary may count it.
         await video(pool, org, title="late", published=(FIRE - timedelta(hours=1)).isoformat(), stats=(10**6, 1, 1, 1))
-        async with pool.acquire() as side, in_snapshot(side, snapshot):
-            got.append(await summarize(side, org, filters, "UTC", FIRE))
+        got.append(await summarize(conn, org, filters, "UTC", FIRE))
 
     async with pool.acquire() as conn:
-        result = await export_to_file(conn, org, filters, "UTC", FIRE, tmp_path / "r.csv", beside=beside)
+        result = await export_to_file(
+            conn, org, filters, "UTC", FIRE, tmp_path / "r.csv", beside=summary, side_pool=pool if side_pool else None
+        )
     assert got[0].rows == result.rows == 9
     assert "late" not in (tmp_path / "r.csv").read_text() and all(title != "late" for title, _ in got[0].top)
     async with pool.acquire() as conn:
         now = await summarize(conn, org, filters, "UTC", FIRE)
     assert now.rows == 10 and now.top[0] == ("late", 10**6)
+
+
+async def test_the_summary_runs_while_the_file_is_written(pool: Pool, tmp_path: Path) -> None:
+    org = await seeded(pool)
+    filters = parse_filters({})
+    ran_on: list[Any] = []
+    got: list[Summary] = []
+
+    async def summary(conn: Any) -> None:
+        ran_on.append(conn)
+        got.append(await summarize(conn, org, filters, "UTC", FIRE))
+
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    async with pool.acquire() as locker, pool.acquire() as conn:
+        # Both the COPY and the summary block on this lock, which proves they are under way at the same time.
+        held = locker.transaction()
+        await held.start()
+        await locker.execute("LOCK TABLE video_statistics IN ACCESS EXCLUSIVE MODE")
+        export = asyncio.ensure_future(
+            export_to_file(conn, org, filters, "UTC", FIRE, tmp_path / "r.csv", beside=summary, side_pool=pool)
+        )
+        for _ in range(250):
+            if await pool.fetchval(waiting) >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert await pool.fetchval(waiting) == 2
+        await held.rollback()
+        result = await export
+    assert ran_on[0] is not conn and got[0].rows == result.rows == 11
+
+
+async def test_a_busy_pool_never_deadlocks_the_export(pool: Pool, settings: Settings, tmp_path: Path) -> None:
+    """Six exports on a pool of two: no summary can get a second connection, so each runs in its own export's
+    transaction after the file is written."""
+    org = await seeded(pool)
+    filters = parse_filters({})
+    small = await create_pool(settings.dsn, max_size=2)
+
+    async def one(i: int) -> tuple[int, int]:
+        got: list[Summary] = []
+
+        async def summary(conn: Any) -> None:
+            got.append(await summarize(conn, org, filters, "UTC", FIRE))
+
+        async with small.acquire() as conn:
+            result = await export_to_file(
+                conn, org, filters, "UTC", FIRE, tmp_path / f"{i}.csv", beside=summary, side_pool=small
+            )
+        return result.rows, got[0].rows
+
+    try:
+        assert await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(6))), 60) == [(11, 11)] * 6
+    finally:
+        await small.close()
 
 
 async def test_a_failing_summary_fails_the_export_and_a_failing_export_stops_the_summary(
@@ -91,29 +148,28 @@ async def test_a_failing_summary_fails_the_export_and_a_failing_export_stops_the
     org = await seeded(pool)
     filters = parse_filters({})
 
-    async def broken(snapshot: str) -> None:
+    async def broken(conn: Any) -> None:
         raise RuntimeError("summary failed")
 
-    async with pool.acquire() as conn:
-        with pytest.raises(RuntimeError, match="summary failed"):
-            await export_to_file(conn, org, filters, "UTC", FIRE, tmp_path / "a.csv", beside=broken)
-        assert not conn.is_in_transaction()
+    for side_pool in (pool, None):
+        async with pool.acquire() as conn:
+            with pytest.raises(RuntimeError, match="summary failed"):
+                await export_to_file(
+                    conn, org, filters, "UTC", FIRE, tmp_path / "a.csv", beside=broken, side_pool=side_pool
+                )
+            assert not conn.is_in_transaction()
 
-    started: list[str] = []
-
-    async def waits(snapshot: str) -> None:
-        started.append(snapshot)
+    async def waits(conn: Any) -> None:
         await asyncio.sleep(30)
 
     async with pool.acquire() as conn:
         # A directory where the file should be: the export fails, and the work beside it is cancelled.
         (tmp_path / "dir.csv").mkdir()
         with pytest.raises(IsADirectoryError):
-            await export_to_file(conn, org, filters, "UTC", FIRE, tmp_path / "dir.csv", beside=waits)
-    assert started
-    with pytest.raises(ValueError, match="not a snapshot id"):
-        async with pool.acquire() as conn, in_snapshot(conn, "1'; DROP TABLE videos; --"):
-            pass
+            await asyncio.wait_for(
+                export_to_file(conn, org, filters, "UTC", FIRE, tmp_path / "dir.csv", beside=waits, side_pool=pool),
+                20,
+            )
     assert await pool.fetchval("SELECT count(*) FROM videos WHERE organization_id = $1", org) == 11
 
 
