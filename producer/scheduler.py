@@ -112,6 +112,38 @@ async def _db_now(conn: Connection) -> datetime:
     return value
 
 
+async def _claim_batch(conn: Connection, current: datetime, batch: int) -> tuple[int, list[PlannedRun]]:
+    """Claim up to `batch` due schedules, record their runs and advance them, in one transaction; returns how
+    many were claimed and the runs this call inserted."""
+    async with conn.transaction():
+        rows = await conn.fetch(queries.CLAIM_DUE, current, batch)
+        if not rows:
+            return 0, []
+        planned, advances = await _plan_batch(conn, rows, current)
+        inserted = {
+            r["id"]
+            for r in await conn.fetch(
+                queries.INSERT_RUNS,
+                [p.run_id for p in planned],
+                [p.schedule_id for p in planned],
+                [p.fire_at for p in planned],
+                [p.status for p in planned],
+                [p.job_id for p in planned],
+                [_dumps(p.message) for p in planned],
+                [p.defer_until for p in planned],
+                [p.error for p in planned],
+            )
+        }
+        await conn.execute(
+            queries.ADVANCE,
+            [a[0] for a in advances],
+            [a[1] for a in advances],
+            [a[2] for a in advances],
+            [a[3] for a in advances],
+        )
+    return len(rows), [p for p in planned if p.run_id in inserted]
+
+
 async def tick(
     pool: Pool,
     redis: ArqRedis | None,
@@ -125,51 +157,27 @@ async def tick(
     started = time.perf_counter()
     result = TickResult()
     batch = settings.tick_batch_size
+    if dry_run:
+        async with pool.acquire() as conn:
+            current = now or await _db_now(conn)
+            rows = await conn.fetch(queries.PEEK_DUE, current, batch)
+            result.planned, _ = await _plan_batch(conn, rows, current)
+            result.claimed = len(rows)
+        return _ticked(result, started)
     # A batch is enqueued while the next is claimed: PostgreSQL works on one while Python and Redis work on the
     # other. One enqueue at most is in flight, and its error surfaces before the next batch is enqueued.
     enqueuing: asyncio.Future[int] | None = None
     try:
         while True:
             async with pool.acquire() as conn:
-                current = now or await _db_now(conn)
-                if dry_run:
-                    rows = await conn.fetch(queries.PEEK_DUE, current, batch)
-                    planned, _ = await _plan_batch(conn, rows, current)
-                    result.claimed += len(rows)
-                    result.planned += planned
-                    break
-                async with conn.transaction():
-                    rows = await conn.fetch(queries.CLAIM_DUE, current, batch)
-                    if not rows:
-                        break
-                    planned, advances = await _plan_batch(conn, rows, current)
-                    inserted = {
-                        r["id"]
-                        for r in await conn.fetch(
-                            queries.INSERT_RUNS,
-                            [p.run_id for p in planned],
-                            [p.schedule_id for p in planned],
-                            [p.fire_at for p in planned],
-                            [p.status for p in planned],
-                            [p.job_id for p in planned],
-                            [_dumps(p.message) for p in planned],
-                            [p.defer_until for p in planned],
-                            [p.error for p in planned],
-                        )
-                    }
-                    await conn.execute(
-                        queries.ADVANCE,
-                        [a[0] for a in advances],
-                        [a[1] for a in advances],
-                        [a[2] for a in advances],
-                        [a[3] for a in advances],
-                    )
-            fresh = [p for p in planned if p.run_id in inserted]
-            result.claimed += len(rows)
+                claimed, fresh = await _claim_batch(conn, now or await _db_now(conn), batch)
+            if not claimed:
+                break
+            result.claimed += claimed
             for p in fresh:
                 result.runs[p.status] = result.runs.get(p.status, 0) + 1
                 metrics.RUNS.labels(p.status).inc()
-            metrics.DUE.inc(len(rows))
+            metrics.DUE.inc(claimed)
             if after_commit is not None:
                 after_commit()
             jobs = [p for p in fresh if p.status == "queued"]
@@ -177,12 +185,17 @@ async def tick(
                 previous, enqueuing = enqueuing, None
                 result.enqueued += await previous
             enqueuing = asyncio.ensure_future(_enqueue(pool, redis, settings, jobs, source="tick"))
-            if len(rows) < batch:
+            if claimed < batch:
                 break
     finally:
-        # Committed runs are enqueued even when the next claim failed; what fails here is left to the sweep.
+        # Runs already committed are enqueued even when the next claim failed; if this enqueue fails too, they
+        # stay queued and the sweep puts them back.
         if enqueuing is not None:
             result.enqueued += await enqueuing
+    return _ticked(result, started)
+
+
+def _ticked(result: TickResult, started: float) -> TickResult:
     metrics.TICKS.inc()
     metrics.TICK_SECONDS.observe(time.perf_counter() - started)
     metrics.LAST_TICK.set(time.time())
