@@ -149,6 +149,34 @@ async def test_non_utf8_authorization_is_a_401(client: TestClient, value: bytes)
     assert orjson.loads(payload)["error"]["code"] == "unauthorized"
 
 
+@pytest.mark.parametrize("where", ["url", "header"])
+async def test_an_oversized_request_line_or_header_is_a_plain_400_that_changes_nothing(
+    client: TestClient, world: World, pool: Pool, where: str
+) -> None:
+    """The HTTP layer refuses it before the API sees it (docs/api.md, Errors): no 5xx, nothing written."""
+    before = await counts(pool)
+    path = "/v1/schedules?x=" + "%F0%9F%92%A5" * 700 if where == "url" else "/v1/schedules"
+    extra = b"X-Pad: " + b"a" * 9000 + b"\r\n" if where == "header" else b""
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+    writer.write(
+        b"POST "
+        + path.encode()
+        + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer "
+        + token(world.owner).encode()
+        + b"\r\n"
+        + extra
+        + b"Content-Type: application/json\r\n"
+        + b"Content-Length: 2\r\n\r\n{}"
+    )
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    head, _, payload = response.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"400" and b"text/plain" in head, response[:300]
+    assert payload.startswith(b"Got more than 8190 bytes")
+    assert await counts(pool) == before
+
+
 async def test_the_openapi_document_says_strict_types(api: Api) -> None:
     status, doc = await api.call("GET", "/v1/openapi.json")
     assert status == 200
