@@ -45,7 +45,8 @@ async def run_producer(settings: Settings) -> None:
 
 async def run_tick(settings: Settings, *, dry_run: bool) -> int:
     settings.require("database_url", *(() if dry_run else ("redis_url",)))
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    # One connection per claiming lane, and one for marking enqueued runs while they claim.
+    async with pool_context(settings.dsn, max_size=settings.tick_connections + 1) as pool:
         await require_current(pool)
         redis = None if dry_run else await connect_redis(settings.redis_dsn)
         warning = None
@@ -61,10 +62,9 @@ async def run_tick(settings: Settings, *, dry_run: bool) -> int:
         for run in result.planned:
             what = f"would enqueue {run.job_id}" if run.status == "queued" else f"would record {run.status}"
             extra = f" ({run.error})" if run.error else ""
-            recipients = len(run.message["recipients"]) if run.message else 0
             print(
                 f"  schedule {run.schedule_id} fire {format_instant(run.fire_at)}: {what}"
-                f" to {recipients} recipient(s){extra}"
+                f" to {run.recipients} recipient(s){extra}"
             )
     else:
         print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ import orjson
 from arq.connections import ArqRedis
 
 from producer import metrics, queries
-from producer.planning import plan
+from producer.planning import Plan, plan
 from producer.recipients import NO_RECIPIENTS, Channels, group, resolve
 from shared.cron import deterministic_offset_ms
 from shared.db import Connection, Pool, Record
@@ -27,14 +28,16 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedRun:
     run_id: UUID
     schedule_id: UUID
     fire_at: datetime
     status: str
     job_id: str | None = None
-    message: dict[str, Any] | None = None
+    # The queue message as JSON, encoded once for both the run row and the job.
+    message: bytes | None = None
+    recipients: int = 0
     defer_until: datetime | None = None
     error: str | None = None
 
@@ -50,8 +53,10 @@ class TickResult:
         return self.runs.get(status, 0)
 
 
-def _message(row: Record, run_id: UUID, fire_at: datetime, recipients: list[dict[str, Any]]) -> dict[str, Any]:
-    return cron_message(run_id, row["id"], row["organization_id"], row["shared_link_id"], fire_at, recipients)
+def _message(row: Record, run_id: UUID, fire_at: datetime, recipients: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps(
+        cron_message(run_id, row["id"], row["organization_id"], row["shared_link_id"], fire_at, recipients)
+    )
 
 
 async def _plan_batch(
@@ -64,31 +69,35 @@ async def _plan_batch(
     runs: list[PlannedRun] = []
     advances: list[tuple[UUID, datetime | None, datetime | None, str | None]] = []
     dumped: dict[tuple[int, ...], list[dict[str, Any]]] = {}
+    # Planning is pure in these values, and a batch often holds thousands of schedules that share them.
+    plans: dict[tuple[Any, ...], Plan] = {}
     for row in rows:
-        try:
-            schedule_plan = plan(
-                row["cron_expression"],
-                row["timezone"],
-                row["next_run_at"],
-                now,
-                row["misfire_policy"],
-                row["misfire_grace_seconds"],
-            )
-        except InvalidInput as exc:
-            # A stored expression that no longer evaluates must not block the others: park it.
-            log.error(
-                "schedule %s has an unusable cron expression: %s",
-                row["id"],
-                exc,
-                extra={"schedule_id": row["id"], "organization_id": row["organization_id"]},
-            )
-            advances.append((row["id"], None, None, "failed"))
-            continue
+        key = (
+            row["cron_expression"],
+            row["timezone"],
+            row["next_run_at"],
+            row["misfire_policy"],
+            row["misfire_grace_seconds"],
+        )
+        schedule_plan = plans.get(key)
+        if schedule_plan is None:
+            try:
+                schedule_plan = plans[key] = plan(key[0], key[1], key[2], now, key[3], key[4])
+            except InvalidInput as exc:
+                # A stored expression that no longer evaluates must not block the others: park it.
+                log.error(
+                    "schedule %s has an unusable cron expression: %s",
+                    row["id"],
+                    exc,
+                    extra={"schedule_id": row["id"], "organization_id": row["organization_id"]},
+                )
+                advances.append((row["id"], None, None, "failed"))
+                continue
         recipients = resolve(row["id"], row["organization_id"], Channels.of(row), own, org)
         # Schedules that fall back to the same organization-wide list share one JSON form of it.
-        key = tuple(id(r) for r in recipients)
-        if key not in dumped:
-            dumped[key] = recipients_json(recipients)
+        shared_key = tuple(id(r) for r in recipients)
+        if shared_key not in dumped:
+            dumped[shared_key] = recipients_json(recipients)
         last_status: str | None = None
         for index, fire in enumerate(schedule_plan.fires):
             run = PlannedRun(uuid4(), row["id"], fire.fire_at, fire.status)
@@ -96,7 +105,8 @@ async def _plan_batch(
                 run.status, run.error = "failed", NO_RECIPIENTS
             elif fire.status == "queued":
                 run.job_id = job_id_for("cron", row["id"], fire.fire_at, run.run_id)
-                run.message = _message(row, run.run_id, fire.fire_at, dumped[key])
+                run.message = _message(row, run.run_id, fire.fire_at, dumped[shared_key])
+                run.recipients = len(recipients)
                 offset = deterministic_offset_ms(run.job_id, row["jitter_seconds"])
                 # Keep oldest-first order among several fires of one schedule.
                 run.defer_until = fire.fire_at + timedelta(milliseconds=offset + index)
@@ -129,7 +139,7 @@ async def _claim_batch(conn: Connection, current: datetime, batch: int) -> tuple
                 [p.fire_at for p in planned],
                 [p.status for p in planned],
                 [p.job_id for p in planned],
-                [_dumps(p.message) for p in planned],
+                [None if p.message is None else p.message.decode() for p in planned],
                 [p.defer_until for p in planned],
                 [p.error for p in planned],
             )
@@ -164,8 +174,25 @@ async def tick(
             result.planned, _ = await _plan_batch(conn, rows, current)
             result.claimed = len(rows)
         return _ticked(result, started)
-    # A batch is enqueued while the next is claimed: PostgreSQL works on one while Python and Redis work on the
-    # other. One enqueue at most is in flight, and its error surfaces before the next batch is enqueued.
+    lanes = [_lane(pool, redis, settings, result, now, after_commit) for _ in range(settings.tick_connections)]
+    failures = [r for r in await asyncio.gather(*lanes, return_exceptions=True) if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
+    return _ticked(result, started)
+
+
+async def _lane(
+    pool: Pool,
+    redis: ArqRedis | None,
+    settings: Settings,
+    result: TickResult,
+    now: datetime | None,
+    after_commit: Callable[[], None] | None,
+) -> None:
+    """Claims batches until none is left. A batch is enqueued while the next is claimed: PostgreSQL works on one
+    while Python and Redis work on the other. One enqueue at most is in flight, and its error surfaces before the
+    next batch is enqueued. Several lanes claim side by side; SKIP LOCKED keeps their batches apart."""
+    batch = settings.tick_batch_size
     enqueuing: asyncio.Future[int] | None = None
     try:
         while True:
@@ -174,16 +201,18 @@ async def tick(
             if not claimed:
                 break
             result.claimed += claimed
-            for p in fresh:
-                result.runs[p.status] = result.runs.get(p.status, 0) + 1
-                metrics.RUNS.labels(p.status).inc()
+            statuses = Counter(p.status for p in fresh)
+            for status, count in statuses.items():
+                result.runs[status] = result.runs.get(status, 0) + count
+                metrics.RUNS.labels(status).inc(count)
             metrics.DUE.inc(claimed)
             if after_commit is not None:
                 after_commit()
             jobs = [p for p in fresh if p.status == "queued"]
             if enqueuing is not None:
                 previous, enqueuing = enqueuing, None
-                result.enqueued += await previous
+                added = await previous  # awaited before `+=` reads the total, which other lanes also add to
+                result.enqueued += added
             enqueuing = asyncio.ensure_future(_enqueue(pool, redis, settings, jobs, source="tick"))
             if claimed < batch:
                 break
@@ -191,8 +220,8 @@ async def tick(
         # Runs already committed are enqueued even when the next claim failed; if this enqueue fails too, they
         # stay queued and the sweep puts them back.
         if enqueuing is not None:
-            result.enqueued += await enqueuing
-    return _ticked(result, started)
+            added = await enqueuing
+            result.enqueued += added
 
 
 def _ticked(result: TickResult, started: float) -> TickResult:
@@ -200,10 +229,6 @@ def _ticked(result: TickResult, started: float) -> TickResult:
     metrics.TICK_SECONDS.observe(time.perf_counter() - started)
     metrics.LAST_TICK.set(time.time())
     return result
-
-
-def _dumps(message: dict[str, Any] | None) -> str | None:
-    return None if message is None else orjson.dumps(message).decode()
 
 
 async def _enqueue(

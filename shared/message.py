@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -145,6 +146,8 @@ def cron_message(
     }
 
 
+# A tick formats the same few fire instants thousands of times.
+@lru_cache(maxsize=4096)
 def format_instant(value: datetime) -> str:
     text = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return text

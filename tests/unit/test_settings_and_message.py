@@ -128,3 +128,26 @@ def test_the_schedulers_fast_message_is_the_validated_one() -> None:
     ).to_json()
     assert fast == validated and list(fast) == list(validated)
     assert parse_message(fast).to_json() == validated
+
+
+def test_a_job_from_the_message_json_is_the_job_arq_would_write() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    import orjson
+
+    from shared.message import cron_message
+    from shared.queue import encode_job
+    from shared.serializer import loads
+
+    recipients = [{"channel": "email", "user_id": None, "email": 'quote"and\\back@example.com'}]
+    message = cron_message(uuid4(), uuid4(), uuid4(), uuid4(), datetime(2026, 3, 29, 1, 30, tzinfo=UTC), recipients)
+    for enqueued_ms in (0, 1_764_752_400_123):
+        assert encode_job(orjson.dumps(message), enqueued_ms) == encode_job(message, enqueued_ms)
+    assert loads(encode_job(orjson.dumps(message), 5)) == {
+        "t": None,
+        "f": "shared_report",
+        "a": [message],
+        "k": {},
+        "et": 5,
+    }
