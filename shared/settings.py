@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     sftp_timeout_seconds: float = Field(default=30.0, gt=0)
 
     tick_seconds: float = Field(default=300.0, gt=0)
-    tick_batch_size: int = Field(default=500, gt=0, le=10_000)
+    tick_batch_size: int = Field(default=1000, gt=0, le=10_000)
     tick_connections: int = Field(default=2, ge=1, le=16)
     sweep_grace_seconds: float = Field(default=60.0, ge=0)
     min_interval_seconds: int = Field(default=300, ge=1)
