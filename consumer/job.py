@@ -206,7 +206,9 @@ class HeldElsewhere(Exception):
 
 async def _process(deps: Deps, message: ReportMessage, claim: Claim) -> dict[str, Any]:
     pool, settings = deps.pool, deps.settings
-    run = await pool.fetchrow(queries.CLAIM_RUN, message.run_id, claim.token, settings.lease_seconds)
+    run = await pool.fetchrow(
+        queries.CLAIM_RUN, message.run_id, claim.token, settings.lease_seconds, message.schedule_id
+    )
     if run is None:
         state = await pool.fetchrow(queries.RUN_STATUS, message.run_id)
         if state is None:
@@ -225,11 +227,12 @@ async def _process(deps: Deps, message: ReportMessage, claim: Claim) -> dict[str
 
 
 async def _claimed(deps: Deps, message: ReportMessage, claim: Claim) -> dict[str, Any]:
-    pool = deps.pool
-    schedule = await pool.fetchrow(queries.SCHEDULE, message.schedule_id)
-    if schedule is None or schedule["deleted_at"] is not None:
+    # The claim read the schedule and its link with the run: the run's record holds both.
+    schedule = claim.run
+    assert schedule is not None
+    if not schedule["schedule_found"] or schedule["deleted_at"] is not None:
         raise DeadLetter(f"schedule {message.schedule_id} was deleted; nothing is sent for it")
-    # The schedule's link is read now, so an edit made after the enqueue is honoured; the tenant must match.
+    # The tenant must match.
     if schedule["organization_id"] != message.organization_id:
         raise DeadLetter("the message's organization does not match the schedule's")
     try:
@@ -262,13 +265,11 @@ async def _finish(
     sha256: str | None = None,
 ) -> None:
     error = redact(error) if error else None
-    async with deps.pool.acquire() as conn, conn.transaction():
-        done = await conn.fetchval(
-            queries.FINISH_RUN, message.run_id, status, rows, size, filename, error, claim.token, sha256
-        )
-        if done is None:
-            raise LeaseLost("the run was taken back before its outcome was recorded")
-        await conn.execute(queries.SCHEDULE_STATUS, message.schedule_id, status, message.fire_at)
+    done = await deps.pool.fetchval(
+        queries.FINISH_RUN, message.run_id, status, rows, size, filename, error, claim.token, sha256, message.fire_at
+    )
+    if done is None:
+        raise LeaseLost("the run was taken back before its outcome was recorded")
     metrics.RUNS.labels(status).inc()
     if status in ("failed", "partial"):
         await notices.notify(deps, message.run_id, message.schedule_id, status, error or status)
@@ -367,10 +368,13 @@ async def _export_and_deliver(
         sha256=result.sha256,
         size=result.size,
     )
-    for row in await pool.fetch(queries.UNCONFIRMED_INTENTS, run["id"]):
-        # An earlier try was lost between calling the provider and recording what it said.
-        metrics.UNCONFIRMED.labels(row["channel"], "worker_lost").inc()
-    done = {(r["channel"], r["recipient"]) for r in await pool.fetch(queries.DONE_RECIPIENTS, run["id"], run["origin"])}
+    done: set[tuple[str, str]] = set()
+    for row in await pool.fetch(queries.DELIVERY_STATE, run["id"], run["origin"]):
+        if row["kind"] == "unconfirmed":
+            # An earlier try was lost between calling the provider and recording what it said.
+            metrics.UNCONFIRMED.labels(row["channel"], "worker_lost").inc()
+        else:
+            done.add((row["channel"], row["recipient"]))
     pending = [r for r in message.recipients if (r.channel, r.key) not in done]
     limit = asyncio.Semaphore(settings.delivery_concurrency)
 

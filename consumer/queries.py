@@ -1,13 +1,25 @@
 """Every SQL statement the consumer runs."""
 
-# A run is held by one worker at a time: a running run is claimable only once its lease has lapsed.
+# A run is held by one worker at a time: a running run is claimable only once its lease has lapsed. The claim
+# also reads the schedule named by the message ($4) and its link, as they are now (an edit made after the
+# enqueue is honoured), in the same round trip; `schedule_found` is false when there is no such schedule.
 CLAIM_RUN = """
-UPDATE shared_report_runs
-SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL,
-    lease_token = $2, lease_expires_at = now() + make_interval(secs => $3)
-WHERE id = $1
-  AND (status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
-RETURNING id, schedule_id, fire_at, trigger, attempts, coalesce(origin_run_id, id) AS origin
+WITH claimed AS (
+    UPDATE shared_report_runs
+    SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL,
+        lease_token = $2, lease_expires_at = now() + make_interval(secs => $3)
+    WHERE id = $1
+      AND (status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
+    RETURNING id, schedule_id, fire_at, trigger, attempts, coalesce(origin_run_id, id) AS origin
+)
+SELECT c.id, c.schedule_id, c.fire_at, c.trigger, c.attempts, c.origin,
+       s.id IS NOT NULL AS schedule_found, s.organization_id, s.shared_link_id, s.name, s.timezone, s.format,
+       s.skip_if_empty, s.min_rows, s.only_if_changed, s.require_fresh_within_seconds, s.fresh_wait_max_seconds,
+       s.stale_action, s.subject_template, s.message_template, s.deleted_at, s.created_by,
+       l.slug, l.title, l.filters, l.revoked_at
+FROM claimed c
+LEFT JOIN shared_report_schedules s ON s.id = $4
+LEFT JOIN shared_links l ON l.id = s.shared_link_id
 """
 
 RENEW_LEASE = """
@@ -21,19 +33,19 @@ SELECT status, extract(epoch FROM lease_expires_at - now())::float8 AS lease_lef
 FROM shared_report_runs WHERE id = $1
 """
 
-SCHEDULE = """
-SELECT s.id, s.organization_id, s.shared_link_id, s.name, s.timezone, s.format, s.skip_if_empty,
-       s.min_rows, s.only_if_changed, s.require_fresh_within_seconds, s.fresh_wait_max_seconds, s.stale_action,
-       s.subject_template, s.message_template,
-       s.deleted_at, s.created_by, l.slug, l.title, l.filters, l.revoked_at
-FROM shared_report_schedules s
-JOIN shared_links l ON l.id = s.shared_link_id
-WHERE s.id = $1
-"""
-
-# Recipients already served by this run or by the run it replays; permanent failures of this run.
-DONE_RECIPIENTS = """
-SELECT DISTINCT n.channel, n.recipient
+# Before delivering, in one statement: intents an earlier try left without an outcome become 'unconfirmed'
+# (kind 'unconfirmed', one row each), and the recipients already served by this run or by the run it replays,
+# or failed permanently in this run, are listed (kind 'done'). The update does not change what the listing sees:
+# an intent is neither sent nor permanent.
+DELIVERY_STATE = """
+WITH unconfirmed AS (
+    UPDATE shared_report_notifications SET status = 'unconfirmed'
+    WHERE run_id = $1 AND status = 'sending'
+    RETURNING channel
+)
+SELECT 'unconfirmed' AS kind, channel, NULL AS recipient FROM unconfirmed
+UNION ALL
+SELECT DISTINCT 'done', n.channel, n.recipient
 FROM shared_report_notifications n
 JOIN shared_report_runs r ON r.id = n.run_id
 WHERE (r.id = $2 OR r.origin_run_id = $2)
@@ -63,18 +75,20 @@ WHERE id = $1
 """
 
 # Intents of earlier tries that never got an outcome: the send may or may not have happened.
-UNCONFIRMED_INTENTS = """
-UPDATE shared_report_notifications SET status = 'unconfirmed'
-WHERE run_id = $1 AND status = 'sending'
-RETURNING channel
-"""
-
+# The run's outcome and its schedule's last status in one statement, so one round trip records both.
 FINISH_RUN = """
-UPDATE shared_report_runs
-SET status = $2, row_count = $3, byte_count = $4, filename = $5, error = $6, finished_at = now(),
-    lease_token = NULL, lease_expires_at = NULL, content_sha256 = $8
-WHERE id = $1 AND lease_token = $7 AND status = 'running'
-RETURNING schedule_id
+WITH done AS (
+    UPDATE shared_report_runs
+    SET status = $2, row_count = $3, byte_count = $4, filename = $5, error = $6, finished_at = now(),
+        lease_token = NULL, lease_expires_at = NULL, content_sha256 = $8
+    WHERE id = $1 AND lease_token = $7 AND status = 'running'
+    RETURNING schedule_id
+), schedule AS (
+    UPDATE shared_report_schedules s SET last_run_status = $2
+    FROM done
+    WHERE s.id = done.schedule_id AND (s.last_run_at IS NULL OR s.last_run_at <= $9)
+)
+SELECT schedule_id FROM done
 """
 
 LAST_SENT_CONTENT = """
@@ -90,11 +104,6 @@ WHERE id = $1 AND lease_token = $3 AND status = 'running'
 
 CLAIM_NOTICE = """
 UPDATE shared_report_runs SET notice_sent_at = now() WHERE id = $1 AND notice_sent_at IS NULL RETURNING true
-"""
-
-SCHEDULE_STATUS = """
-UPDATE shared_report_schedules SET last_run_status = $2
-WHERE id = $1 AND (last_run_at IS NULL OR last_run_at <= $3)
 """
 
 MIGRATE_SCHEDULE_CHAT = """
