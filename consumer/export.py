@@ -114,18 +114,23 @@ async def export_to_file(
     chunks; disk writes (and XLSX encoding) run in a thread so deliveries on the event loop never stall.
 
     `beside` gets a connection that sees exactly the rows of the file: with `side_pool`, one of its
-    connections in the export's snapshot, so it runs while the file is written; when none is free before the
-    file is written (or without `side_pool`), the export's own, in its transaction afterwards. It never
-    waits for a connection while holding one, so a busy pool cannot deadlock it."""
+    connections in the export's snapshot, so it runs while the file is written; when the file is written
+    before one joins (a small export, or no connection free), or without `side_pool`, the export's own, in its
+    transaction afterwards. It never waits for a connection while holding one, so a busy pool cannot deadlock
+    it."""
     started = time.perf_counter()
     async with conn.transaction(isolation="repeatable_read", readonly=True):  # type: ignore[attr-defined]
         side: asyncio.Future[None] | None = None
         joined = asyncio.Event()
+        # The date style is the transaction's own (SET LOCAL), set in the round trip that exports the snapshot.
         if beside is not None and side_pool is not None:
-            snapshot: str = await conn.fetchval("SELECT pg_export_snapshot()")  # type: ignore[attr-defined]
+            snapshot: str = await conn.fetchval(  # type: ignore[attr-defined]
+                f"SELECT pg_export_snapshot() FROM {_DATE_STYLE}"
+            )
             side = asyncio.ensure_future(_in_snapshot(side_pool, snapshot, beside, joined))
+        else:
+            await conn.execute(f"SELECT FROM {_DATE_STYLE}")  # type: ignore[attr-defined]
         try:
-            await conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")  # type: ignore[attr-defined]
             if kind == "xlsx":
                 rows, size, digest = await _xlsx(
                     conn, rows_query(organization_id, filters, timezone, fire_at), out, fire_at
@@ -148,6 +153,9 @@ async def export_to_file(
     return ExportResult(out, rows, size, time.perf_counter() - started, digest)
 
 
+_DATE_STYLE = "set_config('DateStyle', 'ISO, YMD', true)"
+
+
 async def _cancel(task: asyncio.Future[None]) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -156,16 +164,26 @@ async def _cancel(task: asyncio.Future[None]) -> None:
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
 
 
+# A summary joins the export from a second connection only once the export has run this long: most reports are
+# written sooner than a second connection could join (three more round trips), and their summary then follows
+# in the export's own transaction.
+BESIDE_AFTER_SECONDS = 0.05
+
+
 async def _in_snapshot(pool: Any, snapshot: str, work: Callable[[Any], Awaitable[None]], joined: asyncio.Event) -> None:
-    """Run `work` on a connection of `pool` whose read-only transaction sees the exporting transaction's
-    snapshot; `joined` is set once it does."""
+    """After BESIDE_AFTER_SECONDS, run `work` on a connection of `pool` whose read-only transaction sees the
+    exporting transaction's snapshot; `joined` is set once it does."""
+    await asyncio.sleep(BESIDE_AFTER_SECONDS)
     # SET TRANSACTION SNAPSHOT takes no bind parameter; the id comes from pg_export_snapshot(), checked anyway.
     if not _SNAPSHOT_ID.fullmatch(snapshot):
         raise ValueError(f"not a snapshot id: {snapshot!r}")
-    async with pool.acquire() as side, side.transaction(isolation="repeatable_read", readonly=True):
-        await side.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    async with pool.acquire() as side:
+        # Begun and joined to the snapshot in one round trip. A transaction that a failure or a cancellation
+        # leaves open is rolled back by the pool when the connection is released.
+        await side.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'")
         joined.set()
         await work(side)
+        await side.execute("COMMIT")
 
 
 async def _copy(

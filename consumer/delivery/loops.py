@@ -39,12 +39,16 @@ async def _body(head: dict[str, Any], attachment: Attachment | None) -> AsyncIte
         + orjson.dumps({"filename": attachment.filename, "contentType": attachment.content_type})[:-1]
         + b',"data":"'
     )
-    yield prefix
+    # The body leaves in as few writes as it has chunks: the prefix rides with the first, the end with the last.
     loop = asyncio.get_running_loop()
     with attachment.path.open("rb") as handle:
-        while chunk := await loop.run_in_executor(None, handle.read, _CHUNK):
-            yield base64.b64encode(chunk)
-    yield b'"}]}'
+        while True:
+            chunk = await loop.run_in_executor(None, handle.read, _CHUNK)
+            last = len(chunk) < _CHUNK
+            yield prefix + base64.b64encode(chunk) + (b'"}]}' if last else b"")
+            if last:
+                return
+            prefix = b""
 
 
 def _message(status: int, text: str) -> str:

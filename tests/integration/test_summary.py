@@ -12,6 +12,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from arq.connections import ArqRedis
 
+from consumer import export as export_module
 from consumer.export import export_to_file
 from consumer.filters import parse_filters
 from consumer.summary import CAPTION_LIMIT, Summary, caption, summarize
@@ -115,6 +116,31 @@ async def test_the_summary_runs_while_the_file_is_written(pool: Pool, tmp_path: 
         await held.rollback()
         result = await export
     assert ran_on[0] is not conn and got[0].rows == result.rows == 11
+
+
+async def test_a_small_exports_summary_follows_it_on_the_same_connection(
+    pool: Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written before a second connection would join it, the summary runs in the export's own transaction: no
+    second connection is taken, and the figures still match the file. (The wait is lengthened so a slow machine
+    cannot make this export "large".)"""
+    monkeypatch.setattr(export_module, "BESIDE_AFTER_SECONDS", 30.0)
+    org = await seeded(pool)
+    filters = parse_filters({})
+    ran_on: list[Any] = []
+    got: list[Summary] = []
+
+    async def summary(conn: Any) -> None:
+        ran_on.append(conn)
+        got.append(await summarize(conn, org, filters, "UTC", FIRE))
+
+    async with pool.acquire() as conn:
+        free = pool.get_idle_size()
+        result = await export_to_file(
+            conn, org, filters, "UTC", FIRE, tmp_path / "r.csv", beside=summary, side_pool=pool
+        )
+        assert pool.get_idle_size() == free
+    assert ran_on == [conn] and got[0].rows == result.rows == 11
 
 
 async def test_a_busy_pool_never_deadlocks_the_export(pool: Pool, settings: Settings, tmp_path: Path) -> None:
