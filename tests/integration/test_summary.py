@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -89,9 +90,8 @@ async def test_the_summary_sees_the_exports_snapshot(pool: Pool, tmp_path: Path,
     assert now.rows == 10 and now.top[0] == ("late", 10**6)
 
 
-async def test_the_summary_runs_while_the_file_is_written(pool: Pool, tmp_path: Path) -> None:
-    org = await seeded(pool)
-    filters = parse_filters({})
+def recorder(org: UUID, filters: Any) -> tuple[list[Any], list[Summary], Callable[[Any], Awaitable[None]]]:
+    """A summary callback that notes the connection it ran on and what it found."""
     ran_on: list[Any] = []
     got: list[Summary] = []
 
@@ -99,6 +99,13 @@ async def test_the_summary_runs_while_the_file_is_written(pool: Pool, tmp_path: 
         ran_on.append(conn)
         got.append(await summarize(conn, org, filters, "UTC", FIRE))
 
+    return ran_on, got, summary
+
+
+async def test_the_summary_runs_while_the_file_is_written(pool: Pool, tmp_path: Path) -> None:
+    org = await seeded(pool)
+    filters = parse_filters({})
+    ran_on, got, summary = recorder(org, filters)
     waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
     async with pool.acquire() as locker, pool.acquire() as conn:
         # Both the COPY and the summary block on this lock, which proves they are under way at the same time.
@@ -127,13 +134,7 @@ async def test_a_small_exports_summary_follows_it_on_the_same_connection(
     monkeypatch.setattr(export_module, "BESIDE_AFTER_SECONDS", 30.0)
     org = await seeded(pool)
     filters = parse_filters({})
-    ran_on: list[Any] = []
-    got: list[Summary] = []
-
-    async def summary(conn: Any) -> None:
-        ran_on.append(conn)
-        got.append(await summarize(conn, org, filters, "UTC", FIRE))
-
+    ran_on, got, summary = recorder(org, filters)
     async with pool.acquire() as conn:
         free = pool.get_idle_size()
         result = await export_to_file(
