@@ -74,7 +74,6 @@ UPDATE shared_report_notifications SET status = $2, telegram_chat_id = coalesce(
 WHERE id = $1
 """
 
-# Intents of earlier tries that never got an outcome: the send may or may not have happened.
 # The run's outcome and its schedule's last status in one statement, so one round trip records both.
 FINISH_RUN = """
 WITH done AS (
