@@ -48,6 +48,10 @@ class DeadLetter(Exception):
     """The message must go to the dead-letter queue at once."""
 
 
+class Misaddressed(Exception):
+    """The message names a run of another schedule: it is dropped as poison and the run is left to its own job."""
+
+
 class TransientFailure(Exception):
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
@@ -102,6 +106,9 @@ async def shared_report(ctx: dict[str, Any], payload: Any = None) -> dict[str, A
             return await _process(deps, message, claim)
     except DeadLetter as exc:
         return await _dead(deps, payload, job_id, claim.attempts, str(exc), message=message)
+    except Misaddressed as exc:
+        metrics.POISON.labels("misaddressed").inc()
+        return await _dead(deps, payload, job_id, job_try, str(exc), poison=True, of_run=False)
     except HeldElsewhere as exc:
         raise Retry(defer=exc.seconds) from exc
     except StaleWait as exc:
@@ -144,10 +151,12 @@ async def _dead(
     *,
     message: ReportMessage | None = None,
     poison: bool = False,
+    of_run: bool = True,
 ) -> dict[str, Any]:
-    """Dead-letter the message; the ids come from the payload, which may be malformed."""
+    """Dead-letter the message; the ids come from the payload, which may be malformed. With `of_run` false the
+    letter is the message's alone: the run it names is neither linked nor marked dead."""
     error = redact(error)
-    run_id = message.run_id if message else _uuid(payload, "run_id")
+    run_id = (message.run_id if message else _uuid(payload, "run_id")) if of_run else None
     org_id = message.organization_id if message else _uuid(payload, "organization_id")
     try:
         await deadletters.record(
@@ -168,7 +177,7 @@ async def _dead(
     log.error("dead-lettered job %s: %s", job_id, error)
     # Only a message that passed validation names a schedule its creator should hear about.
     if message is not None:
-        await notices.notify(deps, message.run_id, message.schedule_id, "dead", error)
+        await notices.notify(deps, message.run_id, "dead", error)
     return {"status": "dead", "error": error}
 
 
@@ -213,6 +222,11 @@ async def _process(deps: Deps, message: ReportMessage, claim: Claim) -> dict[str
         state = await pool.fetchrow(queries.RUN_STATUS, message.run_id)
         if state is None:
             raise DeadLetter(f"run {message.run_id} does not exist (deleted, or the message is stale)")
+        if state["schedule_id"] != message.schedule_id:
+            raise Misaddressed(
+                f"the message names schedule {message.schedule_id}, which run {message.run_id} does not belong to; "
+                "the message was dropped and the run left to its own job"
+            )
         if state["status"] == "running":
             raise HeldElsewhere(max(0.5, state["lease_left"] or 0.0))
         # A duplicate delivery of a finished run: acknowledge without sending anything.
@@ -230,7 +244,7 @@ async def _claimed(deps: Deps, message: ReportMessage, claim: Claim) -> dict[str
     # The claim read the schedule and its link with the run: the run's record holds both.
     schedule = claim.run
     assert schedule is not None
-    if not schedule["schedule_found"] or schedule["deleted_at"] is not None:
+    if schedule["deleted_at"] is not None:
         raise DeadLetter(f"schedule {message.schedule_id} was deleted; nothing is sent for it")
     # The tenant must match.
     if schedule["organization_id"] != message.organization_id:
@@ -272,7 +286,7 @@ async def _finish(
         raise LeaseLost("the run was taken back before its outcome was recorded")
     metrics.RUNS.labels(status).inc()
     if status in ("failed", "partial"):
-        await notices.notify(deps, message.run_id, message.schedule_id, status, error or status)
+        await notices.notify(deps, message.run_id, status, error or status)
 
 
 async def _export_and_deliver(

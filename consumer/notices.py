@@ -36,16 +36,16 @@ def text_for(schedule_name: str, status: str, reason: str) -> str:
     )
 
 
-async def notify(deps: Deps, run_id: UUID, schedule_id: UUID, status: str, reason: str) -> None:
-    """Best effort and at most once per run; never changes the run's outcome."""
+async def notify(deps: Deps, run_id: UUID, status: str, reason: str) -> None:
+    """To the creator of the run's schedule: best effort and at most once per run; never changes the run's
+    outcome."""
     if not deps.settings.notify_failures:
         return
     try:
-        # Claimed before sending: a retry after a lost answer must not notify twice.
-        if not await deps.pool.fetchval(queries.CLAIM_NOTICE, run_id):
+        row = await deps.pool.fetchrow(queries.CLAIM_NOTICE, run_id)
+        if row is None:  # already notified, or no such run
             return
-        row = await deps.pool.fetchrow(queries.CREATOR_EMAIL, schedule_id)
-        if row is None or not row["email"]:
+        if not row["email"]:
             metrics.NOTICES.labels("no_creator_email").inc()
             return
         text = text_for(row["name"], status, reason)

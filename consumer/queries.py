@@ -1,24 +1,24 @@
 """Every SQL statement the consumer runs."""
 
-# A run is held by one worker at a time: a running run is claimable only once its lease has lapsed. The claim
-# also reads the schedule named by the message ($4) and its link, as they are now (an edit made after the
-# enqueue is honoured), in the same round trip; `schedule_found` is false when there is no such schedule.
+# A run is held by one worker at a time: a running run is claimable only once its lease has lapsed, and only by
+# a message naming the run's own schedule ($4). The claim also reads that schedule and its link, as they are now
+# (an edit made after the enqueue is honoured), in the same round trip.
 CLAIM_RUN = """
 WITH claimed AS (
     UPDATE shared_report_runs
     SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()), error = NULL,
         lease_token = $2, lease_expires_at = now() + make_interval(secs => $3)
-    WHERE id = $1
+    WHERE id = $1 AND schedule_id = $4
       AND (status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now())))
     RETURNING id, schedule_id, fire_at, trigger, attempts, coalesce(origin_run_id, id) AS origin
 )
 SELECT c.id, c.schedule_id, c.fire_at, c.trigger, c.attempts, c.origin,
-       s.id IS NOT NULL AS schedule_found, s.organization_id, s.shared_link_id, s.name, s.timezone, s.format,
+       s.organization_id, s.shared_link_id, s.name, s.timezone, s.format,
        s.skip_if_empty, s.min_rows, s.only_if_changed, s.require_fresh_within_seconds, s.fresh_wait_max_seconds,
        s.stale_action, s.subject_template, s.message_template, s.deleted_at, s.created_by,
        l.slug, l.title, l.filters, l.revoked_at
 FROM claimed c
-LEFT JOIN shared_report_schedules s ON s.id = $4
+JOIN shared_report_schedules s ON s.id = c.schedule_id
 LEFT JOIN shared_links l ON l.id = s.shared_link_id
 """
 
@@ -29,7 +29,7 @@ RETURNING true
 """
 
 RUN_STATUS = """
-SELECT status, extract(epoch FROM lease_expires_at - now())::float8 AS lease_left
+SELECT status, schedule_id, extract(epoch FROM lease_expires_at - now())::float8 AS lease_left
 FROM shared_report_runs WHERE id = $1
 """
 
@@ -101,8 +101,17 @@ UPDATE shared_report_runs SET status = 'queued', error = $2, lease_token = NULL,
 WHERE id = $1 AND lease_token = $3 AND status = 'running'
 """
 
+# Claimed before it is sent, so a retry after a lost answer cannot notify twice; addressed to the creator of the
+# run's own schedule (never one a message names). No row: the notice was already claimed.
 CLAIM_NOTICE = """
-UPDATE shared_report_runs SET notice_sent_at = now() WHERE id = $1 AND notice_sent_at IS NULL RETURNING true
+WITH claimed AS (
+    UPDATE shared_report_runs SET notice_sent_at = now() WHERE id = $1 AND notice_sent_at IS NULL
+    RETURNING schedule_id
+)
+SELECT s.name, u.email
+FROM claimed c
+JOIN shared_report_schedules s ON s.id = c.schedule_id
+LEFT JOIN users u ON u.id = s.created_by
 """
 
 MIGRATE_SCHEDULE_CHAT = """
@@ -116,10 +125,6 @@ WHERE s.id = r.schedule_id AND s.organization_id = $3 AND r.telegram_chat_id = $
 MIGRATE_ORG_CHAT = """
 UPDATE organization_notification_telegram_recipients SET telegram_chat_id = $2
 WHERE telegram_chat_id = $1 AND organization_id = $3
-"""
-
-CREATOR_EMAIL = """
-SELECT s.name, u.email FROM shared_report_schedules s LEFT JOIN users u ON u.id = s.created_by WHERE s.id = $1
 """
 
 # The organization's statistics: when they were last updated (NULL when there are none), by the database clock.

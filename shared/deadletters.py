@@ -37,6 +37,12 @@ UPDATE shared_report_schedules SET last_run_status = 'dead' WHERE id IN (SELECT 
 
 _GET = "SELECT id, run_id, payload, replayed_at FROM shared_report_dead_letters WHERE id = $1 FOR UPDATE"
 
+# Whether the message's schedule was deleted (NULL: it does not exist), and which schedule the run it names has.
+_ORIGIN = """
+SELECT (SELECT deleted_at IS NOT NULL FROM shared_report_schedules WHERE id = $1) AS deleted,
+       (SELECT schedule_id FROM shared_report_runs WHERE id = $2) AS run_schedule_id
+"""
+
 _MARK_REPLAYED = """
 UPDATE shared_report_dead_letters SET replayed_at = now(), replay_count = replay_count + 1 WHERE id = $1
 """
@@ -107,11 +113,11 @@ async def replay(pool: Pool, redis: ArqRedis, queue_name: str, dead_letter_id: U
             original = parse_message(row["payload"])
         except InvalidMessage as exc:
             raise NotReplayable(f"the stored message is not valid and cannot be replayed: {exc}") from exc
-        deleted = await conn.fetchval(
-            "SELECT deleted_at IS NOT NULL FROM shared_report_schedules WHERE id = $1", original.schedule_id
-        )
-        if deleted is None or deleted:
+        origin = await conn.fetchrow(_ORIGIN, original.schedule_id, original.run_id)
+        if origin["deleted"] is None or origin["deleted"]:
             raise NotReplayable("the schedule of this message was deleted; it cannot be replayed")
+        if origin["run_schedule_id"] not in (None, original.schedule_id):
+            raise NotReplayable("the message names a run of another schedule; it cannot be replayed")
         message = ReportMessage(**{**original.model_dump(), "run_id": uuid4(), "trigger": "replay"})
         await runs.record(conn, message, repeats=row["run_id"])
         await conn.execute(_MARK_REPLAYED, dead_letter_id)

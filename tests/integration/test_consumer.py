@@ -297,6 +297,46 @@ async def test_malformed_and_deleted_schedule_messages_are_dead_lettered(
         await deadletters.replay(pool, redis, s.queue_name, dead_id)
 
 
+async def test_a_message_naming_another_schedule_than_its_run_is_poison_and_the_run_still_delivers(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    org, sched = await make(pool)
+    # Another schedule of the same organization, with its own link and recipient.
+    other_link = await seed.shared_link(pool, org, slug="other-link")
+    other = await seed.schedule(pool, org, other_link, next_run_at=FIRE + timedelta(days=30))
+    await seed.recipient(pool, other, email="other@example.com")
+    run_id = await fire(pool, redis, s)
+    message = (await run_row(pool, run_id))["message"]
+    await redis.flushdb()  # the run's own job waits aside: first only the altered messages reach the worker
+    missing = "00000000-0000-4000-8000-000000000000"
+    altered = [
+        Job("names-missing", {**message, "schedule_id": missing}),
+        Job("names-other", {**message, "schedule_id": str(other)}),
+    ]
+    await enqueue_many(redis, s.queue_name, altered)
+    await drain(s, pool, redis, tmp_path)
+
+    dead = {d["job_id"]: d for d in await pool.fetch("SELECT * FROM shared_report_dead_letters")}
+    assert set(dead) == {"names-missing", "names-other"}
+    assert all(d["poison"] and d["run_id"] is None for d in dead.values())
+    assert f"names schedule {missing}, which run {run_id} does not belong to" in dead["names-missing"]["error"]
+    assert f"names schedule {other}, which run {run_id} does not belong to" in dead["names-other"]["error"]
+    run = await run_row(pool, run_id)
+    assert (run["status"], run["attempts"], run["notice_sent_at"]) == ("queued", 0, None)
+    assert fx.loops.sent == [] and await pool.fetchval("SELECT count(*) FROM shared_report_notifications") == 0
+    with pytest.raises(deadletters.NotReplayable, match="schedule of this message was deleted"):
+        await deadletters.replay(pool, redis, s.queue_name, dead["names-missing"]["id"])
+    with pytest.raises(deadletters.NotReplayable, match="names a run of another schedule"):
+        await deadletters.replay(pool, redis, s.queue_name, dead["names-other"]["id"])
+
+    # The run's own message still delivers it, once, to its own recipient.
+    await enqueue_many(redis, s.queue_name, [Job(f"shared_report:{sched}:{int(FIRE.timestamp())}", message)])
+    await drain(s, pool, redis, tmp_path)
+    assert (await run_row(pool, run_id))["status"] == "sent"
+    assert [r["email"] for r in fx.loops.sent] == ["a@example.com"]
+
+
 async def test_exhausted_retries_dead_letter_then_replay_serves_only_the_rest(
     pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
 ) -> None:
