@@ -6,19 +6,22 @@ functions; Python only moves them to disk in bounded chunks, so memory stays fla
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import time
 import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from consumer.filters import Filters, build_where
+from consumer.workbook import StreamedWorkbook, sheet_head
+from shared.errors import ReportsError
 
 HEADER = (
     "title,video_url,platform,status,campaign_tag,channel_username,published_at,created_at,"
@@ -68,14 +71,76 @@ def ndjson_query(organization_id: UUID, filters: Filters, timezone: str, fire_at
     return _query(organization_id, filters, timezone, fire_at, select)
 
 
-def rows_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> ReportQuery:
-    """The export's rows as typed values (local dates as dates), for writers that need values, not bytes."""
+# Excel's sheet holds 1,048,576 rows; one is the header.
+XLSX_MAX_ROWS = 1_048_575
+# What XML 1.0 cannot carry (PostgreSQL text never holds NUL) and carriage return, which XML reads back as a
+# newline: Excel writes these as _xHHHH_, and so writes a literal _xHHHH_ with its underscore escaped
+# (_x005F_xHHHH_), or it would read back changed. Tab and newline go as character references: a row stays one
+# line of COPY's output, and an XML reader gets them back as they were.
+_EXCEL_ESCAPED = r"[\x01-\x08\x0b-\x1f\ufffe\uffff]"
+_UNUSUAL = r"[\x01-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^ | $"
+_UNUSUAL_TEXT = f"'{_UNUSUAL}'"
+# One test per row finds the rare row that needs any of that (or leading or trailing space, kept by
+# xml:space): its text columns joined by DEL, which XML carries and text rarely holds (a value next to a DEL
+# that is data only takes the careful path for nothing).
+_UNUSUAL_ROW = rf"'{_UNUSUAL}|\x7f | \x7f'"
+_CELL_REFS = "ABCDEFGHIJKL"
+
+
+def _xml_escaped(value: str) -> str:
+    for raw, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        value = f"replace({value}, '{raw}', '{escaped}')"
+    return value
+
+
+def _excel_escaped(column: str) -> str:
+    """Character by character, as Excel escapes text: only ever run for the rare value that needs it."""
+    return (
+        f"(SELECT string_agg(CASE WHEN ch ~ '{_EXCEL_ESCAPED}' THEN '_x' || lpad(upper(to_hex(ascii(ch))), 4, '0')"
+        f" || '_' ELSE ch END, '' ORDER BY i) FROM regexp_split_to_table(regexp_replace({column},"
+        r" '(_x[0-9a-fA-F]{4}_)', '_x005F\1', 'g'), '') WITH ORDINALITY AS s(ch, i))"
+    )
+
+
+def _string_cell(column: str, ref: str, careful: bool) -> str:
+    """An inline-string cell, or '' for NULL (concatenating NULL yields NULL)."""
+    text = f"'<t>' || {_xml_escaped(column)}"
+    if careful:
+        text = (
+            f"CASE WHEN {column} ~ {_UNUSUAL_TEXT} THEN '<t xml:space=\"preserve\">' || "
+            f"replace(replace({_xml_escaped(_excel_escaped(column))}, E'\\t', '&#9;'), E'\\n', '&#10;')"
+            f" ELSE {text} END"
+        )
+    return f"""coalesce('<c r="{ref}' || n || '" t="inlineStr"><is>' || {text} || '</t></is></c>', '')"""
+
+
+def _value_cell(expression: str, ref: str, style: str = "") -> str:
+    return f"""coalesce('<c r="{ref}' || n || '"{style}><v>' || {expression} || '</v></c>', '')"""
+
+
+def xlsx_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> ReportQuery:
+    """One line per row: the sheet's `<row>` element, numbered from 2, its cells referenced and NULLs left out.
+    At most XLSX_MAX_ROWS + 1 rows, so a report too large for a sheet is known without reading all of it."""
 
     def select(tz: str) -> str:
-        dates = [f"({c} AT TIME ZONE {tz})::date" for c in ("published_at", "created_at")]
-        return ", ".join([*_TEXT, *dates, *_NUMBERS])
+        serials = [
+            f"(({c}_at AT TIME ZONE {tz})::date - date '1899-12-30') AS {c}_serial" for c in ("published", "created")
+        ]
+        return ", ".join([f"(row_number() OVER (ORDER BY {ORDER}) + 1)::text AS n", *_TEXT, *serials, *_NUMBERS])
 
-    return _query(organization_id, filters, timezone, fire_at, select)
+    inner, params = _query(organization_id, filters, timezone, fire_at, select)
+
+    def cells(careful: bool) -> str:
+        refs = iter(_CELL_REFS)
+        parts = [_string_cell(c, next(refs), careful) for c in _TEXT]
+        parts += [_value_cell(f"{c}_serial", next(refs), ' s="1"') for c in ("published", "created")]
+        parts += [_value_cell(c, next(refs)) for c in _NUMBERS]
+        return " || ".join(parts)
+
+    unusual = f"concat_ws(E'\\x7f', {', '.join(_TEXT)}) ~ {_UNUSUAL_ROW}"
+    row = f"""'<row r="' || n || '">' || CASE WHEN {unusual} THEN {cells(True)} ELSE {cells(False)} END || '</row>'"""
+    # The subquery's order is the rows' order: the outer query only formats them.
+    return f"SELECT {row} FROM ({inner} LIMIT {XLSX_MAX_ROWS + 1}) r", params
 
 
 def slugify(text: str) -> str:
@@ -119,8 +184,10 @@ async def export_to_file(
     transaction afterwards. It never waits for a connection while holding one, so a busy pool cannot deadlock
     it."""
     started = time.perf_counter()
-    async with conn.transaction(isolation="repeatable_read", readonly=True):  # type: ignore[attr-defined]
-        side: asyncio.Future[None] | None = None
+    transaction = conn.transaction(isolation="repeatable_read", readonly=True)  # type: ignore[attr-defined]
+    await transaction.start()
+    side: asyncio.Future[None] | None = None
+    try:
         joined = asyncio.Event()
         # The date style is the transaction's own (SET LOCAL), set in the round trip that exports the snapshot.
         if beside is not None and side_pool is not None:
@@ -130,27 +197,45 @@ async def export_to_file(
             side = asyncio.ensure_future(_in_snapshot(side_pool, snapshot, beside, joined))
         else:
             await conn.execute(f"SELECT FROM {_DATE_STYLE}")  # type: ignore[attr-defined]
-        try:
-            if kind == "xlsx":
-                rows, size, digest = await _xlsx(
-                    conn, rows_query(organization_id, filters, timezone, fire_at), out, fire_at
-                )
-            else:
-                rows, size, digest = await _copy(
-                    conn, kind, organization_id, filters, timezone, fire_at, out, chunk_bytes
-                )
-            if side is not None and not joined.is_set():
-                await _cancel(side)
-                side = None
-            if side is not None:
-                await side
-            elif beside is not None:
-                await beside(conn)
-        except BaseException:
-            if side is not None:
-                await _cancel(side)
-            raise
+        if kind == "xlsx":
+            rows, size, digest = await _xlsx(
+                conn, xlsx_query(organization_id, filters, timezone, fire_at), out, fire_at, chunk_bytes
+            )
+        else:
+            rows, size, digest = await _copy(conn, kind, organization_id, filters, timezone, fire_at, out, chunk_bytes)
+        if side is not None and not joined.is_set():
+            await _cancel(side)
+            side = None
+        if side is not None:
+            await side
+        elif beside is not None:
+            await beside(conn)
+    except BaseException:
+        if side is not None:
+            await _cancel(side)
+        # Half a file is no report: nothing is left that could be taken for one.
+        await asyncio.get_running_loop().run_in_executor(None, _discard, out)
+        await _roll_back(conn, transaction)
+        raise
+    await transaction.commit()
     return ExportResult(out, rows, size, time.perf_counter() - started, digest)
+
+
+async def _roll_back(conn: Any, transaction: Any) -> None:
+    """Roll back after a failure without hiding it. A COPY abandoned mid-stream (the export cancelled, or its
+    file unwritable) leaves the connection inside that operation, where it cannot roll back: it is closed
+    instead (the server rolls back with it) and the pool opens a new one."""
+    try:
+        await transaction.rollback()
+    except Exception:
+        with contextlib.suppress(Exception):  # a connection already lost is detached from its pool
+            conn.terminate()
+
+
+def _discard(path: Path) -> None:
+    # Never in the way of the error that got here (the path may even be a directory).
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 _DATE_STYLE = "set_config('DateStyle', 'ISO, YMD', true)"
@@ -186,6 +271,43 @@ async def _in_snapshot(pool: Any, snapshot: str, work: Callable[[Any], Awaitable
         await side.execute("COMMIT")
 
 
+class _Spool:
+    """COPY's chunks gathered to `chunk_bytes` and handed to a blocking `write` in a thread: one write in flight
+    while the next chunk is read, so the server and the disk (or the compressor) work side by side."""
+
+    def __init__(self, write: Callable[[bytes], object], chunk_bytes: int) -> None:
+        self._write = write
+        self._chunk_bytes = chunk_bytes
+        self._buffered: list[bytes] = []
+        self._pending = 0
+        self._writing: asyncio.Future[object] | None = None
+        self._loop = asyncio.get_running_loop()
+
+    async def sink(self, chunk: bytes) -> None:
+        self._buffered.append(chunk)
+        self._pending += len(chunk)
+        if self._pending >= self._chunk_bytes:
+            await self._hand_off()
+
+    async def _hand_off(self) -> None:
+        data = b"".join(self._buffered)
+        self._buffered.clear()
+        self._pending = 0
+        if self._writing is not None:
+            await self._writing
+        self._writing = self._loop.run_in_executor(None, self._write, data)
+
+    async def finish(self) -> None:
+        await self._hand_off()
+        assert self._writing is not None
+        await self._writing
+
+    async def settle(self) -> None:
+        """After a failure: a write in flight cannot be stopped, so what it writes to is closed only after it."""
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
+
+
 async def _copy(
     conn: object,
     kind: str,
@@ -196,10 +318,8 @@ async def _copy(
     out: Path,
     chunk_bytes: int,
 ) -> tuple[int, int, str]:
-    loop = asyncio.get_running_loop()
     digest = hashlib.sha256()
-    buffered: list[bytes] = []
-    pending = 0
+    size = 0
     if kind == "csv":
         sql, params = copy_query(organization_id, filters, timezone, fire_at)
         options: dict[str, object] = {"format": "csv", "force_quote": FORCE_QUOTE}
@@ -210,35 +330,33 @@ async def _copy(
         options = {"format": "csv", "quote": "\x01", "delimiter": "\x02"}
     with out.open("wb") as handle:
 
-        def write(data: bytes) -> int:
+        def write(data: bytes) -> None:
+            nonlocal size
             digest.update(data)
-            return handle.write(data)
+            size += handle.write(data)
 
-        size = write(HEADER.encode()) if kind == "csv" else 0
-
-        async def flush() -> None:
-            nonlocal size, pending
-            data = b"".join(buffered)
-            buffered.clear()
-            pending = 0
-            size += await loop.run_in_executor(None, write, data)
-
-        async def sink(chunk: bytes) -> None:
-            nonlocal pending
-            buffered.append(chunk)
-            pending += len(chunk)
-            if pending >= chunk_bytes:
-                await flush()
-
-        # COPY takes no bind parameters: asyncpg renders each value as a literal with the server's own
-        # quoting (never string formatting of user text into SQL).
-        status: str = await conn.copy_from_query(sql, *params, output=sink, **options)  # type: ignore[attr-defined]
-        await flush()
+        if kind == "csv":
+            write(HEADER.encode())
+        spool = _Spool(write, chunk_bytes)
+        try:
+            # COPY takes no bind parameters: asyncpg renders each value as a literal with the server's own
+            # quoting (never string formatting of user text into SQL).
+            status: str = await conn.copy_from_query(  # type: ignore[attr-defined]
+                sql, *params, output=spool.sink, **options
+            )
+            await spool.finish()
+        except BaseException:
+            await spool.settle()
+            raise
     return int(status.rsplit(" ", 1)[-1]), size, digest.hexdigest()
 
 
-_XLSX_FETCH = 5000
 _XLSX_WIDTHS = (48, 40, 11, 10, 18, 22, 12, 12, 12, 10, 10, 10)
+_XLSX_DATE_COLUMNS = (6, 7)
+
+
+class ExportTooLarge(ReportsError):
+    """The report does not fit its format; the message names the limit and the way out."""
 
 
 def file_sha256(path: Path) -> str:
@@ -249,49 +367,34 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def _xlsx(conn: object, query: ReportQuery, out: Path, fire_at: datetime) -> tuple[int, int, str]:
-    import xlsxwriter  # type: ignore[import-untyped]
-
+async def _xlsx(
+    conn: object, query: ReportQuery, out: Path, fire_at: datetime, chunk_bytes: int
+) -> tuple[int, int, str]:
+    """The rows' XML from one streamed COPY, deflated into the workbook in a thread while the next chunk is
+    read: PostgreSQL formats and the thread compresses side by side."""
     loop = asyncio.get_running_loop()
-    # constant_memory: each row is flushed to disk as soon as the next starts, so memory stays flat.
-    book = xlsxwriter.Workbook(str(out), {"constant_memory": True, "strings_to_urls": False})
-    # Dated by the fire, not the clock: the same rows give the same bytes (only_if_changed compares them).
-    book.set_properties({"created": fire_at.astimezone(UTC).replace(tzinfo=None)})
-    sheet = book.add_worksheet("Report")
-    bold = book.add_format({"bold": True})
-    day = book.add_format({"num_format": "yyyy-mm-dd"})
-    for col, width in enumerate(_XLSX_WIDTHS):
-        sheet.set_column(col, col, width, day if col in (6, 7) else None)
-    sheet.freeze_panes(1, 0)
-    sheet.write_row(0, 0, HEADER.strip().split(","), bold)
-
-    def write(first: int, records: list[tuple[object, ...]]) -> None:
-        for offset, record in enumerate(records):
-            for col, value in enumerate(record):
-                if value is None:
-                    continue
-                if col in (6, 7):
-                    sheet.write_datetime(first + offset, col, value, day)
-                elif isinstance(value, str):
-                    sheet.write_string(first + offset, col, value)
-                else:
-                    sheet.write_number(first + offset, col, value)
-
+    head = sheet_head(HEADER.strip().split(","), _XLSX_WIDTHS, _XLSX_DATE_COLUMNS)
+    book = await loop.run_in_executor(None, StreamedWorkbook, out, fire_at, head)
+    spool = _Spool(book.write, chunk_bytes)
     sql, params = query
-    rows = 0
     try:
-        cursor = await conn.cursor(sql, *params)  # type: ignore[attr-defined]
-        while True:
-            page = await cursor.fetch(_XLSX_FETCH)
-            if page:
-                await loop.run_in_executor(None, write, rows + 1, [tuple(r) for r in page])
-                rows += len(page)
-            if len(page) < _XLSX_FETCH:
-                break
-    finally:
-        await loop.run_in_executor(None, book.close)
-    size = (await loop.run_in_executor(None, out.stat)).st_size
-    # The workbook is assembled by the library at close, so its bytes are hashed from the file.
+        # As for NDJSON: CSV mode with a quote and delimiter the rows never hold, so each leaves COPY as is.
+        status: str = await conn.copy_from_query(  # type: ignore[attr-defined]
+            sql, *params, output=spool.sink, format="csv", quote="\x01", delimiter="\x02"
+        )
+        await spool.finish()
+        rows = int(status.rsplit(" ", 1)[-1])
+        if rows > XLSX_MAX_ROWS:
+            raise ExportTooLarge(
+                f"the report has more than {XLSX_MAX_ROWS:,} rows, more than an XLSX sheet holds; "
+                "choose the csv or ndjson format, or narrow the shared link's filters"
+            )
+        size = await loop.run_in_executor(None, book.close)
+    except BaseException:
+        await spool.settle()
+        await loop.run_in_executor(None, book.abort)
+        raise
+    # The archive's headers are completed at close, so its bytes are hashed from the file.
     return rows, size, await loop.run_in_executor(None, file_sha256, out)
 
 

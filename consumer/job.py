@@ -18,7 +18,7 @@ from arq import Retry
 from consumer import lease, metrics, notices, queries
 from consumer.deliver import Deliverer, ReportFiles
 from consumer.delivery.outcome import Outcome, Report
-from consumer.export import export_to_file, file_name
+from consumer.export import ExportTooLarge, export_to_file, file_name
 from consumer.filters import parse_filters
 from consumer.lease import LeaseLost
 from consumer.summary import Summary, summarize
@@ -310,19 +310,22 @@ async def _export_and_deliver(
         # In the export's snapshot, and while the file is written if a connection is free: the file's rows.
         summaries.append(await summarize(conn, message.organization_id, filters, timezone, message.fire_at))
 
-    async with pool.acquire() as conn:
-        result = await export_to_file(
-            conn,
-            message.organization_id,
-            filters,
-            timezone,
-            message.fire_at,
-            workdir / filename,
-            settings.export_chunk_bytes,
-            kind=kind,
-            beside=summary,
-            side_pool=pool,
-        )
+    try:
+        async with pool.acquire() as conn:
+            result = await export_to_file(
+                conn,
+                message.organization_id,
+                filters,
+                timezone,
+                message.fire_at,
+                workdir / filename,
+                settings.export_chunk_bytes,
+                kind=kind,
+                beside=summary,
+                side_pool=pool,
+            )
+    except ExportTooLarge as exc:
+        raise Permanent(str(exc)) from exc
     (headline,) = summaries
     metrics.EXPORT_ROWS.inc(result.rows)
     metrics.EXPORT_SECONDS.observe(result.seconds)

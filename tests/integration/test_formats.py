@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import zipfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
+from xml.etree import ElementTree
 
+import asyncpg
 import openpyxl
+import pytest
 from arq.connections import ArqRedis
 
-from consumer.export import HEADER, export_to_file
+from consumer import export as export_module
+from consumer.export import HEADER, ExportTooLarge, export_to_file
 from consumer.filters import parse_filters
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_consumer import fire, fx, make, run_row
+from tests.integration.test_consumer import fire, fx, make, notes, run_row
 from tests.integration.test_export import FIRE, video
 from tests.support import seed
 from tests.support.harness import Fakes, drain, point_at
@@ -95,26 +101,83 @@ async def test_xlsx_has_typed_cells_a_bold_frozen_header_and_widths(pool: Pool, 
                 assert cell.value == shown, column
 
 
-async def test_large_xlsx_opens_in_read_only_mode(pool: Pool, tmp_path: Path) -> None:
+async def _many_videos(pool: Pool, count: int, *, stats: bool = False) -> UUID:
     org = await seed.organization(pool)
     await pool.execute(
         "INSERT INTO videos (organization_id, title, video_url, platform, status, published_at, created_at)"
         " SELECT $1, 'v' || g, 'https://v.example/' || g, 'tiktok', 'active',"
         " $2::timestamptz - g * interval '1 minute', $2::timestamptz"
-        " FROM generate_series(1, 20000) g",
+        " FROM generate_series(1, $3) g",
         org,
         datetime(2026, 11, 1, tzinfo=UTC),
+        count,
     )
-    await pool.execute(
-        "INSERT INTO video_statistics (video_id, views, likes, comments, reposts)"
-        " SELECT id, 1, 2, 3, 4 FROM videos WHERE organization_id = $1",
-        org,
-    )
+    if stats:
+        await pool.execute(
+            "INSERT INTO video_statistics (video_id, views, likes, comments, reposts)"
+            " SELECT id, 1, 2, 3, 4 FROM videos WHERE organization_id = $1",
+            org,
+        )
+    return org
+
+
+async def test_large_xlsx_opens_in_read_only_mode(pool: Pool, tmp_path: Path) -> None:
+    org = await _many_videos(pool, 20_000, stats=True)
     out, rows = await export(pool, org, tmp_path, "xlsx", tz="UTC")
     book = openpyxl.load_workbook(out, read_only=True)
     seen = sum(1 for _ in book["Report"].iter_rows(min_row=2, values_only=True))
     book.close()
     assert rows == seen == 20_000
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+async def _once_written(out: Path, task: asyncio.Future[Any]) -> None:
+    """Until the file has rows on disk, while the export still runs."""
+    for _ in range(2000):
+        if _size(out) > 64 * 1024:
+            break
+        assert not task.done(), "the export ended before it could be interrupted"
+        await asyncio.sleep(0.005)
+    assert not task.done()
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+@pytest.mark.parametrize("fault", ["cancelled", "connection killed"])
+async def test_an_export_interrupted_mid_stream_leaves_no_file_and_a_usable_pool(
+    pool: Pool, tmp_path: Path, fault: str, kind: str
+) -> None:
+    org = await _many_videos(pool, 100_000)
+    out = tmp_path / f"r.{kind}"
+    async with pool.acquire() as conn:
+        pid = conn.get_server_pid()
+        task = asyncio.ensure_future(
+            export_to_file(conn, org, parse_filters({}), "UTC", FIRE, out, 16 * 1024, kind=kind)
+        )
+        await _once_written(out, task)
+        if fault == "cancelled":
+            task.cancel()
+        else:
+            assert await pool.fetchval("SELECT pg_terminate_backend($1)", pid)
+        outcome = (await asyncio.gather(task, return_exceptions=True))[0]
+    # The interruption itself comes out, not an error about the state it left the connection in.
+    if fault == "cancelled":
+        assert isinstance(outcome, asyncio.CancelledError), repr(outcome)
+    else:
+        assert isinstance(outcome, asyncpg.exceptions.AdminShutdownError | asyncpg.ConnectionDoesNotExistError), repr(
+            outcome
+        )
+    assert not out.exists()
+    # No connection is left holding the export's snapshot, and the same export then completes.
+    open_snapshots = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND backend_xmin IS NOT NULL"
+    )
+    assert open_snapshots == 0
+    out2, rows = await export(pool, org, tmp_path, kind, tz="UTC")
+    assert rows == 100_000
 
 
 async def test_a_schedule_delivers_zipped_ndjson_and_xlsx(
@@ -186,3 +249,121 @@ async def test_xlsx_opens_in_libreoffice_with_the_same_values(pool: Pool, tmp_pa
     for got, row in zip(table[1:], want, strict=True):
         shown = ["" if v is None else v.isoformat() if isinstance(v, date) else str(v) for v in row.values()]
         assert got == shown
+
+
+# Text that XML cannot carry as is, or that an XLSX reader would change: each must read back exactly as stored.
+AWKWARD = (
+    " leading space",
+    "trailing space ",
+    "tab\there, newline\nthere, carriage return\r\nthere",
+    "control \x01 \x02 \x1f characters",
+    "a literal _x0041_ and _x005F_ and _X00e9_ escape",
+    "markup <b>&amp;</b> \"quoted\" 'single'",
+    "non-characters \ufffe \uffff",
+    "delete \x7f next to a space \x7f",
+    "plain text | with a bar 🎉",
+)
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _excel_unescaped(text: str) -> str:
+    """How a reader that follows Excel decodes text: _xHHHH_ is the character HHHH."""
+    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _sheet_rows(path: Path) -> list[tuple[str, dict[str, object]]]:
+    """Each row's number and its cells by reference, read with a plain XML parser (not a spreadsheet library)."""
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+        root = ElementTree.fromstring(archive.read("xl/worksheets/sheet1.xml"))
+    rows = []
+    for row in root.iter(f"{_MAIN}row"):
+        cells: dict[str, object] = {}
+        for cell in row.iter(f"{_MAIN}c"):
+            if cell.get("t") == "inlineStr":
+                text = cell.find(f"{_MAIN}is/{_MAIN}t")
+                assert text is not None
+                cells[cell.get("r", "")] = _excel_unescaped(text.text or "")
+            else:
+                value = cell.find(f"{_MAIN}v")
+                assert value is not None and value.text is not None
+                cells[cell.get("r", "")] = (int(value.text), cell.get("s"))
+        rows.append((row.get("r", ""), cells))
+    return rows
+
+
+async def test_xlsx_text_reads_back_exactly_as_stored(pool: Pool, tmp_path: Path) -> None:
+    org = await seed.organization(pool)
+    for i, text in enumerate(AWKWARD):
+        await video(
+            pool,
+            org,
+            title=text,
+            campaign_tag=AWKWARD[-1 - i],
+            channel_username=None if i % 2 else f" {text}",
+            published=f"2026-11-{10 + i:02d}T12:00Z",
+            stats=(i, None, 2**40 + i, 0),
+        )
+    out, rows = await export(pool, org, tmp_path, "xlsx", tz="UTC")
+    want = await expected(pool, org, "UTC")
+    sheet = _sheet_rows(out)
+    assert rows == len(want) == len(sheet) - 1 == len(AWKWARD)
+    assert sheet[0] == ("1", {f"{chr(65 + i)}1": name for i, name in enumerate(COLUMNS)})
+    for number, ((r, cells), row) in enumerate(zip(sheet[1:], want, strict=True), start=2):
+        assert r == str(number)
+        shown: dict[str, object] = {}
+        for i, column in enumerate(COLUMNS):
+            value, ref = row[column], f"{chr(65 + i)}{number}"
+            if value is None:
+                continue  # NULL is no cell at all
+            if isinstance(value, date):
+                shown[ref] = ((value - date(1899, 12, 30)).days, "1")
+            elif isinstance(value, int):
+                shown[ref] = (value, None)
+            else:
+                shown[ref] = value
+        assert cells == shown
+    # And a spreadsheet library reads the same file: the escapes are its to decode, the rest is text as stored.
+    book = openpyxl.load_workbook(out, read_only=True)
+    titles = [r[0] for r in book["Report"].iter_rows(min_row=2, values_only=True)]
+    book.close()
+    assert [_excel_unescaped(t) for t in titles] == [r["title"] for r in want]
+
+
+async def test_an_xlsx_larger_than_a_sheet_fails_clearly_and_leaves_no_file(
+    pool: Pool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sheet's real limit is 1,048,575 rows below the header; the same check at a limit of 3.
+    assert export_module.XLSX_MAX_ROWS == 2**20 - 1
+    monkeypatch.setattr(export_module, "XLSX_MAX_ROWS", 3)
+    org = await seed.organization(pool)
+    for i in range(3):
+        await video(pool, org, title=f"v{i}")
+    out, rows = await export(pool, org, tmp_path, "xlsx")
+    assert rows == 3
+    book = openpyxl.load_workbook(out, read_only=True)
+    assert sum(1 for _ in book["Report"].iter_rows(min_row=2)) == 3
+    book.close()
+    await video(pool, org, title="one too many")
+    with pytest.raises(ExportTooLarge, match=r"more than 3 rows.*choose the csv or ndjson format"):
+        await export(pool, org, tmp_path, "xlsx")
+    assert not out.exists()
+
+
+async def test_a_schedule_whose_report_outgrows_xlsx_fails_once_and_sends_nothing(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(export_module, "XLSX_MAX_ROWS", 2)
+    s = point_at(settings, fx)
+    await make(pool, format="xlsx", chats=(3,), videos=3)
+    run_id = await fire(pool, redis, s)
+    await drain(s, pool, redis, tmp_path)
+    run = await run_row(pool, run_id)
+    assert (run["status"], run["attempts"]) == ("failed", 1)
+    assert "more than 2 rows" in run["error"] and "csv or ndjson" in run["error"]
+    # No report went out; only the failure notice, to the schedule's creator, with the reason.
+    assert await notes(pool, run_id) == [] and fx.telegram.documents(3) == []
+    assert [m["email"] for m in fx.loops.sent] == ["creator@example.com"]
+    assert "csv or ndjson" in json.dumps(fx.loops.sent[0]["dataVariables"])
+    dead = await pool.fetchval("SELECT count(*) FROM shared_report_dead_letters")
+    assert dead == 0
