@@ -114,8 +114,11 @@ def _string_cell(column: str, ref: str, careful: bool) -> str:
     return f"""coalesce('<c r="{ref}' || n || '" t="inlineStr"><is>' || {text} || '</t></is></c>', '')"""
 
 
-def _value_cell(expression: str, ref: str, style: str = "") -> str:
-    return f"""coalesce('<c r="{ref}' || n || '"{style}><v>' || {expression} || '</v></c>', '')"""
+def _value_cell(expression: str, ref: str, style: str = "", *, last: bool = False) -> str:
+    """A number cell, or for NULL no cell; in the last column an empty one, so every row spans all columns
+    (the sheet has no dimension to say so: its rows are counted only as they stream)."""
+    empty = f"""'<c r="{ref}' || n || '"/>'""" if last else "''"
+    return f"""coalesce('<c r="{ref}' || n || '"{style}><v>' || {expression} || '</v></c>', {empty})"""
 
 
 def xlsx_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> ReportQuery:
@@ -134,7 +137,7 @@ def xlsx_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: 
         refs = iter(_CELL_REFS)
         parts = [_string_cell(c, next(refs), careful) for c in _TEXT]
         parts += [_value_cell(f"{c}_serial", next(refs), ' s="1"') for c in ("published", "created")]
-        parts += [_value_cell(c, next(refs)) for c in _NUMBERS]
+        parts += [_value_cell(c, next(refs), last=c == _NUMBERS[-1]) for c in _NUMBERS]
         return " || ".join(parts)
 
     unusual = f"concat_ws(E'\\x7f', {', '.join(_TEXT)}) ~ {_UNUSUAL_ROW}"
