@@ -121,22 +121,29 @@ def _value_cell(expression: str, ref: str, style: str = "", *, last: bool = Fals
     return f"""coalesce('<c r="{ref}' || n || '"{style}><v>' || {expression} || '</v></c>', {empty})"""
 
 
+def _date_cell(column: str, ref: str) -> str:
+    """A date as Excel's serial day number, shown yyyy-mm-dd; a date Excel cannot show as one (before
+    1900-03-01, where its calendar is off by a day, after 9999, or infinite) is written as text instead."""
+    serial = _value_cell(f"({column} - date '1899-12-30')", ref, ' s="1"')
+    text = f"""'<c r="{ref}' || n || '" t="inlineStr"><is><t>' || {column}::text || '</t></is></c>'"""
+    shown = f"{column} BETWEEN date '1900-03-01' AND date '9999-12-31'"
+    return f"CASE WHEN {shown} THEN {serial} ELSE coalesce({text}, '') END"
+
+
 def xlsx_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> ReportQuery:
     """One line per row: the sheet's `<row>` element, numbered from 2, its cells referenced and NULLs left out.
     At most XLSX_MAX_ROWS + 1 rows, so a report too large for a sheet is known without reading all of it."""
 
     def select(tz: str) -> str:
-        serials = [
-            f"(({c}_at AT TIME ZONE {tz})::date - date '1899-12-30') AS {c}_serial" for c in ("published", "created")
-        ]
-        return ", ".join([f"(row_number() OVER (ORDER BY {ORDER}) + 1)::text AS n", *_TEXT, *serials, *_NUMBERS])
+        dates = [f"({c}_at AT TIME ZONE {tz})::date AS {c}_on" for c in ("published", "created")]
+        return ", ".join([f"(row_number() OVER (ORDER BY {ORDER}) + 1)::text AS n", *_TEXT, *dates, *_NUMBERS])
 
     inner, params = _query(organization_id, filters, timezone, fire_at, select)
 
     def cells(careful: bool) -> str:
         refs = iter(_CELL_REFS)
         parts = [_string_cell(c, next(refs), careful) for c in _TEXT]
-        parts += [_value_cell(f"{c}_serial", next(refs), ' s="1"') for c in ("published", "created")]
+        parts += [_date_cell(f"{c}_on", next(refs)) for c in ("published", "created")]
         parts += [_value_cell(c, next(refs), last=c == _NUMBERS[-1]) for c in _NUMBERS]
         return " || ".join(parts)
 

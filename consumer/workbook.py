@@ -76,6 +76,8 @@ _STYLES = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
+_ZIP_FIRST = datetime(1980, 1, 1, tzinfo=UTC)
+_ZIP_LAST = datetime(2107, 12, 31, 23, 59, 58, tzinfo=UTC)
 _SHEET_TAIL = (
     '</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
 )
@@ -130,8 +132,8 @@ class StreamedWorkbook:
     LEVEL = 1
 
     def __init__(self, path: Path, created: datetime, head: str) -> None:
-        # ZIP timestamps are local wall time without a zone, from 1980: the fire's, in UTC.
-        utc = created.astimezone(UTC)
+        # ZIP timestamps are wall time without a zone, 1980 to 2107: the fire's, in UTC, held to that range.
+        utc = min(max(created.astimezone(UTC), _ZIP_FIRST), _ZIP_LAST)
         self._stamp = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
         self._archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=self.LEVEL)
         self._path = path

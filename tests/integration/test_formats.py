@@ -20,6 +20,7 @@ from arq.connections import ArqRedis
 from consumer import export as export_module
 from consumer.export import HEADER, ExportTooLarge, export_to_file
 from consumer.filters import parse_filters
+from consumer.workbook import StreamedWorkbook, sheet_head
 from shared.db import Pool
 from shared.settings import Settings
 from tests.integration.test_consumer import fire, fx, make, notes, run_row
@@ -375,6 +376,57 @@ async def test_every_format_carries_the_csv_rows_under_filters_and_a_zone(pool: 
     assert from_ndjson == from_xlsx == table[1:]
     # 23:30 UTC is the next day in Tokyo.
     assert {r[6] for r in table[1:]} <= {f"2026-11-{2 + i:02d}" for i in range(12)}
+
+
+async def test_dates_excel_cannot_show_are_text_in_xlsx_and_the_other_formats_keep_them(
+    pool: Pool, tmp_path: Path
+) -> None:
+    org = await seed.organization(pool)
+    for published in ("infinity", "-infinity", "1899-12-31T12:00Z", "1900-03-01T12:00Z", "9999-12-31T12:00Z"):
+        await pool.execute(
+            "INSERT INTO videos (organization_id, title, published_at, created_at) VALUES ($1, $2, $2::text::timestamptz, $3)",
+            org,
+            published,
+            datetime(2026, 11, 1, tzinfo=UTC),
+        )
+    out, rows = await export(pool, org, tmp_path, "xlsx", tz="UTC")
+    book = openpyxl.load_workbook(out)
+    got = [(r[0].value, r[6].value) for r in book["Report"].iter_rows(min_row=2)]
+    assert got == [
+        ("infinity", "infinity"),
+        ("9999-12-31T12:00Z", datetime(9999, 12, 31)),
+        ("1900-03-01T12:00Z", datetime(1900, 3, 1)),
+        ("1899-12-31T12:00Z", "1899-12-31"),
+        ("-infinity", "-infinity"),
+    ]
+    for kind in ("csv", "ndjson"):
+        path, count = await export(pool, org, tmp_path, kind, tz="UTC")
+        assert count == rows == 5 and "infinity" in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("fire", "stamp"),
+    [
+        (datetime(1975, 6, 1, tzinfo=UTC), (1980, 1, 1, 0, 0, 0)),
+        (datetime(2026, 11, 16, 7, 30, 15, tzinfo=UTC), (2026, 11, 16, 7, 30, 14)),  # ZIP keeps even seconds
+        (datetime(2200, 1, 1, tzinfo=UTC), (2107, 12, 31, 23, 59, 58)),
+    ],
+)
+def test_a_workbook_is_dated_by_its_fire_within_what_zip_can_hold(
+    tmp_path: Path, fire: datetime, stamp: tuple[int, ...]
+) -> None:
+    path = tmp_path / "w.xlsx"
+    book = StreamedWorkbook(path, fire, sheet_head(COLUMNS, (10,) * 12, (6, 7)))
+    book.write(b'<row r="2"><c r="A2"><v>1</v></c></row>')
+    assert book.close() == path.stat().st_size
+    with zipfile.ZipFile(path) as archive:
+        assert {i.date_time for i in archive.infolist()} == {stamp}
+        assert (
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{fire:%Y-%m-%dT%H:%M:%S}Z'
+            in archive.read("docProps/core.xml").decode()
+        )
+    sheet = openpyxl.load_workbook(path)["Report"]
+    assert [c.value for c in sheet[1]] == COLUMNS and sheet["A2"].value == 1
 
 
 async def test_an_xlsx_larger_than_a_sheet_fails_clearly_and_leaves_no_file(
