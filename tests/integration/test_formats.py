@@ -16,6 +16,9 @@ import asyncpg
 import openpyxl
 import pytest
 from arq.connections import ArqRedis
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from consumer import export as export_module
 from consumer.export import HEADER, ExportTooLarge, export_to_file
@@ -427,6 +430,41 @@ def test_a_workbook_is_dated_by_its_fire_within_what_zip_can_hold(
         )
     sheet = openpyxl.load_workbook(path)["Report"]
     assert [c.value for c in sheet[1]] == COLUMNS and sheet["A2"].value == 1
+
+
+_TOKENS = ("_x0041_", "_x005F_", "_x", "0041_", "&", "&amp;", "<", ">", "]]>", " ", "\t", "\n", "\r", "\x7f")
+_ANY_CHAR = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+_XLSX_TEXT = st.lists(st.sampled_from(_TOKENS) | _ANY_CHAR | st.sampled_from("\x01\x1f\ufffe\uffff"), max_size=24)
+
+
+async def test_any_text_reads_back_from_xlsx_exactly_as_stored(pool: Pool, tmp_path: Path) -> None:
+    """A property over arbitrary Unicode (PostgreSQL text holds anything but NUL and lone surrogates): the sheet
+    is well-formed XML and each value decodes back to what the database holds."""
+    org = await seed.organization(pool)
+    await video(pool, org)
+    loop = asyncio.get_running_loop()
+    seen = {"careful": 0, "examples": 0}
+
+    async def one(title: str, channel: str) -> None:
+        await pool.execute(
+            "UPDATE videos SET title = $2, channel_username = $3 WHERE organization_id = $1", org, title, channel
+        )
+        out, rows = await export(pool, org, tmp_path, "xlsx", tz="UTC")
+        [(_, cells)] = _sheet_rows(out)[1:]
+        assert (cells["A2"], cells["F2"]) == (title, channel)
+        seen["examples"] += 1
+        seen["careful"] += b'xml:space="preserve"' in zipfile.ZipFile(out).read("xl/worksheets/sheet1.xml")
+
+    @hsettings(
+        max_examples=150, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+    )
+    @given(title=_XLSX_TEXT.map("".join), channel=_XLSX_TEXT.map("".join))
+    def example(title: str, channel: str) -> None:
+        asyncio.run_coroutine_threadsafe(one(title, channel), loop).result()
+
+    await loop.run_in_executor(None, example)
+    # Both paths were taken: plain text, and text that needed Excel's escapes or kept spaces.
+    assert seen["examples"] >= 150 and 0 < seen["careful"] < seen["examples"], seen
 
 
 async def test_an_xlsx_larger_than_a_sheet_fails_clearly_and_leaves_no_file(
