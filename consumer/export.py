@@ -409,7 +409,9 @@ async def _xlsx(
 
 
 def _zip(source: Path, arcname: str, target: Path) -> int:
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+    # A workbook is deflated already: deflating it again costs time and saves nothing.
+    compression = zipfile.ZIP_STORED if source.suffix == ".xlsx" else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(target, "w", compression=compression, compresslevel=6) as archive:
         archive.write(source, arcname)
     return target.stat().st_size
 

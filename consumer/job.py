@@ -350,7 +350,7 @@ async def _export_and_deliver(
 
     files = ReportFiles(result.path, filename, result.size, want_zip=fmt.endswith(".zip"))
     fire_date = message.fire_at.astimezone(ZoneInfo(timezone)).date().isoformat()
-    # The run and the templates name the file as its format delivers it (the zip for csv.zip and ndjson.zip).
+    # The run and the templates name the file as its format delivers it (the zip for the .zip formats).
     delivered = (await files.zipped()).filename if files.want_zip else filename
     values = {
         "schedule_name": schedule["name"],

@@ -15,7 +15,7 @@ from shared.cron import zone
 from shared.errors import InvalidInput
 
 Cadence = Literal["daily", "weekly", "monthly", "quarterly", "custom"]
-Format = Literal["csv", "csv.zip", "ndjson", "ndjson.zip", "xlsx"]
+Format = Literal["csv", "csv.zip", "ndjson", "ndjson.zip", "xlsx", "xlsx.zip"]
 Misfire = Literal["fire_once", "skip", "fire_all"]
 # The channels whose recipients are stored destinations (shared.message.DESTINATION_CHANNELS).
 DestinationKind = Literal["slack", "sftp", "webhook"]

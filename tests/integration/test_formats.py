@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import zipfile
@@ -205,6 +206,21 @@ async def test_a_schedule_delivers_zipped_ndjson_and_xlsx(
     latest = await pool.fetchrow("SELECT status, filename FROM shared_report_runs ORDER BY fire_at DESC LIMIT 1")
     assert latest["status"] == "sent" and latest["filename"].endswith(".xlsx")
     assert fx.telegram.documents(3)[-1]["document"]["content_type"].endswith("spreadsheetml.sheet")
+
+    # xlsx.zip: the same workbook, stored as is inside a zip named like the others.
+    await pool.execute("UPDATE shared_report_schedules SET format = 'xlsx.zip', next_run_at = $1", FIRE.replace(day=18))
+    await tick(pool, redis, s, now=FIRE.replace(day=18))
+    await drain(s, pool, redis, tmp_path)
+    latest = await pool.fetchrow("SELECT status, filename FROM shared_report_runs ORDER BY fire_at DESC LIMIT 1")
+    assert (latest["status"], latest["filename"]) == ("sent", "weekly-views-2026-11-18.zip")
+    document = fx.telegram.documents(3)[-1]["document"]
+    assert (document["filename"], document["content_type"]) == (latest["filename"], "application/zip")
+    with zipfile.ZipFile(io.BytesIO(document["data"])) as archive:
+        [inner] = archive.infolist()
+        assert inner.filename == "weekly-views-2026-11-18.xlsx" and inner.compress_type == zipfile.ZIP_STORED
+        book = openpyxl.load_workbook(io.BytesIO(archive.read(inner)), read_only=True)
+    assert sum(1 for _ in book["Report"].iter_rows(min_row=2)) == 3
+    book.close()
 
 
 async def test_xlsx_opens_in_libreoffice_with_the_same_values(pool: Pool, tmp_path: Path) -> None:
