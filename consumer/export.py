@@ -399,7 +399,7 @@ async def _xlsx(
                 f"the report has more than {XLSX_MAX_ROWS:,} rows, more than an XLSX sheet holds; "
                 "choose the csv or ndjson format, or narrow the shared link's filters"
             )
-        size = await loop.run_in_executor(None, book.close)
+        size = await loop.run_in_executor(None, book.close, rows)
     except BaseException:
         await spool.settle()
         await loop.run_in_executor(None, book.abort)

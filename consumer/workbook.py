@@ -51,10 +51,6 @@ _APP = (
     _DECL + '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
     "<Application>Scheduled Reports</Application></Properties>"
 )
-_WORKBOOK = (
-    _DECL + f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><bookViews><workbookView/></bookViews>'
-    '<sheets><sheet name="Report" sheetId="1" r:id="rId1"/></sheets></workbook>'
-)
 _WORKBOOK_RELS = (
     _DECL + f'<Relationships xmlns="{_PKG_REL}">'
     f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
@@ -78,9 +74,25 @@ _STYLES = (
 )
 _ZIP_FIRST = datetime(1980, 1, 1, tzinfo=UTC)
 _ZIP_LAST = datetime(2107, 12, 31, 23, 59, 58, tzinfo=UTC)
-_SHEET_TAIL = (
-    '</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
-)
+_LAST_COLUMN = "L"
+
+
+def _sheet_tail(last_row: int) -> str:
+    """After the rows: a filter on the header over every row (known only now), and the page margins."""
+    return (
+        f'</sheetData><autoFilter ref="A1:{_LAST_COLUMN}{last_row}"/>'
+        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
+    )
+
+
+def _workbook(last_row: int) -> str:
+    # The filter's range is named as Excel names it, so Excel keeps the filter as it found it.
+    return (
+        _DECL + f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><bookViews><workbookView/></bookViews>'
+        '<sheets><sheet name="Report" sheetId="1" r:id="rId1"/></sheets><definedNames>'
+        '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
+        f"Report!$A$1:${_LAST_COLUMN}${last_row}</definedName></definedNames></workbook>"
+    )
 
 
 def _escape(text: str) -> str:
@@ -143,7 +155,6 @@ class StreamedWorkbook:
                 ("_rels/.rels", _ROOT_RELS),
                 ("docProps/app.xml", _APP),
                 ("docProps/core.xml", _core(created)),
-                ("xl/workbook.xml", _WORKBOOK),
                 ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS),
                 ("xl/styles.xml", _STYLES),
             ):
@@ -166,9 +177,12 @@ class StreamedWorkbook:
     def write(self, rows_xml: bytes) -> None:
         self._sheet.write(rows_xml)
 
-    def close(self) -> int:
-        self._sheet.write(_SHEET_TAIL.encode())
+    def close(self, rows: int) -> int:
+        """`rows`: how many rows below the header were written. The workbook part names the filter's range, so
+        it follows the sheet (readers find parts by the archive's directory, not its order)."""
+        self._sheet.write(_sheet_tail(rows + 1).encode())
         self._sheet.close()
+        self._archive.writestr(self._info("xl/workbook.xml"), _workbook(rows + 1))
         self._archive.close()
         return self._path.stat().st_size
 
