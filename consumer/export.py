@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from consumer.filters import Filters, build_where
 from consumer.workbook import StreamedWorkbook, sheet_head
-from shared.errors import ReportsError
+from shared.errors import ExportTooLarge
 
 HEADER = (
     "title,video_url,platform,status,campaign_tag,channel_username,published_at,created_at,"
@@ -363,10 +363,6 @@ async def _copy(
 
 _XLSX_WIDTHS = (48, 40, 11, 10, 18, 22, 12, 12, 12, 10, 10, 10)
 _XLSX_DATE_COLUMNS = (6, 7)
-
-
-class ExportTooLarge(ReportsError):
-    """The report does not fit its format; the message names the limit and the way out."""
 
 
 def file_sha256(path: Path) -> str:

@@ -18,13 +18,13 @@ from arq import Retry
 from consumer import lease, metrics, notices, queries
 from consumer.deliver import Deliverer, ReportFiles
 from consumer.delivery.outcome import Outcome, Report
-from consumer.export import ExportTooLarge, export_to_file, file_name
+from consumer.export import export_to_file, file_name
 from consumer.filters import parse_filters
 from consumer.lease import LeaseLost
 from consumer.summary import Summary, summarize
 from shared import deadletters, logs, templates
 from shared.db import DB_ERRORS, TRANSIENT_DB_ERRORS, Pool, Record
-from shared.errors import InvalidFilters, InvalidMessage, QueueError
+from shared.errors import ExportTooLarge, InvalidFilters, InvalidMessage, QueueError
 from shared.message import AnyRecipient, EmailRecipient, ReportMessage, TelegramRecipient, format_instant, parse_message
 from shared.redact import redact
 from shared.settings import Settings

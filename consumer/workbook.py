@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from shared.errors import ExportTooLarge
+
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -136,10 +138,15 @@ def _core(created: datetime) -> str:
     )
 
 
+# A sheet's XML must stay under 2 GiB: past that its zip entry needs ZIP64 records, which some readers reject.
+# 1,048,575 rows reach it only if they average over 2 KB of XML (about 700 bytes is usual).
+SHEET_XML_LIMIT = (1 << 31) - (1 << 20)
+
+
 class StreamedWorkbook:
     """Blocking: run it in a thread. `write` takes the sheet's row XML in any chunks; `close` finishes the
     archive and returns its size. At level 1 deflate keeps pace with PostgreSQL formatting the rows, and the
-    repetitive XML still shrinks about tenfold."""
+    repetitive XML still shrinks about fivefold (709 MB to 131 MB for 1,000,000 rows)."""
 
     LEVEL = 1
 
@@ -149,6 +156,7 @@ class StreamedWorkbook:
         self._stamp = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
         self._archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=self.LEVEL)
         self._path = path
+        self._xml_bytes = 0
         try:
             for name, text in (
                 ("[Content_Types].xml", _CONTENT_TYPES),
@@ -159,12 +167,10 @@ class StreamedWorkbook:
                 ("xl/styles.xml", _STYLES),
             ):
                 self._archive.writestr(self._info(name), text)
-            # Not forced to ZIP64: a sheet of Excel's 1,048,576 rows stays far below 2 GiB unless its rows
-            # average 2 KB, and some readers reject ZIP64 records they do not need.
             self._sheet: IO[bytes] = self._archive.open(self._info(_SHEET), "w")
-            self._sheet.write(head.encode())
+            self.write(head.encode())
         except BaseException:
-            self._archive.close()
+            self.abort()
             raise
 
     def _info(self, name: str) -> zipfile.ZipInfo:
@@ -175,6 +181,13 @@ class StreamedWorkbook:
         return info
 
     def write(self, rows_xml: bytes) -> None:
+        self._xml_bytes += len(rows_xml)
+        if self._xml_bytes > SHEET_XML_LIMIT:
+            raise ExportTooLarge(
+                f"the report's rows take more than {SHEET_XML_LIMIT >> 20:,} MiB as an XLSX sheet, more than an "
+                "XLSX file can hold for every reader; choose the csv or ndjson format, or narrow the shared "
+                "link's filters"
+            )
         self._sheet.write(rows_xml)
 
     def close(self, rows: int) -> int:

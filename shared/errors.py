@@ -31,6 +31,10 @@ class FieldIssue:
     message: str
 
 
+class ExportTooLarge(ReportsError):
+    """A report does not fit its format; the message names the limit and the way out."""
+
+
 class InvalidInput(ReportsError):
     """User input broke a rule; each issue names the field and the fix."""
 

@@ -22,10 +22,12 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from consumer import export as export_module
-from consumer.export import HEADER, ExportTooLarge, export_to_file
+from consumer import workbook as workbook_module
+from consumer.export import HEADER, export_to_file
 from consumer.filters import parse_filters
 from consumer.workbook import StreamedWorkbook, sheet_head
 from shared.db import Pool
+from shared.errors import ExportTooLarge
 from shared.settings import Settings
 from tests.integration.test_consumer import fire, fx, make, notes, run_row
 from tests.integration.test_export import FIRE, video
@@ -500,6 +502,12 @@ async def test_an_xlsx_larger_than_a_sheet_fails_clearly_and_leaves_no_file(
     book.close()
     await video(pool, org, title="one too many")
     with pytest.raises(ExportTooLarge, match=r"more than 3 rows.*choose the csv or ndjson format"):
+        await export(pool, org, tmp_path, "xlsx")
+    assert not out.exists()
+    # So does a sheet whose XML would need ZIP64 records (2 GiB; here 3 KiB, under the header and four rows).
+    monkeypatch.setattr(export_module, "XLSX_MAX_ROWS", 100)
+    monkeypatch.setattr(workbook_module, "SHEET_XML_LIMIT", 3 * 1024)
+    with pytest.raises(ExportTooLarge, match=r"as an XLSX sheet.*choose the csv or ndjson format"):
         await export(pool, org, tmp_path, "xlsx")
     assert not out.exists()
 
