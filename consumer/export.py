@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import re
 import time
 import zipfile
@@ -20,7 +21,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from consumer.filters import Filters, build_where
-from consumer.workbook import StreamedWorkbook, sheet_head
+from consumer.workbook import StreamedWorkbook, column_letter
 from shared.errors import ExportTooLarge
 
 HEADER = (
@@ -84,7 +85,6 @@ _UNUSUAL_TEXT = f"'{_UNUSUAL}'"
 # xml:space): its text columns joined by DEL, which XML carries and text rarely holds (a value next to a DEL
 # that is data only takes the careful path for nothing).
 _UNUSUAL_ROW = rf"'{_UNUSUAL}|\x7f | \x7f'"
-_CELL_REFS = "ABCDEFGHIJKL"
 
 
 def _xml_escaped(value: str) -> str:
@@ -125,9 +125,8 @@ def _date_cell(column: str, ref: str) -> str:
     """A date as Excel's serial day number, shown yyyy-mm-dd; a date Excel cannot show as one (before
     1900-03-01, where its calendar is off by a day, after 9999, or infinite) is written as text instead."""
     serial = _value_cell(f"({column} - date '1899-12-30')", ref, ' s="1"')
-    text = f"""'<c r="{ref}' || n || '" t="inlineStr"><is><t>' || {column}::text || '</t></is></c>'"""
     shown = f"{column} BETWEEN date '1900-03-01' AND date '9999-12-31'"
-    return f"CASE WHEN {shown} THEN {serial} ELSE coalesce({text}, '') END"
+    return f"CASE WHEN {shown} THEN {serial} ELSE {_string_cell(f'{column}::text', ref, careful=False)} END"
 
 
 def xlsx_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> ReportQuery:
@@ -141,7 +140,7 @@ def xlsx_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: 
     inner, params = _query(organization_id, filters, timezone, fire_at, select)
 
     def cells(careful: bool) -> str:
-        refs = iter(_CELL_REFS)
+        refs = map(column_letter, itertools.count())
         parts = [_string_cell(c, next(refs), careful) for c in _TEXT]
         parts += [_date_cell(f"{c}_on", next(refs)) for c in ("published", "created")]
         parts += [_value_cell(c, next(refs), last=c == _NUMBERS[-1]) for c in _NUMBERS]
@@ -379,8 +378,9 @@ async def _xlsx(
     """The rows' XML from one streamed COPY, deflated into the workbook in a thread while the next chunk is
     read: PostgreSQL formats and the thread compresses side by side."""
     loop = asyncio.get_running_loop()
-    head = sheet_head(HEADER.strip().split(","), _XLSX_WIDTHS, _XLSX_DATE_COLUMNS)
-    book = await loop.run_in_executor(None, StreamedWorkbook, out, fire_at, head)
+    book = await loop.run_in_executor(
+        None, StreamedWorkbook, out, fire_at, HEADER.strip().split(","), _XLSX_WIDTHS, _XLSX_DATE_COLUMNS
+    )
     spool = _Spool(book.write, chunk_bytes)
     sql, params = query
     try:

@@ -76,24 +76,23 @@ _STYLES = (
 )
 _ZIP_FIRST = datetime(1980, 1, 1, tzinfo=UTC)
 _ZIP_LAST = datetime(2107, 12, 31, 23, 59, 58, tzinfo=UTC)
-_LAST_COLUMN = "L"
 
 
-def _sheet_tail(last_row: int) -> str:
+def _sheet_tail(last_column: str, last_row: int) -> str:
     """After the rows: a filter on the header over every row (known only now), and the page margins."""
     return (
-        f'</sheetData><autoFilter ref="A1:{_LAST_COLUMN}{last_row}"/>'
+        f'</sheetData><autoFilter ref="A1:{last_column}{last_row}"/>'
         '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
     )
 
 
-def _workbook(last_row: int) -> str:
+def _workbook(last_column: str, last_row: int) -> str:
     # The filter's range is named as Excel names it, so Excel keeps the filter as it found it.
     return (
         _DECL + f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><bookViews><workbookView/></bookViews>'
         '<sheets><sheet name="Report" sheetId="1" r:id="rId1"/></sheets><definedNames>'
         '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">'
-        f"Report!$A$1:${_LAST_COLUMN}${last_row}</definedName></definedNames></workbook>"
+        f"Report!$A$1:${last_column}${last_row}</definedName></definedNames></workbook>"
     )
 
 
@@ -101,11 +100,12 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _column(index: int) -> str:
-    return chr(ord("A") + index)  # twelve columns: A to L
+def column_letter(index: int) -> str:
+    """The column's letter in a cell reference, from 0 (A); a report has twelve columns, A to L."""
+    return chr(ord("A") + index)
 
 
-def sheet_head(header: list[str], widths: tuple[float, ...], date_columns: tuple[int, ...]) -> str:
+def _sheet_head(header: list[str], widths: tuple[float, ...], date_columns: tuple[int, ...]) -> str:
     """The sheet up to its first data row: the header frozen above the rows, widths (dates styled as dates in
     cells a user adds too), and the header row in bold."""
     cols = "".join(
@@ -115,7 +115,7 @@ def sheet_head(header: list[str], widths: tuple[float, ...], date_columns: tuple
         for i, w in enumerate(widths)
     )
     cells = "".join(
-        f'<c r="{_column(i)}1" t="inlineStr" s="{HEADER_STYLE}"><is><t>{_escape(name)}</t></is></c>'
+        f'<c r="{column_letter(i)}1" t="inlineStr" s="{HEADER_STYLE}"><is><t>{_escape(name)}</t></is></c>'
         for i, name in enumerate(header)
     )
     return (
@@ -150,13 +150,16 @@ class StreamedWorkbook:
 
     LEVEL = 1
 
-    def __init__(self, path: Path, created: datetime, head: str) -> None:
+    def __init__(
+        self, path: Path, created: datetime, header: list[str], widths: tuple[float, ...], date_columns: tuple[int, ...]
+    ) -> None:
         # ZIP timestamps are wall time without a zone, 1980 to 2107: the fire's, in UTC, held to that range.
         utc = min(max(created.astimezone(UTC), _ZIP_FIRST), _ZIP_LAST)
         self._stamp = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
         self._archive = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=self.LEVEL)
         self._path = path
         self._xml_bytes = 0
+        self._last_column = column_letter(len(header) - 1)
         try:
             for name, text in (
                 ("[Content_Types].xml", _CONTENT_TYPES),
@@ -168,7 +171,7 @@ class StreamedWorkbook:
             ):
                 self._archive.writestr(self._info(name), text)
             self._sheet: IO[bytes] = self._archive.open(self._info(_SHEET), "w")
-            self.write(head.encode())
+            self.write(_sheet_head(header, widths, date_columns).encode())
         except BaseException:
             self.abort()
             raise
@@ -193,9 +196,9 @@ class StreamedWorkbook:
     def close(self, rows: int) -> int:
         """`rows`: how many rows below the header were written. The workbook part names the filter's range, so
         it follows the sheet (readers find parts by the archive's directory, not its order)."""
-        self._sheet.write(_sheet_tail(rows + 1).encode())
+        self._sheet.write(_sheet_tail(self._last_column, rows + 1).encode())
         self._sheet.close()
-        self._archive.writestr(self._info("xl/workbook.xml"), _workbook(rows + 1))
+        self._archive.writestr(self._info("xl/workbook.xml"), _workbook(self._last_column, rows + 1))
         self._archive.close()
         return self._path.stat().st_size
 

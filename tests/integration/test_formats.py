@@ -25,7 +25,7 @@ from consumer import export as export_module
 from consumer import workbook as workbook_module
 from consumer.export import HEADER, export_to_file
 from consumer.filters import parse_filters
-from consumer.workbook import StreamedWorkbook, sheet_head
+from consumer.workbook import StreamedWorkbook
 from shared.db import Pool
 from shared.errors import ExportTooLarge
 from shared.settings import Settings
@@ -438,7 +438,7 @@ def test_a_workbook_is_dated_by_its_fire_within_what_zip_can_hold(
     tmp_path: Path, fire: datetime, stamp: tuple[int, ...]
 ) -> None:
     path = tmp_path / "w.xlsx"
-    book = StreamedWorkbook(path, fire, sheet_head(COLUMNS, (10,) * 12, (6, 7)))
+    book = StreamedWorkbook(path, fire, COLUMNS, (10,) * 12, (6, 7))
     book.write(b'<row r="2"><c r="A2"><v>1</v></c></row>')
     assert book.close(1) == path.stat().st_size
     with zipfile.ZipFile(path) as archive:
