@@ -109,8 +109,8 @@ async def test_xlsx_has_typed_cells_a_bold_frozen_header_and_widths(pool: Pool, 
                 assert cell.value == shown, column
 
 
-async def _many_videos(pool: Pool, count: int, *, stats: bool = False) -> UUID:
-    org = await seed.organization(pool)
+async def _many_videos(pool: Pool, count: int, *, stats: bool = False, org: UUID | None = None) -> UUID:
+    org = org or await seed.organization(pool)
     await pool.execute(
         "INSERT INTO videos (organization_id, title, video_url, platform, status, published_at, created_at)"
         " SELECT $1, 'v' || g, 'https://v.example/' || g, 'tiktok', 'active',"
@@ -136,6 +136,10 @@ async def test_large_xlsx_opens_in_read_only_mode(pool: Pool, tmp_path: Path) ->
     seen = sum(1 for _ in book["Report"].iter_rows(min_row=2, values_only=True))
     book.close()
     assert rows == seen == 20_000
+
+
+def _spooled(spool: Path) -> list[str]:
+    return [p.name for p in spool.glob("report-*")]
 
 
 def _size(path: Path) -> int:
@@ -186,6 +190,34 @@ async def test_an_export_interrupted_mid_stream_leaves_no_file_and_a_usable_pool
     assert open_snapshots == 0
     out2, rows = await export(pool, org, tmp_path, kind, tz="UTC")
     assert rows == 100_000
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_a_run_whose_export_connection_is_killed_mid_copy_retries_and_is_sent_once(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path, fmt: str
+) -> None:
+    s = point_at(settings, fx, retry_base_seconds=0, export_chunk_bytes=16 * 1024)
+    org, _ = await make(pool, format=fmt, videos=0)
+    await _many_videos(pool, 100_000, org=org)
+    run_id = await fire(pool, redis, s)
+    worker = asyncio.ensure_future(drain(s, pool, redis, tmp_path))
+    # The export's backend, found while its COPY streams, is terminated by the server's own function.
+    killed = None
+    for _ in range(2000):
+        killed = await pool.fetchval(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY %'"
+        )
+        if killed:
+            break
+        assert not worker.done(), "the run ended before its export could be cut off"
+        await asyncio.sleep(0.005)
+    assert killed
+    await asyncio.wait_for(worker, 120)
+    run = await run_row(pool, run_id)
+    assert (run["status"], run["attempts"], run["row_count"]) == ("sent", 2, 100_000)
+    assert [m["email"] for m in fx.loops.sent] == ["a@example.com"]
+    assert _spooled(tmp_path) == []  # no spool left behind
 
 
 async def test_a_schedule_delivers_zipped_ndjson_and_xlsx(
