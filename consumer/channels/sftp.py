@@ -7,10 +7,10 @@ destination and required (no trust on first use): a server presenting another ke
 from __future__ import annotations
 
 import contextlib
+import functools
 import posixpath
 from typing import Any
 
-import asyncssh
 import orjson
 
 from consumer.channels.base import Context
@@ -20,34 +20,43 @@ from shared.message import DestinationRecipient
 from shared.redact import redact
 from shared.settings import Settings
 
-# Status codes that say the directory itself refuses the file: no retry changes that.
-_REFUSED = {
-    asyncssh.FX_PERMISSION_DENIED: "permission denied",
-    asyncssh.FX_NO_SUCH_FILE: "no such directory",
-    asyncssh.FX_NO_SUCH_PATH: "no such directory",
-    asyncssh.FX_NOT_A_DIRECTORY: "not a directory",
-    asyncssh.FX_WRITE_PROTECT: "read-only file system",
-    asyncssh.FX_NO_SPACE_ON_FILESYSTEM: "no space left on the server",
-    asyncssh.FX_QUOTA_EXCEEDED: "quota exceeded",
-    asyncssh.FX_INVALID_FILENAME: "invalid file name",
-    # SFTPv3 servers answer a full disk or a read-only mount with the generic failure.
-    asyncssh.FX_FAILURE: "the server refused the write",
-}
+
+@functools.cache
+def _refused() -> dict[int, str]:
+    """Status codes that say the directory itself refuses the file: no retry changes that."""
+    from shared.ssh import asyncssh
+
+    return {
+        asyncssh.FX_PERMISSION_DENIED: "permission denied",
+        asyncssh.FX_NO_SUCH_FILE: "no such directory",
+        asyncssh.FX_NO_SUCH_PATH: "no such directory",
+        asyncssh.FX_NOT_A_DIRECTORY: "not a directory",
+        asyncssh.FX_WRITE_PROTECT: "read-only file system",
+        asyncssh.FX_NO_SPACE_ON_FILESYSTEM: "no space left on the server",
+        asyncssh.FX_QUOTA_EXCEEDED: "quota exceeded",
+        asyncssh.FX_INVALID_FILENAME: "invalid file name",
+        # SFTPv3 servers answer a full disk or a read-only mount with the generic failure.
+        asyncssh.FX_FAILURE: "the server refused the write",
+    }
 
 
 def classify(exc: BaseException) -> Outcome:
+    from shared.ssh import asyncssh
+
     text = redact(str(exc))[:300]
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return Outcome.permanent(f"sftp: the server's host key does not match the stored one: {text}")
     if isinstance(exc, asyncssh.PermissionDenied):
         return Outcome.permanent(f"sftp: authentication failed: {text}")
-    if isinstance(exc, asyncssh.SFTPError) and exc.code in _REFUSED:
-        return Outcome.permanent(f"sftp: {_REFUSED[exc.code]}: {text}", code=exc.code)
+    if isinstance(exc, asyncssh.SFTPError) and exc.code in _refused():
+        return Outcome.permanent(f"sftp: {_refused()[exc.code]}: {text}", code=exc.code)
     # A dropped connection, a timeout, a refused connect: nothing is in place yet, so it is safe to retry.
     return Outcome.transient(f"sftp: {type(exc).__name__}: {text}")
 
 
 def _options(destination: Destination, settings: Settings) -> dict[str, Any]:
+    from shared.ssh import asyncssh
+
     cfg = destination.config
     secret: dict[str, str] = orjson.loads(destination.secret) if destination.secret else {}
     options: dict[str, Any] = {
@@ -70,6 +79,8 @@ def _options(destination: Destination, settings: Settings) -> dict[str, Any]:
 
 
 async def upload(destination: Destination, settings: Settings, attachment: Attachment, run_id: str) -> Outcome:
+    from shared.ssh import asyncssh
+
     directory = destination.config.get("directory") or "."
     final = posixpath.join(directory, attachment.filename)
     partial = posixpath.join(directory, f".{attachment.filename}.{run_id[:8]}.part")

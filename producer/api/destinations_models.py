@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import asyncssh
 import orjson
 from pydantic import AfterValidator, BaseModel, Field, RootModel, field_validator, model_validator
 
@@ -69,6 +68,8 @@ class SftpIn(Placement):
     @field_validator("host_key")
     @classmethod
     def _public_key(cls, value: str) -> str:
+        from shared.ssh import asyncssh
+
         try:
             asyncssh.import_public_key(value.strip())
         except (asyncssh.KeyImportError, ValueError) as exc:
@@ -80,6 +81,8 @@ class SftpIn(Placement):
         if (self.password is None) == (self.private_key is None):
             raise ValueError("give exactly one of password or private_key")
         if self.private_key is not None:
+            from shared.ssh import asyncssh
+
             try:
                 asyncssh.import_private_key(self.private_key, self.passphrase)
             except (asyncssh.KeyImportError, ValueError) as exc:

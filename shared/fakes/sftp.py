@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import asyncssh
+from shared.ssh import asyncssh
 
 
 class SftpServer:
