@@ -30,11 +30,11 @@ from arq.constants import job_key_prefix
 from consumer.export import FORCE_QUOTE, HEADER, copy_query, export_to_file
 from consumer.filters import parse_filters
 from consumer.summary import summarize
+from devkit.embedded import services
+from devkit.fakes.loops import FakeLoops
+from devkit.fakes.telegram import FakeTelegram
 from producer.scheduler import tick
 from shared.db import create_pool
-from shared.embedded import services
-from shared.fakes.loops import FakeLoops
-from shared.fakes.telegram import FakeTelegram
 from shared.migrate import migrate
 from shared.queue import connect as connect_redis
 from shared.settings import Settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from consumer.job import Deps, shared_report
 from consumer.ratelimit import RateLimiter
 from shared import deadletters, logs, serializer
 from shared.db import DB_ERRORS, Pool, create_pool
+from shared.listen import bind
 from shared.message import FUNCTION_NAME
 from shared.migrate import require_current
 from shared.queue import connect as connect_redis
@@ -134,6 +136,14 @@ def build_worker(
 
 async def run_consumer(settings: Settings) -> None:
     settings.require_consumer()
+    sock = bind(settings.consumer_host, settings.consumer_port, setting="CONSUMER_PORT")
+    try:
+        await _serve(settings, sock)
+    finally:
+        sock.close()
+
+
+async def _serve(settings: Settings, sock: socket.socket) -> None:
     # A job may hold two connections while it exports: the file, and its summary beside it in the same snapshot.
     pool = await create_pool(settings.dsn, max_size=2 * settings.worker_max_jobs + 4)
     try:
@@ -148,11 +158,11 @@ async def run_consumer(settings: Settings) -> None:
             worker = build_worker(settings, redis, deps)
             runner = web.AppRunner(create_app(settings, pool, redis, worker), handle_signals=False)
             await runner.setup()
-            await web.TCPSite(runner, settings.consumer_host, settings.consumer_port).start()
+            await web.SockSite(runner, sock).start()
             log.info(
                 "consumer listening on %s:%s, queue %s",
                 settings.consumer_host,
-                settings.consumer_port,
+                sock.getsockname()[1],
                 settings.queue_name,
             )
             # arq's signal handlers cancel main_task: the whole supervised loop, not one attempt of it.

@@ -23,13 +23,13 @@ import jwt
 import orjson
 
 from demo.seed import destinations, seed
+from devkit.embedded import services
+from devkit.fakes.loops import FakeLoops
+from devkit.fakes.sftp import SftpServer
+from devkit.fakes.slack import FakeSlack
+from devkit.fakes.telegram import FakeTelegram
+from devkit.fakes.webhook import WebhookReceiver
 from shared.db import pool_context
-from shared.embedded import services
-from shared.fakes.loops import FakeLoops
-from shared.fakes.sftp import SftpServer
-from shared.fakes.slack import FakeSlack
-from shared.fakes.telegram import FakeTelegram
-from shared.fakes.webhook import WebhookReceiver
 from shared.migrate import migrate
 from shared.vault import Vault, new_key
 

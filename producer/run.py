@@ -8,6 +8,7 @@ import signal
 
 from producer.scheduler import tick
 from shared.db import pool_context
+from shared.listen import bind
 from shared.message import format_instant
 from shared.migrate import migrate, require_current
 from shared.queue import connect as connect_redis
@@ -24,19 +25,26 @@ async def run_producer(settings: Settings) -> None:
     from producer.app import create_app
 
     settings.require_producer()
-    async with pool_context(settings.dsn, max_size=1) as pool:
-        await require_current(pool)
+    sock = bind(settings.producer_host, settings.producer_port, setting="PRODUCER_PORT")
+    try:
+        async with pool_context(settings.dsn, max_size=1) as pool:
+            await require_current(pool)
+    except BaseException:
+        sock.close()
+        raise
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False)
+    # The scheduler starts with the app; the port is already ours, so nothing is claimed by a process that
+    # could not serve.
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        site = web.TCPSite(runner, settings.producer_host, settings.producer_port)
+        site = web.SockSite(runner, sock)
         await site.start()
-        log.info("producer listening on %s:%s", settings.producer_host, settings.producer_port)
+        log.info("producer listening on %s:%s", settings.producer_host, sock.getsockname()[1])
         await stop.wait()
         log.info("stopping: finishing the current tick")
     finally:

@@ -11,8 +11,8 @@ import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis
 
+from devkit.embedded import ServiceUrls, services
 from shared.db import Pool, create_pool
-from shared.embedded import ServiceUrls, services
 from shared.queue import connect as connect_redis
 from shared.settings import Settings
 from tests.support.databases import DatabaseFactory, with_redis_db

@@ -19,12 +19,12 @@ import asyncssh
 import pytest
 from arq.connections import ArqRedis
 
+from devkit.fakes.sftp import SftpServer
+from devkit.fakes.slack import FakeSlack
+from devkit.fakes.webhook import WebhookReceiver
 from producer.scheduler import tick
 from shared import deadletters
 from shared.db import Pool
-from shared.fakes.sftp import SftpServer
-from shared.fakes.slack import FakeSlack
-from shared.fakes.webhook import WebhookReceiver
 from shared.settings import Settings
 from tests.e2e.test_processes import start, wait_for
 from tests.integration.test_export import video

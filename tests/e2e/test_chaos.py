@@ -20,8 +20,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from devkit.fakes.base import Action
 from shared.db import Pool, create_pool
-from shared.fakes.base import Action
 from shared.migrate import migrate
 from shared.settings import Settings
 from tests.e2e.test_processes import wait_for

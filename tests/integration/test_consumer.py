@@ -10,10 +10,10 @@ from uuid import UUID
 import pytest
 from arq.connections import ArqRedis
 
+from devkit.fakes.base import Action
 from producer.scheduler import tick
 from shared import deadletters
 from shared.db import Pool
-from shared.fakes.base import Action
 from shared.queue import Job, enqueue_many
 from shared.settings import Settings
 from tests.integration.test_export import video

@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 from arq.connections import ArqRedis
 
+from devkit.fakes.base import Action
 from shared.db import Pool
-from shared.fakes.base import Action
 from shared.logs import JsonFormatter
 from shared.settings import Settings
 from tests.integration.test_consumer import fire, fx, make  # noqa: F401

@@ -9,7 +9,7 @@ import pytest
 
 from consumer.channels.webhook import GuardedResolver, _Body, post
 from consumer.delivery.outcome import Attachment
-from shared.fakes.webhook import WebhookReceiver, verify
+from devkit.fakes.webhook import WebhookReceiver, verify
 from shared.outbound import Blocked
 from shared.settings import Settings
 

@@ -11,9 +11,9 @@ from arq.connections import ArqRedis
 
 from consumer.job import Deps
 from consumer.worker import build_worker, dependencies
+from devkit.fakes.loops import FakeLoops
+from devkit.fakes.telegram import FakeTelegram
 from shared.db import Pool
-from shared.fakes.loops import FakeLoops
-from shared.fakes.telegram import FakeTelegram
 from shared.settings import Settings
 
 

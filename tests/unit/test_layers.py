@@ -1,4 +1,5 @@
-"""Dependencies point one way: producer -> shared <- consumer."""
+"""Dependencies point one way: producer -> shared <- consumer; the dev kit, demo, bench and tests are never
+imported by the product."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+DEV_ONLY = {"devkit", "demo", "bench", "tests"}
 FORBIDDEN = {
-    "shared": {"producer", "consumer", "demo"},
-    "producer": {"consumer", "demo"},
-    "consumer": {"producer", "demo"},
+    "shared": {"producer", "consumer"} | DEV_ONLY,
+    "producer": {"consumer"} | DEV_ONLY,
+    "consumer": {"producer"} | DEV_ONLY,
+    "devkit": {"producer", "consumer", "demo", "bench", "tests"},
 }
 
 

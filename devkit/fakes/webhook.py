@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from shared.fakes.base import FakeServer
+from devkit.fakes.base import FakeServer
 
 TOLERANCE_SECONDS = 300
 

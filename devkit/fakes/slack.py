@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from shared.fakes.base import FakeServer
+from devkit.fakes.base import FakeServer
 
 
 def _answer(**body: Any) -> web.Response:

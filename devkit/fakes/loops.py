@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from shared.fakes.base import FakeServer, SlidingWindow
+from devkit.fakes.base import FakeServer, SlidingWindow
 
 
 def _error(status: int, message: str, path: str | None = None) -> web.Response:

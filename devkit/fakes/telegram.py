@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import BodyPartReader, web
 
-from shared.fakes.base import FakeServer, SlidingWindow
+from devkit.fakes.base import FakeServer, SlidingWindow
 
 
 def _error(code: int, description: str, **parameters: Any) -> web.Response:
