@@ -82,8 +82,9 @@ def upgrade_check(rest: list[str]) -> int:
         venv.create(env_dir, with_pip=True)
         _pip(python, "install", "--upgrade", "pip", "setuptools>=68", "wheel")
         _pip(python, "install", "--upgrade", "--upgrade-strategy", "eager", "-e", f"{ROOT}[dev,embedded]")
-        frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--exclude-editable"], capture_output=True,
-                                text=True, check=True).stdout
+        frozen = subprocess.run(
+            [str(python), "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True
+        ).stdout
         locked = _locked_versions()
         pins = [line for line in frozen.splitlines() if "==" in line]
         newer = [line for line in pins if locked.get(_name(line)) != line.split("==")[1]]

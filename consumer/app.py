@@ -54,7 +54,7 @@ def create_app(settings: Settings, pool: Pool, redis: ArqRedis, worker: Polling)
     app[POOL] = pool
     app[REDIS] = redis
     app[WORKER] = worker
-    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/healthz", health.healthz("consumer"))
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", health.metrics)
     return app

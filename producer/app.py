@@ -85,7 +85,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     app.cleanup_ctx.append(_resources)
     if run_scheduler:
         app.cleanup_ctx.append(_scheduler)
-    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/healthz", health.healthz("producer"))
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/v1/openapi.json", openapi)

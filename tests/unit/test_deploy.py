@@ -20,7 +20,6 @@ DEPLOY = ROOT / "deploy"
 KNOWN = {name.upper() for name in Settings.model_fields}
 # Variables the deployment itself uses, not the service.
 DEPLOY_ONLY = {
-    "HEALTH_PORT",
     "POSTGRES_USER",
     "POSTGRES_PASSWORD",
     "POSTGRES_DB",
@@ -42,11 +41,21 @@ def routes(app: Any) -> set[str]:
 def test_image_commands_exist_as_entry_points() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["python", "-m"]' in text and 'CMD ["producer"]' in text
-    assert "USER 10001" in text and "HEALTHCHECK" in text and "/healthz" in text
+    assert re.search(r"^USER 10001:10001$", text, re.M) and "--gid 10001" in text and "--uid 10001" in text
+    assert 'CMD ["python", "-m", "shared.probe"]' in text, "the health check follows the container's role"
+    # Both stages on the same base, given as an argument (a mirror or a digest can replace it).
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.M)
+    assert re.findall(r"^FROM (\S+)", text, re.M) == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
     for directory in re.findall(r"^COPY (\w+) \./\1$", text, re.M):
         assert (ROOT / directory).is_dir(), directory
-    assert set(re.findall(r"^COPY (\w+) ", text, re.M)) >= {"shared", "producer", "consumer", "sql"}
-    assert re.search(r"^RUN pip install \.$", text, re.M), "the image installs runtime dependencies only"
+    assert set(re.findall(r"^COPY (\w+) \./", text, re.M)) == {"shared", "producer", "consumer", "sql"}
+    # Dependencies only from the lock, by hash; the product itself without dependencies.
+    installs = re.findall(r"pip install ([^\n&\\]+)", text)
+    assert installs and all("--require-hashes" in i or "--no-deps" in i for i in installs), installs
+    assert "-r requirements/runtime.txt" in text and "dev.txt" not in text
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "*" in ignored, "the builder gets an allow-list, not everything but a few names"
+    assert not [line for line in ignored if line.startswith("!") and re.search(r"demo|devkit|tests|\.git|\.env", line)]
     for module in ("producer", "consumer"):
         out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
         assert "usage: python -m " + module in out.stdout
@@ -83,6 +92,40 @@ def test_k8s_config_keys_are_settings(name: str) -> None:
     [doc] = load_all(DEPLOY / "k8s" / name)
     data = doc.get("data") or doc.get("stringData")
     assert set(data) <= KNOWN, set(data) - KNOWN
+
+
+def test_k8s_images_are_placeholders_pulled_deliberately() -> None:
+    for name in ("producer.yaml", "consumer.yaml", "migrate-job.yaml"):
+        for doc in load_all(DEPLOY / "k8s" / name):
+            if doc["kind"] not in ("Deployment", "Job"):
+                continue
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                assert not container["image"].endswith(":latest") and "/" in container["image"], name
+                assert container["imagePullPolicy"] == "IfNotPresent", name
+    assert "Placeholder" in (DEPLOY / "k8s" / "producer.yaml").read_text()
+
+
+def test_k8s_secret_template_has_every_secret_the_service_needs() -> None:
+    [doc] = load_all(DEPLOY / "k8s" / "secret.yaml")
+    assert {"DATABASE_URL", "REDIS_URL", "JWT_SECRET", "CREDENTIALS_KEYS"} <= set(doc["stringData"])
+    assert "new-key" in (DEPLOY / "k8s" / "secret.yaml").read_text()
+
+
+def test_both_services_carry_scrape_annotations() -> None:
+    ports = {"producer": "8080", "consumer": "8081"}
+    services = [
+        d
+        for name in ("consumer.yaml", "monitoring.yaml")
+        for d in load_all(DEPLOY / "k8s" / name)
+        if d["kind"] == "Service"
+    ]
+    seen = set()
+    for service in services:
+        component = service["metadata"]["labels"]["component"]
+        notes = service["metadata"]["annotations"]
+        assert notes["prometheus.io/scrape"] == "true" and notes["prometheus.io/port"] == ports[component]
+        seen.add(component)
+    assert seen == {"producer", "consumer"}
 
 
 def test_k8s_probes_hit_real_routes_on_the_right_ports() -> None:

@@ -27,7 +27,18 @@ def test_the_wheel_holds_only_the_product(tmp_path: Path) -> None:
         shutil.copytree(ROOT / name, src / name, ignore=ignore)
     out = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "-w", str(out), str(src)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(out),
+            str(src),
+        ],
         check=True,
         capture_output=True,
     )
