@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from shared.errors import ConfigError
@@ -17,7 +18,8 @@ def bind(host: str, port: int, *, setting: str) -> socket.socket:
         family, _, _, _, address = infos[0]
         sock = socket.create_server(address, family=family, backlog=128)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
+        # create_server appends the address to strerror; the message names it once already.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ConfigError(
             f"{setting}={port}: cannot listen on {host}:{port} ({reason}); stop the process using it or set "
             f"{setting} to a free port"
