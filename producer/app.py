@@ -11,6 +11,7 @@ from aiohttp import web
 
 from producer.api import destinations, preview, runs
 from producer.api.errors import error_middleware
+from producer.api.idempotency import idempotency_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
 from producer.api.keys import POOL, REDIS, SETTINGS
 from producer.api.openapi import document
@@ -78,7 +79,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024, middlewares=[error_middleware, jwks_middleware, query_middleware])
+    app = web.Application(
+        client_max_size=64 * 1024,
+        middlewares=[error_middleware, jwks_middleware, query_middleware, idempotency_middleware],
+    )
     app[SETTINGS] = settings
     if settings.jwt_jwks_url:
         app[JWKS] = Jwks(settings.jwt_jwks_url, settings.jwt_jwks_cache_seconds, settings.http_timeout_seconds)

@@ -56,12 +56,27 @@ SELECT count(*) FROM gone
 """
 
 
+# Idempotency keys answer for 24 hours; after that they are only rows.
+PRUNE_IDEMPOTENCY_KEYS = """
+WITH doomed AS (
+    SELECT caller, key FROM shared_report_idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM shared_report_idempotency_keys k USING doomed
+    WHERE k.caller = doomed.caller AND k.key = doomed.key RETURNING 1
+)
+SELECT count(*) FROM gone
+"""
+IDEMPOTENCY_HOURS = 24
+
+
 @dataclass(frozen=True)
 class Pruned:
     runs: int
     notifications: int
     dead_letters: int
     seconds: float
+    idempotency_keys: int = 0
 
 
 async def _batches(pool: Pool, sql: str, cutoff: datetime, batch: int, budget: float) -> int:
@@ -84,7 +99,10 @@ async def prune(pool: Pool, settings: Settings, now: datetime | None = None) -> 
     runs = await _batches(pool, PRUNE_RUNS, cutoff, batch, budget)
     notifications = before - int(await pool.fetchval(NOTIFICATIONS_OF, cutoff))
     letters = await _batches(pool, PRUNE_DEAD_LETTERS, cutoff, batch, budget)
-    result = Pruned(runs, notifications, letters, time.monotonic() - started)
+    expired = current - timedelta(hours=IDEMPOTENCY_HOURS)
+    keys = await _batches(pool, PRUNE_IDEMPOTENCY_KEYS, expired, batch, budget)
+    result = Pruned(runs, notifications, letters, time.monotonic() - started, keys)
+    metrics.PRUNED.labels("idempotency_keys").inc(keys)
     metrics.PRUNED.labels("runs").inc(runs)
     metrics.PRUNED.labels("notifications").inc(notifications)
     metrics.PRUNED.labels("dead_letters").inc(letters)

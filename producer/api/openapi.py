@@ -88,6 +88,25 @@ def _instant(name: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "The same key and request within 24 hours gets the first answer, without doing it again",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
+def _idempotent(paths: dict[str, Any]) -> None:
+    """Every POST takes an Idempotency-Key: 409 while its first request is answered, 422 for another request."""
+    for item in paths.values():
+        op = item.get("post")
+        if op is not None:
+            op["parameters"] = [*op.get("parameters", []), _IDEMPOTENCY_KEY]
+            op["responses"].setdefault("409", _json(m.ErrorResponse, _ERRORS["409"]))
+            op["responses"].setdefault("422", _json(m.ErrorResponse, _ERRORS["422"]))
+
+
 @cache
 def document() -> dict[str, Any]:
     models = [
@@ -121,7 +140,7 @@ def document() -> dict[str, Any]:
     ]
     _, schemas = models_json_schema(modes, ref_template="#/components/schemas/{model}")
     health = {"200": {"description": "OK"}, "503": {"description": "A dependency is failing"}}
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Scheduled reports API",
@@ -290,3 +309,5 @@ def document() -> dict[str, Any]:
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
         },
     }
+    _idempotent(doc["paths"])
+    return doc

@@ -204,3 +204,26 @@ SELECT id, trigger, status, row_count, byte_count, finished_at FROM shared_repor
 WHERE schedule_id = $1 AND finished_at IS NOT NULL
 ORDER BY finished_at DESC LIMIT 1
 """
+
+# Reserve a key for this request; an expired row (over 24 hours old) is taken over. No row back: the key is
+# held, and IDEMPOTENT_ANSWER says by what.
+RESERVE_KEY = """
+INSERT INTO shared_report_idempotency_keys AS k (caller, key, fingerprint) VALUES ($1, $2, $3)
+ON CONFLICT (caller, key) DO UPDATE
+SET fingerprint = excluded.fingerprint, status = NULL, content_type = NULL, body = NULL, created_at = now()
+WHERE k.created_at < now() - interval '24 hours'
+RETURNING true
+"""
+
+IDEMPOTENT_ANSWER = """
+SELECT fingerprint, status, content_type, body FROM shared_report_idempotency_keys WHERE caller = $1 AND key = $2
+"""
+
+KEEP_ANSWER = """
+UPDATE shared_report_idempotency_keys SET status = $3, content_type = $4, body = $5
+WHERE caller = $1 AND key = $2 AND fingerprint = $6
+"""
+
+RELEASE_KEY = """
+DELETE FROM shared_report_idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL AND fingerprint = $3
+"""
