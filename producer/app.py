@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from producer.api import destinations
+from producer.api import destinations, preview, runs
 from producer.api.errors import error_middleware
+from producer.api.idempotency import idempotency_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
 from producer.api.keys import POOL, REDIS, SETTINGS
 from producer.api.openapi import document
+from producer.api.query import query_middleware
 from producer.api.routes import add_routes
 from producer.loop import Scheduler
 from shared import health
@@ -77,7 +79,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024, middlewares=[error_middleware, jwks_middleware])
+    app = web.Application(
+        client_max_size=64 * 1024,
+        middlewares=[error_middleware, jwks_middleware, query_middleware, idempotency_middleware],
+    )
     app[SETTINGS] = settings
     if settings.jwt_jwks_url:
         app[JWKS] = Jwks(settings.jwt_jwks_url, settings.jwt_jwks_cache_seconds, settings.http_timeout_seconds)
@@ -89,8 +94,11 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/v1/openapi.json", openapi)
+    # Before the routes with an {id}, so /v1/schedules/preview is never read as a schedule's id.
+    preview.add_routes(app)
     add_routes(app)
     destinations.add_routes(app)
+    runs.add_routes(app)
     return app
 
 

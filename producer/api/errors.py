@@ -55,17 +55,22 @@ def error_body(status: int, code: str, message: str, details: list[dict[str, str
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def refusal(exc: ApiError | InvalidInput) -> web.Response:
+    """The answer to a request the API refuses on purpose (never a bug)."""
+    if isinstance(exc, ApiError):
+        return error_body(exc.status, exc.code, exc.message, exc.details)
+    details = [{"field": i.field, "message": i.message} for i in exc.issues]
+    return error_body(422, "validation_error", str(exc), details)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     token = request_id.set(rid)
     try:
         response = await handler(request)
-    except ApiError as exc:
-        response = error_body(exc.status, exc.code, exc.message, exc.details)
-    except InvalidInput as exc:
-        details = [{"field": i.field, "message": i.message} for i in exc.issues]
-        response = error_body(422, "validation_error", str(exc), details)
+    except (ApiError, InvalidInput) as exc:
+        response = refusal(exc)
     except web.HTTPRequestEntityTooLarge:
         response = error_body(413, "payload_too_large", "the request body is over the 64 KiB limit")
     except web.HTTPException as exc:

@@ -80,6 +80,33 @@ _ORG = {
 }
 
 
+def _enum(name: str, values: tuple[str, ...]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": "string", "enum": list(values)}}
+
+
+def _instant(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
+
+
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "The same key and request within 24 hours gets the first answer, without doing it again",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
+def _idempotent(paths: dict[str, Any]) -> None:
+    """Every POST takes an Idempotency-Key: 409 while its first request is answered, 422 for another request."""
+    for item in paths.values():
+        op = item.get("post")
+        if op is not None:
+            op["parameters"] = [*op.get("parameters", []), _IDEMPOTENCY_KEY]
+            op["responses"].setdefault("409", _json(m.ErrorResponse, _ERRORS["409"]))
+            op["responses"].setdefault("422", _json(m.ErrorResponse, _ERRORS["422"]))
+
+
 @cache
 def document() -> dict[str, Any]:
     models = [
@@ -98,6 +125,11 @@ def document() -> dict[str, Any]:
         d.DestinationList,
         d.SlackCredentialReplace,
         d.CredentialOut,
+        m.PreviewRequest,
+        m.PreviewOut,
+        m.TimezoneList,
+        m.OrganizationRunList,
+        m.ScheduleStatsOut,
     ]
     modes: list[tuple[Any, Any]] = [
         (
@@ -108,7 +140,7 @@ def document() -> dict[str, Any]:
     ]
     _, schemas = models_json_schema(modes, ref_template="#/components/schemas/{model}")
     health = {"200": {"description": "OK"}, "503": {"description": "A dependency is failing"}}
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Scheduled reports API",
@@ -175,6 +207,54 @@ def document() -> dict[str, Any]:
                     errors=("401", "404", "422"),
                 ),
             },
+            "/v1/schedules/preview": {
+                "post": _op(
+                    "Fire times of a schedule's timing fields, before saving (writes nothing)",
+                    "200",
+                    m.PreviewOut,
+                    body=m.PreviewRequest,
+                    errors=("401", "422"),
+                ),
+            },
+            "/v1/timezones": {
+                "get": _op(
+                    "The time zone names accepted, with their UTC offset now", "200", m.TimezoneList, errors=("401",)
+                ),
+            },
+            "/v1/runs": {
+                "get": _op(
+                    "The organization's runs across schedules, newest first",
+                    "200",
+                    m.OrganizationRunList,
+                    params=[
+                        _ORG,
+                        _enum("status", ("queued", "running", "sent", "partial", "failed", "skipped", "dead")),
+                        {**_ORG, "name": "schedule_id"},
+                        _enum("trigger", ("cron", "manual", "replay")),
+                        _instant("since"),
+                        _instant("until"),
+                        *_PAGING,
+                    ],
+                    errors=("401", "404", "422"),
+                ),
+            },
+            "/v1/schedules/{id}/stats": {
+                "parameters": [_path_id()],
+                "get": _op(
+                    "A schedule's figures over the last `days` days",
+                    "200",
+                    m.ScheduleStatsOut,
+                    params=[
+                        {
+                            "name": "days",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30},
+                        }
+                    ],
+                    errors=("401", "404", "422"),
+                ),
+            },
             "/v1/dead-letters": {
                 "get": _op(
                     "List dead letters",
@@ -229,3 +309,5 @@ def document() -> dict[str, Any]:
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
         },
     }
+    _idempotent(doc["paths"])
+    return doc
