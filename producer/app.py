@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from producer.api import destinations
+from producer.api import destinations, directory
 from producer.api.errors import error_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
 from producer.api.keys import POOL, REDIS, SETTINGS
 from producer.api.openapi import document
 from producer.api.routes import add_routes
+from producer.console import routes as console
 from producer.loop import Scheduler
 from shared import health
 from shared.db import create_pool
@@ -91,6 +92,8 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     app.router.add_get("/v1/openapi.json", openapi)
     add_routes(app)
     destinations.add_routes(app)
+    directory.add_routes(app)
+    console.add_routes(app, settings)
     return app
 
 
