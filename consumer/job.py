@@ -191,7 +191,8 @@ class StaleWait(Exception):
 
 
 async def _freshness(deps: Deps, message: ReportMessage, claim: Claim, schedule: Record) -> tuple[str, str] | None:
-    """None when the statistics are fresh enough (or there is no gate); else (action, note) once the wait is over."""
+    """None when the statistics are fresh enough (or there is no gate); else (action, note) once the wait is over.
+    A run that ignores the send conditions does not wait and is not skipped: it sends with the stale note."""
     window = schedule["require_fresh_within_seconds"]
     if not window:
         return None
@@ -200,11 +201,14 @@ async def _freshness(deps: Deps, message: ReportMessage, claim: Claim, schedule:
     if updated is not None and updated >= message.fire_at - timedelta(seconds=window):
         return None
     since = "never" if updated is None else updated.astimezone(UTC).isoformat(timespec="seconds")
+    note = f"Data may be stale: statistics were last updated {since}."
+    if not message.applies_conditions:
+        return "send", note
     give_up_at = message.fire_at + timedelta(seconds=schedule["fresh_wait_max_seconds"])
     if now < give_up_at:
         delay = min(backoff(deps.settings, claim.job_try, None), (give_up_at - now).total_seconds())
         raise StaleWait(max(delay, 0.1), f"waiting for fresh statistics (last updated {since})")
-    return schedule["stale_action"], f"Data may be stale: statistics were last updated {since}."
+    return schedule["stale_action"], note
 
 
 class HeldElsewhere(Exception):
@@ -329,19 +333,8 @@ async def _export_and_deliver(
     (headline,) = summaries
     metrics.EXPORT_ROWS.inc(result.rows)
     metrics.EXPORT_SECONDS.observe(result.seconds)
-    # skip_if_empty is the min_rows = 1 case.
-    min_rows = max(schedule["min_rows"], 1 if schedule["skip_if_empty"] else 0)
-    reason: str | None = None
-    if result.rows < min_rows:
-        reason = (
-            "no rows matched and skip_if_empty is set"
-            if result.rows == 0 and schedule["skip_if_empty"]
-            else f"{result.rows} row(s), fewer than min_rows {min_rows}"
-        )
-    elif schedule["only_if_changed"]:
-        last = await pool.fetchrow(queries.LAST_SENT_CONTENT, message.schedule_id, message.run_id)
-        if last is not None and last["content_sha256"] == result.sha256:
-            reason = f"unchanged since run {last['id']} (only_if_changed is set)"
+    # A manual run skips for no send condition unless it asked to.
+    reason = await _skip_reason(pool, schedule, run, result.rows, result.sha256) if message.applies_conditions else None
     if reason is not None:
         await _finish(
             deps, message, claim, "skipped", rows=result.rows, size=result.size, filename=filename, error=reason
@@ -422,6 +415,21 @@ async def _export_and_deliver(
         sha256=result.sha256,
     )
     return {"status": status, "rows": result.rows, "bytes": result.size, "served": served}
+
+
+async def _skip_reason(pool: Pool, schedule: Record, run: Record, rows: int, sha256: str) -> str | None:
+    """Why the send conditions say not to send this file, or None to send it."""
+    # skip_if_empty is the min_rows = 1 case.
+    min_rows = max(schedule["min_rows"], 1 if schedule["skip_if_empty"] else 0)
+    if rows < min_rows:
+        if rows == 0 and schedule["skip_if_empty"]:
+            return "no rows matched and skip_if_empty is set"
+        return f"{rows} row(s), fewer than min_rows {min_rows}"
+    if schedule["only_if_changed"]:
+        last = await pool.fetchrow(queries.LAST_SENT_CONTENT, run["schedule_id"], run["origin"])
+        if last is not None and last["content_sha256"] == sha256:
+            return f"unchanged since run {last['id']} (only_if_changed is set)"
+    return None
 
 
 async def _write(pool: Pool, query: str, *args: Any) -> Any:

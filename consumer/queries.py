@@ -81,18 +81,23 @@ WITH done AS (
     SET status = $2, row_count = $3, byte_count = $4, filename = $5, error = $6, finished_at = now(),
         lease_token = NULL, lease_expires_at = NULL, content_sha256 = $8
     WHERE id = $1 AND lease_token = $7 AND status = 'running'
-    RETURNING schedule_id
+    RETURNING schedule_id, trigger
 ), schedule AS (
+    -- Only the schedule's own fires say how the schedule is doing: a test run or a replay does not.
     UPDATE shared_report_schedules s SET last_run_status = $2
     FROM done
-    WHERE s.id = done.schedule_id AND (s.last_run_at IS NULL OR s.last_run_at <= $9)
+    WHERE s.id = done.schedule_id AND done.trigger = 'cron' AND (s.last_run_at IS NULL OR s.last_run_at <= $9)
 )
 SELECT schedule_id FROM done
 """
 
+# The only_if_changed baseline: the file last sent by one of the schedule's own fires. Manual runs and replays
+# are never the baseline (a test run sent to one person must not stop the team's report), and the run's own
+# chain ($2, the run a replay repeats) is not compared with itself.
 LAST_SENT_CONTENT = """
 SELECT id, content_sha256 FROM shared_report_runs
-WHERE schedule_id = $1 AND id <> $2 AND status IN ('sent', 'partial') AND content_sha256 IS NOT NULL
+WHERE schedule_id = $1 AND trigger = 'cron' AND id <> $2 AND status IN ('sent', 'partial')
+  AND content_sha256 IS NOT NULL
 ORDER BY finished_at DESC LIMIT 1
 """
 

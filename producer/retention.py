@@ -3,7 +3,7 @@
 Each batch is one short statement that skips rows someone else holds, so pruning never waits on or blocks
 the scheduler, a worker or a replay. What is kept whatever its age: a run whose replay is younger than the
 cutoff (the replay chain still needs it to know who was served), a run with a dead letter not yet replayed,
-and each schedule's latest finished run (only_if_changed compares with it).
+and the file each schedule's own fires last sent (only_if_changed compares with it).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ WITH doomed AS (
       AND NOT EXISTS (SELECT 1 FROM shared_report_runs x
                       WHERE x.origin_run_id = r.id AND (x.finished_at IS NULL OR x.finished_at >= $1))
       AND NOT EXISTS (SELECT 1 FROM shared_report_dead_letters d WHERE d.run_id = r.id AND d.replayed_at IS NULL)
-      AND r.id <> (SELECT l.id FROM shared_report_runs l
-                   WHERE l.schedule_id = r.schedule_id AND l.finished_at IS NOT NULL
-                   ORDER BY l.created_at DESC LIMIT 1)
+      AND r.id IS DISTINCT FROM (SELECT l.id FROM shared_report_runs l
+                                 WHERE l.schedule_id = r.schedule_id AND l.trigger = 'cron'
+                                   AND l.status IN ('sent', 'partial') AND l.content_sha256 IS NOT NULL
+                                 ORDER BY l.finished_at DESC LIMIT 1)
     ORDER BY r.finished_at
     LIMIT $2
     FOR UPDATE OF r SKIP LOCKED

@@ -30,9 +30,11 @@ _MARK_RUN_DEAD = """
 WITH r AS (
     UPDATE shared_report_runs
     SET status = 'dead', error = $2, finished_at = now(), lease_token = NULL, lease_expires_at = NULL
-    WHERE id = $1 AND status IN ('queued', 'running') RETURNING schedule_id
+    WHERE id = $1 AND status IN ('queued', 'running') RETURNING schedule_id, trigger
 )
-UPDATE shared_report_schedules SET last_run_status = 'dead' WHERE id IN (SELECT schedule_id FROM r)
+-- A dead test run or replay does not become the schedule's last status; its own fires decide that.
+UPDATE shared_report_schedules SET last_run_status = 'dead'
+WHERE id IN (SELECT schedule_id FROM r WHERE trigger = 'cron')
 """
 
 _GET = "SELECT id, run_id, payload, replayed_at FROM shared_report_dead_letters WHERE id = $1 FOR UPDATE"

@@ -95,6 +95,8 @@ class ReportMessage(BaseModel):
     fire_at: datetime
     trigger: Trigger
     recipients: Annotated[list[Recipient], Field(max_length=200)]
+    # A manual run ignores the schedule's send conditions unless it asks for them; absent means false.
+    respect_conditions: bool = False
 
     @field_validator("fire_at")
     @classmethod
@@ -117,7 +119,15 @@ class ReportMessage(BaseModel):
     def to_json(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
         data["fire_at"] = format_instant(self.fire_at)
+        if not self.respect_conditions:
+            # Only set when asked, so every message that does not use it has the shape it always had.
+            del data["respect_conditions"]
         return data
+
+    @property
+    def applies_conditions(self) -> bool:
+        """Scheduled runs and replays of them obey the send conditions; a manual run only when it asks."""
+        return self.trigger != "manual" or self.respect_conditions
 
 
 def recipients_json(recipients: list[AnyRecipient]) -> list[dict[str, Any]]:

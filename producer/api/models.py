@@ -169,6 +169,8 @@ class RecipientsReplace(Strict):
 
 class RunRequest(Strict):
     recipients: Annotated[list[RecipientIn], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
+    # A test run sends whatever the send conditions say; true makes it obey them like a scheduled fire.
+    respect_conditions: bool = False
 
 
 class RecipientOut(BaseModel):

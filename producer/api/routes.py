@@ -468,6 +468,7 @@ async def run_now(request: web.Request) -> web.Response:
         fire_at=now,
         trigger="manual",
         recipients=chosen,
+        respect_conditions=body.respect_conditions,
     )
     await runs.record(pool, message)
     added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)

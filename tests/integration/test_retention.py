@@ -1,5 +1,5 @@
 """Retention deletes old runs, their delivery log and replayed dead letters in batches, and keeps what is
-still needed: young runs, replay chains, letters not yet replayed, each schedule's latest run."""
+still needed: young runs, replay chains, letters not yet replayed, the file each schedule's fires last sent."""
 
 from __future__ import annotations
 
@@ -62,17 +62,21 @@ async def test_prune_in_batches_keeps_what_is_still_needed(pool: Pool, settings:
             org,
             replayed_at,
         )
-    # A schedule whose only run is old: kept, only_if_changed compares with it.
+    # A schedule whose runs are all old: the file its own fires last sent is kept (only_if_changed compares
+    # with it); a later test run is not that baseline and goes.
     lonely = await seed.schedule(pool, org, link, next_run_at=NOW)
     [latest] = await _runs(pool, lonely, 1, OLD)
+    await pool.execute("UPDATE shared_report_runs SET trigger = 'cron', content_sha256 = 'f00d' WHERE id = $1", latest)
+    [test_run] = await _runs(pool, lonely, 1, OLD + timedelta(hours=1))
 
     result = await prune(pool, settings.model_copy(update={"retention_batch_size": 1000}), now=NOW)
 
-    assert result.runs == 2_500 - 1 + 1  # every old run but the chained one, plus the replayed dead run
+    # Every old run but the chained one, plus the replayed dead run and the lonely schedule's test run.
+    assert result.runs == 2_500 - 1 + 1 + 1
     assert result.notifications == result.runs and result.dead_letters == 1
     left = {r["id"] for r in await pool.fetch("SELECT id FROM shared_report_runs")}
     assert set(young) <= left and {old[0], waiting, latest} <= left
-    assert not (set(old[1:]) | {replayed}) & left
+    assert not (set(old[1:]) | {replayed, test_run}) & left
     assert await pool.fetchval("SELECT count(*) FROM shared_report_dead_letters") == 1
     orphans = "SELECT count(*) FROM shared_report_notifications n WHERE NOT EXISTS (SELECT 1 FROM shared_report_runs r WHERE r.id = n.run_id)"
     assert await pool.fetchval(orphans) == 0
