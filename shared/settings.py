@@ -158,7 +158,9 @@ class Settings(BaseSettings):
         sources = value.split()
         for source in sources:
             if source not in ("'none'", "'self'") and not _ORIGIN.fullmatch(source):
-                raise ValueError(f"{source[:60]!r} is not 'none', 'self' or an origin like https://intranet.example.com")
+                raise ValueError(
+                    f"{source[:60]!r} is not 'none', 'self' or an origin like https://intranet.example.com"
+                )
         if not sources or ("'none'" in sources and len(sources) > 1):
             raise ValueError("must be 'none' alone, or 'self' and/or origins separated by spaces")
         return " ".join(sources)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from aiohttp import web
-from pydantic import BaseModel
 
 from producer.api import repository as sql
 from producer.api.auth import require_role
+from producer.api.directory_models import LinkList, LinkOut, MemberList, MemberOut, MeOut, OrganizationOut
 from producer.api.errors import validation
 from producer.api.routes import _pool, _principal, _query_uuid, _uuid_param
 from shared.health import json_response
@@ -17,34 +15,6 @@ from shared.health import json_response
 MAX_ORGANIZATIONS = 500
 MAX_LINKS = 1000
 MAX_MEMBERS = 1000
-
-
-class OrganizationOut(BaseModel):
-    id: UUID
-    name: str
-    role: str
-
-
-class MeOut(BaseModel):
-    user_id: UUID | None
-    email: str | None
-    full_name: str | None
-    service: bool
-    organizations: list[OrganizationOut]
-
-
-class LinkOut(BaseModel):
-    id: UUID
-    organization_id: UUID
-    title: str
-    slug: str
-
-
-class MemberOut(BaseModel):
-    user_id: UUID
-    email: str
-    full_name: str | None
-    role: str
 
 
 async def me(request: web.Request) -> web.Response:
@@ -74,7 +44,7 @@ async def shared_links(request: web.Request) -> web.Response:
         raise validation("organization_id", "is required: the organization whose shared links to list")
     await require_role(principal, _pool(request), org, write=False, what="organization")
     rows = await _pool(request).fetch(sql.ORGANIZATION_LINKS, org, MAX_LINKS)
-    return json_response({"items": [LinkOut(**dict(r)).model_dump(mode="json") for r in rows]})
+    return json_response(LinkList(items=[LinkOut(**dict(r)) for r in rows]).model_dump(mode="json"))
 
 
 async def members(request: web.Request) -> web.Response:
@@ -82,7 +52,7 @@ async def members(request: web.Request) -> web.Response:
     org = _uuid_param(request, "id", "organization")
     await require_role(principal, _pool(request), org, write=False, what="organization")
     rows = await _pool(request).fetch(sql.ORGANIZATION_MEMBERS, org, MAX_MEMBERS)
-    return json_response({"items": [MemberOut(**dict(r)).model_dump(mode="json") for r in rows]})
+    return json_response(MemberList(items=[MemberOut(**dict(r)) for r in rows]).model_dump(mode="json"))
 
 
 def add_routes(app: web.Application) -> None:

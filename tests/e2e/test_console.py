@@ -50,8 +50,17 @@ async def world(pool: Pool) -> World:
     await video(pool, org)
     soon = datetime.now(UTC) + timedelta(hours=3, minutes=12)
     weekly = await seed.schedule(
-        pool, org, link, name="Weekly Views", cadence="weekly", scheduled_time="09:00", day_of_week=1,
-        cron="0 9 * * 1", timezone="Europe/London", next_run_at=soon, created_by=owner,
+        pool,
+        org,
+        link,
+        name="Weekly Views",
+        cadence="weekly",
+        scheduled_time="09:00",
+        day_of_week=1,
+        cron="0 9 * * 1",
+        timezone="Europe/London",
+        next_run_at=soon,
+        created_by=owner,
     )
     await seed.recipient(pool, weekly, email="team@acme.example")
     probe = await seed.schedule(pool, org, link, name=PROBE, next_run_at=soon, created_by=owner)
@@ -238,8 +247,13 @@ async def test_new_schedule_form_validates_and_saves(browser: Browser, setup: tu
 async def test_dead_letter_replay(browser: Browser, setup: tuple[World, Service, Any], pool: Pool) -> None:
     w, svc, f = setup
     message = ReportMessage(
-        v=1, run_id=uuid4(), schedule_id=w.weekly, organization_id=w.org, shared_link_id=w.link,
-        fire_at=datetime.now(UTC), trigger="manual",
+        v=1,
+        run_id=uuid4(),
+        schedule_id=w.weekly,
+        organization_id=w.org,
+        shared_link_id=w.link,
+        fire_at=datetime.now(UTC),
+        trigger="manual",
         recipients=[EmailRecipient(channel="email", user_id=None, email="late@acme.example")],
     )
     await runs.record(pool, message)
@@ -247,7 +261,9 @@ async def test_dead_letter_replay(browser: Browser, setup: tuple[World, Service,
     await pool.execute(
         "INSERT INTO shared_report_dead_letters (run_id, organization_id, job_id, payload, error, attempts) "
         "VALUES ($1, $2, 'job-1', $3, 'loops: 503 Service Unavailable after 5 attempts', 5)",
-        message.run_id, w.org, message.model_dump(mode="json"),
+        message.run_id,
+        w.org,
+        message.model_dump(mode="json"),
     )
     page = await page_for(browser, svc)
     await sign_in(page, token(w.owner))
