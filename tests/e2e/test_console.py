@@ -3,6 +3,8 @@ the console found by role and accessible name, as a screen reader would."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import time
 from collections.abc import AsyncIterator
@@ -12,9 +14,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from demo.seed import seed as demo_seed
 from shared import runs
 from shared.db import Pool
 from shared.message import EmailRecipient, ReportMessage
@@ -284,3 +288,157 @@ async def test_dead_letter_replay(browser: Browser, setup: tuple[World, Service,
     row = page.get_by_role("row").filter(has_text="503 Service Unavailable")
     await expect(row).to_contain_text("already replayed")
     await expect(row.get_by_role("button", name="Replay")).to_be_disabled()
+
+
+async def skip_without(svc: Service, method: str, path: str) -> None:
+    """A flow whose API route is not on this server yet skips, naming the route."""
+    async with aiohttp.ClientSession() as http, http.request(method, svc.url + path) as response:
+        # Without a token an existing route answers 401; a missing one the router's 404 or 405.
+        if response.status in (404, 405):
+            pytest.skip(f"the console's flow needs {method} {path.split('?')[0]} (API issue), not on this server yet")
+
+
+async def test_keyboard_alone(browser: Browser, setup: tuple[World, Service, Any]) -> None:
+    w, svc, f = setup
+    page = await page_for(browser, svc)
+    await page.goto("/")
+    # The token field has focus on arrival; Enter signs in.
+    await page.keyboard.type(token(w.owner))
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
+
+    async def tab_to(role: str, name: str) -> None:
+        target = page.get_by_role(role, name=name, exact=True)  # type: ignore[arg-type]
+        for _ in range(40):
+            await page.keyboard.press("Tab")
+            if await target.evaluate("el => el === document.activeElement"):
+                return
+        raise AssertionError(f"Tab never reached {role} {name!r}")
+
+    await tab_to("switch", "Active: Weekly Views")
+    await page.keyboard.press("Space")
+    await expect(page.get_by_role("switch", name="Active: Weekly Views")).not_to_be_checked()
+    await page.keyboard.press("Space")
+    await expect(page.get_by_role("switch", name="Active: Weekly Views")).to_be_checked()
+    await tab_to("link", "Weekly Views")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Weekly Views")).to_be_visible()
+    await tab_to("button", "Test run")
+    await page.keyboard.press("Enter")
+    runs_table = page.get_by_role("table", name="Runs")
+    await expect(runs_table.get_by_role("row").nth(1)).to_contain_text("sent", timeout=30_000)
+    await tab_to("button", "Delete")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("dialog")).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    await tab_to("link", "Dead letters")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    assert await axe_violations(page) == []
+    await tab_to("button", "Sign out")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_label("Token")).to_be_focused()
+    assert await axe_violations(page) == []
+
+
+async def test_runs_page_filters_by_status(browser: Browser, setup: tuple[World, Service, Any], pool: Pool) -> None:
+    w, svc, _ = setup
+    await skip_without(svc, "GET", "/v1/runs")
+    base = datetime.now(UTC) - timedelta(days=2)
+    for index, (schedule, status) in enumerate(
+        [(w.weekly, "sent"), (w.probe, "failed"), (w.weekly, "failed"), (w.weekly, "skipped"), (w.other, "failed")]
+    ):
+        message = ReportMessage(
+            v=1, run_id=uuid4(), schedule_id=schedule, organization_id=w.org, shared_link_id=w.link,
+            fire_at=base + timedelta(hours=index), trigger="cron",
+            recipients=[EmailRecipient(channel="email", user_id=None, email="x@acme.example")],
+        )  # fmt: skip
+        await runs.record(pool, message)
+        await pool.execute(
+            "UPDATE shared_report_runs SET status = $2, finished_at = now(), error = $3 WHERE id = $1",
+            message.run_id, status, "loops: 400 bad address" if status == "failed" else None,
+        )  # fmt: skip
+    page = await page_for(browser, svc)
+    await sign_in(page, token(w.owner))
+    await page.get_by_role("navigation").get_by_role("link", name="Runs").click()
+    await expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+    rows = page.get_by_role("row")
+    await expect(rows).to_have_count(5)  # the header and this organization's four runs, not Globex's
+    await page.get_by_label("Status").select_option("failed")
+    await expect(rows).to_have_count(3)
+    # Newest first, each with its schedule's name (the <img> name as text).
+    await expect(rows.nth(1)).to_contain_text("Weekly Views")
+    await expect(rows.nth(2)).to_contain_text(PROBE)
+    await expect(rows.nth(1)).to_contain_text("loops: 400 bad address")
+    await expect(page.get_by_text("Globex")).to_have_count(0)
+    assert await axe_violations(page) == []
+
+
+async def test_next_fires_follow_typing(browser: Browser, setup: tuple[World, Service, Any]) -> None:
+    w, svc, _ = setup
+    await skip_without(svc, "POST", "/v1/schedules/preview")
+    page = await page_for(browser, svc)
+    await sign_in(page, token(w.owner))
+    await page.get_by_role("link", name="New schedule").click()
+    fires = page.get_by_role("region", name="Next fires")
+    await page.get_by_label("Cadence").select_option(label="Weekly")
+    await page.get_by_label("Day of week").select_option(label="Wednesday")
+    await page.get_by_label("Time", exact=True).fill("08:15")
+    await page.get_by_label("Time zone").fill("America/New_York")
+    await expect(fires.get_by_role("listitem")).to_have_count(5)
+    for item in await fires.get_by_role("listitem").all():
+        await expect(item).to_contain_text(re.compile(r"Wed.*08:15 \(-0[45]:00\)"))
+    await page.get_by_label("Cadence").select_option(label="Custom cron")
+    await page.get_by_label("Cron expression").fill("61 9 * * *")
+    await expect(page.locator("#f-cron-error")).to_contain_text("minute field value 61 is out of range 0-59")
+    await expect(fires.get_by_role("listitem")).to_have_count(0)
+    await page.get_by_label("Cron expression").fill("0 6 1 * *")
+    await expect(fires.get_by_role("listitem")).to_have_count(5)
+    await expect(page.locator("#f-cron-error")).to_be_empty()
+    await expect(fires.get_by_role("listitem").first).to_contain_text("06:00")
+    # The server's list of zones backs the Time zone field.
+    assert await page.locator("#zone-list option[value='Asia/Kolkata']").count() == 1
+
+
+async def test_narrow_and_wide_screens_with_screenshots(
+    browser: Browser, pool: Pool, settings: Settings, tmp_path: Path
+) -> None:
+    """Demo data at 360 px and 1440 px: nothing wider than the screen; the README's screenshots come from here
+    (UPDATE_SCREENSHOTS=1 writes them to docs/)."""
+    data = await demo_seed(pool, 300)
+    async with fakes(tmp_path) as f, service(settings, f, tmp_path) as svc:
+
+        async def final() -> bool:
+            statuses = [r["status"] for r in await pool.fetch("SELECT status FROM shared_report_runs")]
+            return len(statuses) >= 2 and all(s in runs_final for s in statuses)
+
+        runs_final = ("sent", "partial", "failed", "skipped", "dead")
+        deadline = time.monotonic() + 30
+        while not await final():
+            assert time.monotonic() < deadline, "the demo's schedules did not run"
+            await asyncio.sleep(0.2)
+        out = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+        shots = []
+        for width in (360, 1440):
+            page = await page_for(browser, svc, width)
+            await sign_in(page, token(data.owner_id))
+            await expect(page.get_by_role("switch", name="Active: Weekly Performance")).to_be_visible()
+            for view in ("schedules", "schedule", "form"):
+                if view == "schedule":
+                    await page.get_by_role("link", name="Weekly Performance").click()
+                    await expect(page.get_by_role("table", name="Runs")).to_contain_text("sent")
+                    await page.get_by_role("button", name=re.compile("Deliveries")).first.click()
+                if view == "form":
+                    await page.get_by_role("button", name="Edit").click()
+                    await expect(page.get_by_label("Shared link")).to_have_value(str(data.shared_link_id))
+                overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{view} at {width} px is {overflow} px wider than the screen"
+                assert await axe_violations(page) == []
+                if (width, view) in ((1440, "schedules"), (1440, "schedule"), (360, "form")):
+                    path = out / f"console-{view}-{width}.png"
+                    await page.screenshot(path=path, full_page=view != "form")
+                    shots.append(path)
+            await page.context.close()
+        for path in shots:
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000

@@ -38,7 +38,7 @@
   }
 
   function render(...nodes) {
-    main.replaceChildren(...nodes);
+    main.replaceChildren(...nodes.filter((node) => node !== null && node !== undefined));
   }
 
   function every(ms, fn) {
@@ -302,18 +302,22 @@
     const toggle = h("input", { type: "checkbox", role: "switch", checked: s.enabled,
       "aria-label": `Active: ${s.name}`, disabled: !canWrite(s.organization_id) });
     const error = h("span", { className: "error", role: "alert" });
-    toggle.addEventListener("change", async () => {
-      toggle.disabled = true;
-      error.textContent = "";
-      try {
-        const updated = await api("PATCH", `/v1/schedules/${s.id}`, { enabled: toggle.checked });
-        next.replaceChildren(...[nextRunCell(updated)].flat());
-        toggle.checked = updated.enabled;
-      } catch (err) {
-        toggle.checked = !toggle.checked;
-        error.textContent = err.message;
-      }
-      toggle.disabled = false;
+    // Kept enabled while saving (a disabled control would drop keyboard focus); changes wait for the answer.
+    let saving = Promise.resolve();
+    toggle.addEventListener("change", () => {
+      const wanted = toggle.checked;
+      saving = saving.then(async () => {
+        toggle.setAttribute("aria-busy", "true");
+        error.textContent = "";
+        try {
+          const updated = await api("PATCH", `/v1/schedules/${s.id}`, { enabled: wanted });
+          next.replaceChildren(...[nextRunCell(updated)].flat());
+        } catch (err) {
+          toggle.checked = !wanted;
+          error.textContent = err.message;
+        }
+        toggle.removeAttribute("aria-busy");
+      });
     });
     return h("tr", {},
       h("td", {}, h("a", { href: `#/schedules/${s.id}` }, s.name)),
@@ -335,6 +339,19 @@
     }
     if (mine !== generation) return;
     const write = canWrite(s.organization_id);
+    // People are stored by id; their address is shown (members are listed to anyone who can read the schedule).
+    if (s.recipients.some((r) => r.user_id)) {
+      try {
+        const people = await api("GET", `/v1/organizations/${s.organization_id}/members`);
+        for (const r of s.recipients) {
+          const person = r.user_id && people.items.find((p) => p.user_id === r.user_id);
+          if (person) r.email = person.email;
+        }
+      } catch (err) {
+        if (err.status === 401) return;
+      }
+      if (mine !== generation) return;
+    }
     const live = h("p", { className: "notice", role: "status", "aria-live": "polite" });
     const runsBody = h("tbody", {});
     const stats = h("div", {});
