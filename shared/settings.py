@@ -155,7 +155,8 @@ class Settings(BaseSettings):
     @field_validator("console_frame_ancestors")
     @classmethod
     def _frame_ancestors(cls, value: str) -> str:
-        sources = value.split()
+        # 'none' and 'self' are quoted in CSP; a shell or dotenv file may have eaten the quotes.
+        sources = [f"'{s}'" if s in ("none", "self") else s for s in value.split()]
         for source in sources:
             if source not in ("'none'", "'self'") and not _ORIGIN.fullmatch(source):
                 raise ValueError(

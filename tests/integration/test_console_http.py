@@ -56,6 +56,9 @@ async def test_only_the_listed_files_are_served(client: TestClient, path: str) -
 
 
 async def test_frame_ancestors_setting(settings: Settings) -> None:
+    assert Settings(console_frame_ancestors="self  https://intranet.example.com").console_frame_ancestors == (
+        "'self' https://intranet.example.com"
+    )
     allowed = settings.model_copy(update={"console_frame_ancestors": "'self' https://intranet.example.com"})
     async with TestClient(TestServer(create_app(allowed, run_scheduler=False))) as c, c.get("/") as response:
         csp = csp_directives(response.headers["Content-Security-Policy"])
