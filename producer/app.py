@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from producer.api import destinations, directory
+from producer.api import destinations, directory, preview, runs
 from producer.api.errors import error_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
 from producer.api.keys import POOL, REDIS, SETTINGS
 from producer.api.openapi import document
+from producer.api.query import query_middleware
 from producer.api.routes import add_routes
 from producer.console import routes as console
 from producer.loop import Scheduler
@@ -78,7 +79,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024, middlewares=[error_middleware, jwks_middleware])
+    app = web.Application(client_max_size=64 * 1024, middlewares=[error_middleware, jwks_middleware, query_middleware])
     app[SETTINGS] = settings
     if settings.jwt_jwks_url:
         app[JWKS] = Jwks(settings.jwt_jwks_url, settings.jwt_jwks_cache_seconds, settings.http_timeout_seconds)
@@ -90,8 +91,11 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/v1/openapi.json", openapi)
+    # Before the routes with an {id}, so /v1/schedules/preview is never read as a schedule's id.
+    preview.add_routes(app)
     add_routes(app)
     destinations.add_routes(app)
+    runs.add_routes(app)
     directory.add_routes(app)
     console.add_routes(app, settings)
     return app

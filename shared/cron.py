@@ -147,6 +147,11 @@ def _zone_names() -> frozenset[str]:
     return frozenset(available_timezones()) | {"UTC"}
 
 
+def zone_names() -> list[str]:
+    """Every zone name `zone` accepts, sorted."""
+    return sorted(_zone_names())
+
+
 @lru_cache(maxsize=1024)
 def zone(name: str) -> ZoneInfo:
     if not isinstance(name, str) or not name or len(name) > 64:

@@ -83,6 +83,11 @@ def authenticate(request: web.Request, settings: Settings) -> Principal:
         claims = _verify(token, settings, request.app.get(JWKS))
     except jwt.ExpiredSignatureError as exc:
         raise ApiError(401, "token expired") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise ApiError(401, "invalid token: the signature does not match (signed with another key?)") from exc
+    except jwt.DecodeError as exc:
+        # PyJWT's own words ("Not enough segments", "Invalid header padding") say less than this.
+        raise ApiError(401, "invalid token: not a JWT (expected header.payload.signature)") from exc
     except jwt.InvalidTokenError as exc:
         raise ApiError(401, f"invalid token: {exc}") from exc
     except (ValueError, TypeError) as exc:  # malformed claims that PyJWT does not wrap

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from shared import templates
 from shared.cron import zone
@@ -106,10 +116,43 @@ class RecipientIn(Strict):
 Recipients = Annotated[list[RecipientIn], Field(max_length=MAX_RECIPIENTS)]
 
 
+DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+DAY_OF_WEEK = "must be 0-6 (0 = Sunday) or a day name, e.g. 1 or monday"
+
+
+def _day_of_week(value: Any) -> Any:
+    # A name (any case, or its first three letters) becomes its number; numbers go on to the range check.
+    if isinstance(value, str):
+        name = value.strip().lower()
+        for number, day in enumerate(DAY_NAMES):
+            if name in (day, day[:3]):
+                return number
+        raise PydanticCustomError("day_of_week", DAY_OF_WEEK)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
+        raise PydanticCustomError("day_of_week", DAY_OF_WEEK)
+    return value
+
+
+DayOfWeek = Annotated[
+    int,
+    BeforeValidator(_day_of_week),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 6},
+                {"type": "string", "enum": [*DAY_NAMES, *(d[:3] for d in DAY_NAMES)]},
+            ],
+            "description": "0-6 with 0 = Sunday, or a day name (any case, or its first three letters)",
+        },
+        mode="validation",
+    ),
+]
+
+
 class TimingFields(Strict):
     cadence: Cadence | None = None
     scheduled_time: Time | None = None
-    day_of_week: Annotated[int, Field(ge=0, le=6)] | None = None
+    day_of_week: DayOfWeek | None = None
     day_of_month: int | None = None
     cron_expression: Cron | None = None
     timezone: Zone | None = None
@@ -297,3 +340,84 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+PREVIEW_FROM = (datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
+
+
+class PreviewRequest(TimingFields):
+    """A schedule's timing fields, checked exactly as on create, and how many fires to show from when."""
+
+    count: Annotated[int, Field(ge=1, le=50)] = 5
+    from_: Annotated[datetime | None, Field(alias="from")] = None
+
+    @field_validator("from_")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone (Z or an offset), e.g. 2026-12-01T00:00:00Z")
+        # Far enough ahead for any plan; fires far beyond it would leave the calendar Python can count.
+        if not PREVIEW_FROM[0] <= value <= PREVIEW_FROM[1]:
+            raise ValueError("must be between 1970 and 2999")
+        return value
+
+
+class FireOut(BaseModel):
+    at: datetime
+    # The same instant on the schedule's wall clock, with its UTC offset.
+    local: str
+
+
+class PreviewOut(BaseModel):
+    cron_expression: str
+    timezone: str
+    fires: list[FireOut]
+
+
+class TimezoneOut(BaseModel):
+    name: str
+    # The zone's offset from UTC now, e.g. "+05:30".
+    utc_offset: str
+    offset_seconds: int
+
+
+class TimezoneList(BaseModel):
+    items: list[TimezoneOut]
+
+
+class OrganizationRunOut(RunOut):
+    organization_id: UUID
+    schedule_name: str
+
+
+class OrganizationRunList(BaseModel):
+    items: list[OrganizationRunOut]
+    next_cursor: str | None
+
+
+class DurationOut(BaseModel):
+    p50: float | None
+    p95: float | None
+
+
+class LastRunOut(BaseModel):
+    id: UUID
+    trigger: Literal["cron", "manual", "replay"]
+    status: RunStatus
+    row_count: int | None
+    byte_count: int | None
+    finished_at: datetime | None
+
+
+class ScheduleStatsOut(BaseModel):
+    schedule_id: UUID
+    days: int
+    since: datetime
+    # Runs finished in the window, per final status (every status present, 0 when none).
+    runs: dict[str, int]
+    last_success_at: datetime | None
+    # Seconds from a run's start to its end, over the window's finished runs.
+    duration_seconds: DurationOut
+    last_run: LastRunOut | None

@@ -84,6 +84,14 @@ _ORG = {
 _NAME = {"name": "name", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
 
 
+def _enum(name: str, values: tuple[str, ...]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": "string", "enum": list(values)}}
+
+
+def _instant(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
+
+
 @cache
 def document() -> dict[str, Any]:
     models = [
@@ -102,6 +110,11 @@ def document() -> dict[str, Any]:
         d.DestinationList,
         d.SlackCredentialReplace,
         d.CredentialOut,
+        m.PreviewRequest,
+        m.PreviewOut,
+        m.TimezoneList,
+        m.OrganizationRunList,
+        m.ScheduleStatsOut,
         people.MeOut,
         people.LinkList,
         people.MemberList,
@@ -183,6 +196,54 @@ def document() -> dict[str, Any]:
                     "200",
                     m.RunList,
                     params=_PAGING,
+                    errors=("401", "404", "422"),
+                ),
+            },
+            "/v1/schedules/preview": {
+                "post": _op(
+                    "Fire times of a schedule's timing fields, before saving (writes nothing)",
+                    "200",
+                    m.PreviewOut,
+                    body=m.PreviewRequest,
+                    errors=("401", "422"),
+                ),
+            },
+            "/v1/timezones": {
+                "get": _op(
+                    "The time zone names accepted, with their UTC offset now", "200", m.TimezoneList, errors=("401",)
+                ),
+            },
+            "/v1/runs": {
+                "get": _op(
+                    "The organization's runs across schedules, newest first",
+                    "200",
+                    m.OrganizationRunList,
+                    params=[
+                        _ORG,
+                        _enum("status", ("queued", "running", "sent", "partial", "failed", "skipped", "dead")),
+                        {**_ORG, "name": "schedule_id"},
+                        _enum("trigger", ("cron", "manual", "replay")),
+                        _instant("since"),
+                        _instant("until"),
+                        *_PAGING,
+                    ],
+                    errors=("401", "404", "422"),
+                ),
+            },
+            "/v1/schedules/{id}/stats": {
+                "parameters": [_path_id()],
+                "get": _op(
+                    "A schedule's figures over the last `days` days",
+                    "200",
+                    m.ScheduleStatsOut,
+                    params=[
+                        {
+                            "name": "days",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30},
+                        }
+                    ],
                     errors=("401", "404", "422"),
                 ),
             },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 SCHEDULE_COLUMNS = """
 id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, day_of_week, day_of_month,
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
@@ -158,3 +160,68 @@ SELECT updated_at FROM shared_report_channel_credentials WHERE organization_id =
 """
 
 DELETE_CREDENTIAL = "DELETE FROM shared_report_channel_credentials WHERE organization_id = $1 AND channel = $2"
+
+RUN_COLUMNS = """
+r.id, r.schedule_id, r.organization_id, r.fire_at, r.trigger, r.status, r.attempts, r.row_count, r.byte_count,
+r.filename, r.error, r.enqueued_at, r.started_at, r.finished_at, r.created_at
+"""
+
+# Each filter of GET /v1/runs, as a condition on one placeholder. The statement is built from the filters given,
+# so PostgreSQL plans each shape on its own (a generic "$1 IS NULL OR ..." plan cannot use the indexes).
+RUN_FILTERS = {
+    "organization_id": "r.organization_id = {}",
+    "organizations": "r.organization_id = ANY({}::uuid[])",
+    "status": "r.status = {}",
+    "schedule_id": "r.schedule_id = {}",
+    "trigger": "r.trigger = {}",
+    "since": "r.created_at >= {}",
+    "until": "r.created_at < {}",
+}
+
+
+def organization_runs(filters: dict[str, Any], after: tuple[Any, Any] | None, limit: int) -> tuple[str, list[Any]]:
+    """Runs newest first after the (created_at, id) cursor, each with its schedule's name, deleted or not; one
+    organization's walk shared_report_runs_org_idx (or _org_status_idx when a status is asked for)."""
+    conditions, args = [], []
+    for name, value in filters.items():
+        if value is not None:
+            args.append(value)
+            conditions.append(RUN_FILTERS[name].format(f"${len(args)}"))
+    if after is not None:
+        args.extend(after)
+        conditions.append(f"(r.created_at, r.id) < (${len(args) - 1}::timestamptz, ${len(args)}::uuid)")
+    args.append(limit)
+    query = f"""
+SELECT {RUN_COLUMNS}, s.name AS schedule_name
+FROM shared_report_runs r
+JOIN shared_report_schedules s ON s.id = r.schedule_id
+WHERE {" AND ".join(conditions) or "true"}
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT ${len(args)}
+"""
+    return query, args
+
+
+# A schedule's figures over the runs created in the window: final statuses, durations, last success.
+SCHEDULE_STATS = """
+SELECT
+    count(*) FILTER (WHERE status = 'sent') AS sent,
+    count(*) FILTER (WHERE status = 'partial') AS partial,
+    count(*) FILTER (WHERE status = 'failed') AS failed,
+    count(*) FILTER (WHERE status = 'skipped') AS skipped,
+    count(*) FILTER (WHERE status = 'dead') AS dead,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
+        FILTER (WHERE finished_at IS NOT NULL AND started_at IS NOT NULL) AS p50,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
+        FILTER (WHERE finished_at IS NOT NULL AND started_at IS NOT NULL) AS p95,
+    (SELECT max(finished_at) FROM shared_report_runs
+     WHERE schedule_id = $1 AND status = 'sent') AS last_success_at
+FROM shared_report_runs
+WHERE schedule_id = $1 AND created_at >= $2
+"""
+
+LAST_FINISHED_RUN = """
+SELECT id, trigger, status, row_count, byte_count, finished_at FROM shared_report_runs
+WHERE schedule_id = $1 AND finished_at IS NOT NULL
+ORDER BY finished_at DESC LIMIT 1
+"""

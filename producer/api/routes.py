@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from producer import metrics
 from producer import queries as scheduler_queries
+from producer.api import messages
 from producer.api import repository as sql
 from producer.api.auth import Principal, authenticate, require_role
 from producer.api.errors import ApiError, not_found, validation
@@ -34,7 +35,7 @@ from producer.api.models import (
     ScheduleOut,
     ScheduleUpdate,
 )
-from producer.api.timing import resolve
+from producer.api.timing import resolve, resolve_new
 from producer.recipients import Channels, group
 from producer.recipients import resolve as resolve_recipients
 from shared import deadletters, runs
@@ -75,8 +76,7 @@ async def _body(request: web.Request, model: type[M], *, optional: bool = False)
         return model.model_validate_json(raw)
     except ValidationError as exc:
         details = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
-            for err in exc.errors(include_url=False)
+            {"field": messages.field(err), "message": messages.message(err)} for err in exc.errors(include_url=False)
         ]
         raise ApiError(422, "; ".join(f"{d['field']}: {d['message']}" for d in details), details) from exc
 
@@ -218,16 +218,7 @@ async def create_schedule(request: web.Request) -> web.Response:
     recipients = body.recipients or []
     async with _pool(request).acquire() as conn, conn.transaction():
         now = await _now(conn)
-        timing = resolve(
-            body.cadence,
-            body.scheduled_time,
-            body.day_of_week,
-            body.day_of_month,
-            body.cron_expression,
-            body.timezone or "UTC",
-            settings.min_interval_seconds,
-            now,
-        )
+        timing = resolve_new(body, settings.min_interval_seconds, now)
         await _check_recipients(conn, org, recipients)
         enabled = True if body.enabled is None else body.enabled
         row = await conn.fetchrow(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from producer.api.errors import validation
+from producer.api.models import TimingFields
 from shared.cron import cadence_to_cron, validate_schedule_cron
 
 
@@ -55,3 +56,17 @@ def resolve(
     if cadence in ("monthly", "quarterly") and day_of_month is None:
         day_of_month = 1
     return Timing(cadence, scheduled_time, day_of_week, day_of_month, expression, timezone)
+
+
+def resolve_new(body: TimingFields, min_interval: int, now: datetime) -> Timing:
+    """The timing of a new schedule (or a preview of one): UTC unless a zone is given."""
+    return resolve(
+        body.cadence,
+        body.scheduled_time,
+        body.day_of_week,
+        body.day_of_month,
+        body.cron_expression,
+        body.timezone or "UTC",
+        min_interval,
+        now,
+    )

@@ -35,6 +35,9 @@ FIELDS = [
     "timezone", "send_email", "send_telegram", "format", "misfire_policy", "misfire_grace_seconds",
     "jitter_seconds", "skip_if_empty", "enabled", "recipients",
 ]  # fmt: skip
+QUERY_KEYS = [
+    "limit", "cursor", "organization_id", "x", "status", "trigger", "since", "until", "schedule_id", "days",
+]  # fmt: skip
 NASTY = [
     "", "\x00", "a\x00b", "²", "٨", "0٨:00", "09:30", "America", "Europe", "Europe/London", "UTC", "1e2", "-1",
     "0", "true", "null", "0 9 * * 1#²", "0 9 * * 1", "* * * * *", "9" * 400, "💥" * 300, "\ud800", "\udfff",
@@ -66,7 +69,14 @@ def body_strategy(valid: dict[str, Any]) -> st.SearchStrategy[Any]:
     mutated = st.builds(lambda key, value: {**valid, key: value}, st.sampled_from([*FIELDS, "unknown_field"]), values)
     many = st.dictionaries(st.sampled_from(FIELDS), values, max_size=6)
     recipients = st.builds(lambda r: {**valid, "recipients": r}, st.lists(recipient, max_size=3) | values)
-    return st.one_of(mutated, many, recipients, values)
+    # A preview's own body: timing fields, count and from.
+    timing = {k: valid[k] for k in ("cadence", "scheduled_time", "timezone")}
+    preview = st.builds(
+        lambda key, value: {**timing, key: value},
+        st.sampled_from(["cadence", "scheduled_time", "cron_expression", "timezone", "count", "from"]),
+        values,
+    )
+    return st.one_of(mutated, many, recipients, preview, values)
 
 
 def encode(value: Any) -> bytes:
@@ -123,6 +133,10 @@ async def _fuzz(database_url: str, redis_url: str) -> None:
                 ("POST", "/v1/dead-letters/{any}/replay"),
                 ("GET", "/v1/schedules/{any}"),
                 ("DELETE", "/v1/schedules/{any}"),
+                ("POST", "/v1/schedules/preview"),
+                ("GET", "/v1/timezones"),
+                ("GET", "/v1/runs"),
+                ("GET", f"/v1/schedules/{sid}/stats"),
             ]
 
             async def fingerprint() -> tuple[Any, ...]:
@@ -174,7 +188,7 @@ async def _fuzz(database_url: str, redis_url: str) -> None:
             @given(
                 route=st.sampled_from(routes),
                 payload=body_strategy(valid),
-                query=st.dictionaries(st.sampled_from(["limit", "cursor", "organization_id", "x"]), text, max_size=2),
+                query=st.dictionaries(st.sampled_from(QUERY_KEYS), text, max_size=2),
                 any_id=st.sampled_from([str(UUID(int=0)), sid]) | text,
                 header=st.sampled_from(["", "", "", "Bearer", "Basic abc", "Bearer x.y.z", f"bearer {token(owner)}"])
                 | st.text(

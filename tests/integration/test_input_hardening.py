@@ -49,18 +49,18 @@ async def counts(pool: Pool) -> tuple[int, ...]:
     [
         ({"timezone": "America"}, "timezone", "unknown IANA time zone"),
         ({"timezone": "Europe"}, "timezone", "unknown IANA time zone"),
-        ({"cadence": None, "scheduled_time": None, "cron_expression": "0 9 * * 1#²"}, "cron_expression", "pattern"),
-        ({"scheduled_time": "0٨:00"}, "scheduled_time", "pattern"),
+        ({"cadence": None, "scheduled_time": None, "cron_expression": "0 9 * * 1#²"}, "cron_expression", "printable ASCII, e.g. 0 9 * * 1"),
+        ({"scheduled_time": "0٨:00"}, "scheduled_time", "HH:MM (24-hour), e.g. 09:30"),
         ({"name": "a\x00b"}, "name", "control characters"),
         ({"recipients": [{"channel": "email", "email": "a\x00@x.example"}]}, "recipients.0.email", "control"),
-        ({"send_email": "yes"}, "send_email", "valid boolean"),
-        ({"enabled": 1}, "enabled", "valid boolean"),
-        ({"jitter_seconds": "10"}, "jitter_seconds", "valid integer"),
-        ({"cadence": "monthly", "day_of_month": True}, "day_of_month", "valid integer"),
+        ({"send_email": "yes"}, "send_email", "true or false"),
+        ({"enabled": 1}, "enabled", "true or false"),
+        ({"jitter_seconds": "10"}, "jitter_seconds", "whole number"),
+        ({"cadence": "monthly", "day_of_month": True}, "day_of_month", "whole number"),
         (
             {"recipients": [{"channel": "telegram", "telegram_chat_id": "424242"}]},
             "recipients.0.telegram_chat_id",
-            "valid integer",
+            "whole number",
         ),
     ],
 )
@@ -76,10 +76,10 @@ async def test_create_rejects_with_422_naming_the_field(
 @pytest.mark.parametrize(
     ("patch", "field", "fragment"),
     [
-        ({"scheduled_time": ""}, "scheduled_time", "pattern"),
+        ({"scheduled_time": ""}, "scheduled_time", "HH:MM (24-hour), e.g. 09:30"),
         ({"timezone": "Europe"}, "timezone", "unknown IANA time zone"),
         ({"name": "x\x00"}, "name", "control characters"),
-        ({"enabled": 1}, "enabled", "valid boolean"),
+        ({"enabled": 1}, "enabled", "true or false"),
     ],
 )
 async def test_patch_rejects_without_changing_anything(

@@ -434,11 +434,14 @@
       return;
     }
     if (mine !== generation || !stats) return;
-    const counts = Object.entries(stats.runs_by_status || stats.counts || {}).map(([k, v]) => `${k} ${v}`).join(", ");
-    into.append(h("h2", {}, "Last 30 days"), h("dl", { className: "settings" },
+    const counts = Object.entries(stats.runs || {}).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(", ");
+    const seconds = (x) => (x === null || x === undefined ? "—" : `${Number(x).toFixed(1)} s`);
+    const last = stats.last_run;
+    into.append(h("h2", {}, `Last ${stats.days} days`), h("dl", { className: "settings" },
       h("dt", {}, "Runs"), h("dd", {}, counts || "none"),
       h("dt", {}, "Last success"), h("dd", {}, inZone(stats.last_success_at, null)),
-      h("dt", {}, "Duration p50 / p95"), h("dd", {}, `${stats.p50_duration_seconds ?? "—"} s / ${stats.p95_duration_seconds ?? "—"} s`)));
+      h("dt", {}, "Duration p50 / p95"), h("dd", {}, `${seconds(stats.duration_seconds.p50)} / ${seconds(stats.duration_seconds.p95)}`),
+      h("dt", {}, "Last run"), h("dd", {}, last ? `${last.status}, ${num(last.row_count)} rows, ${bytes(last.byte_count)}` : "—")));
   }
 
   function recipientText(r) {
