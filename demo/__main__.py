@@ -276,6 +276,12 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     ]
                     (output / "env.sh").write_text("\n".join(lines) + "\n")
                     print(
+                        f"\nConsole at http://127.0.0.1:{producer_port}/ : sign in by pasting this token (the owner's,"
+                        " valid 24 h) into the Token field:\n"
+                        f"  {token}\n"
+                        "(also in demo-output/env.sh as TOKEN; the token is kept in that browser tab only)"
+                    )
+                    print(
                         f"\nAPI at http://127.0.0.1:{producer_port} (Ctrl+C or SIGTERM stops everything)\n"
                         "Paste these lines into another shell (also in demo-output/env.sh), then follow the README:\n"
                         + "\n".join(lines),

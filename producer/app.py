@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from producer.api import destinations, preview, runs
+from producer.api import destinations, directory, preview, runs
 from producer.api.errors import error_middleware
 from producer.api.idempotency import idempotency_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
@@ -17,6 +17,7 @@ from producer.api.keys import POOL, REDIS, SETTINGS
 from producer.api.openapi import document
 from producer.api.query import query_middleware
 from producer.api.routes import add_routes
+from producer.console import routes as console
 from producer.loop import Scheduler
 from shared import health
 from shared.db import create_pool
@@ -99,6 +100,8 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     add_routes(app)
     destinations.add_routes(app)
     runs.add_routes(app)
+    directory.add_routes(app)
+    console.add_routes(app, settings)
     return app
 
 

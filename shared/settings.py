@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -14,6 +15,8 @@ from shared.errors import ConfigError
 from shared.redact import Redactor, secrets_of
 from shared.vault import Vault
 
+# A CSP source that names one origin: scheme, host (a leading *. allowed), optional port.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.*-]+(:[0-9]{1,5})?")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -136,6 +139,8 @@ class Settings(BaseSettings):
     producer_port: int = Field(default=8080, ge=0, lt=65536)
     consumer_host: str = "0.0.0.0"
     consumer_port: int = Field(default=8081, ge=0, lt=65536)
+    # Who may show the console in a frame (the CSP frame-ancestors sources): 'none', 'self' or origins.
+    console_frame_ancestors: str = "'none'"
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -146,6 +151,20 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key)")
         return value
+
+    @field_validator("console_frame_ancestors")
+    @classmethod
+    def _frame_ancestors(cls, value: str) -> str:
+        # 'none' and 'self' are quoted in CSP; a shell or dotenv file may have eaten the quotes.
+        sources = [f"'{s}'" if s in ("none", "self") else s for s in value.split()]
+        for source in sources:
+            if source not in ("'none'", "'self'") and not _ORIGIN.fullmatch(source):
+                raise ValueError(
+                    f"{source[:60]!r} is not 'none', 'self' or an origin like https://intranet.example.com"
+                )
+        if not sources or ("'none'" in sources and len(sources) > 1):
+            raise ValueError("must be 'none' alone, or 'self' and/or origins separated by spaces")
+        return " ".join(sources)
 
     @field_validator("jwt_jwks_url")
     @classmethod

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from producer.api import destinations_models as d
+from producer.api import directory_models as people
 from producer.api import models as m
 
 _ERRORS = {
@@ -79,6 +80,9 @@ _ORG = {
     "schema": {"type": "string", "format": "uuid"},
 }
 
+# A case-insensitive part of the schedule's name.
+_NAME = {"name": "name", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}}
+
 
 def _enum(name: str, values: tuple[str, ...]) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": {"type": "string", "enum": list(values)}}
@@ -130,6 +134,9 @@ def document() -> dict[str, Any]:
         m.TimezoneList,
         m.OrganizationRunList,
         m.ScheduleStatsOut,
+        people.MeOut,
+        people.LinkList,
+        people.MemberList,
     ]
     modes: list[tuple[Any, Any]] = [
         (
@@ -161,7 +168,11 @@ def document() -> dict[str, Any]:
                     errors=("401", "403", "422"),
                 ),
                 "get": _op(
-                    "List schedules", "200", m.ScheduleList, params=[_ORG, *_PAGING], errors=("401", "404", "422")
+                    "List schedules",
+                    "200",
+                    m.ScheduleList,
+                    params=[_ORG, _NAME, *_PAGING],
+                    errors=("401", "404", "422"),
                 ),
             },
             "/v1/schedules/{id}": {
@@ -303,6 +314,18 @@ def document() -> dict[str, Any]:
                     params=[{**_ORG, "required": True}],
                     errors=("401", "403", "404", "422"),
                 ),
+            },
+            "/v1/me": {
+                "get": _op("Who is signed in, and their organizations and roles", "200", people.MeOut, errors=("401",))
+            },
+            "/v1/shared-links": {
+                "get": _op(
+                    "An organization's active shared links", "200", people.LinkList, params=[{**_ORG, "required": True}]
+                ),
+            },
+            "/v1/organizations/{id}/members": {
+                "parameters": [_path_id()],
+                "get": _op("An organization's members", "200", people.MemberList, errors=("401", "404")),
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
             "/readyz": {"get": {"summary": "Readiness", "responses": health}},

@@ -14,6 +14,26 @@ created_at, updated_at
 
 LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
 
+# Who is signed in, and what they may see: the console's directory (producer/api/directory.py).
+USER = "SELECT id, email, full_name FROM users WHERE id = $1"
+
+MY_ORGANIZATIONS = """
+SELECT o.id, o.name, m.role FROM organization_members m JOIN organizations o ON o.id = m.organization_id
+WHERE m.user_id = $1 ORDER BY o.name, o.id
+"""
+
+ALL_ORGANIZATIONS = "SELECT id, name, 'service' AS role FROM organizations ORDER BY name, id LIMIT $1"
+
+ORGANIZATION_LINKS = """
+SELECT id, organization_id, title, slug FROM shared_links
+WHERE organization_id = $1 AND revoked_at IS NULL ORDER BY title, id LIMIT $2
+"""
+
+ORGANIZATION_MEMBERS = """
+SELECT u.id AS user_id, u.email, u.full_name, m.role FROM organization_members m JOIN users u ON u.id = m.user_id
+WHERE m.organization_id = $1 ORDER BY u.email LIMIT $2
+"""
+
 SCHEDULE = f"SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules WHERE id = $1 AND deleted_at IS NULL"
 
 SCHEDULE_FOR_UPDATE = SCHEDULE + " FOR UPDATE"
@@ -23,6 +43,7 @@ SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules
 WHERE deleted_at IS NULL
   AND ($1::uuid[] IS NULL OR organization_id = ANY($1::uuid[]))
   AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+  AND ($5::text IS NULL OR strpos(lower(name), lower($5::text)) > 0)
 ORDER BY created_at, id
 LIMIT $4
 """

@@ -260,8 +260,11 @@ async def list_schedules(request: web.Request) -> web.Response:
     limit = _limit(request)
     after, after_id = _decode_cursor(request)
     orgs = await _orgs_param(request, principal)
+    name = request.query.get("name") or None
+    if name is not None and (len(name) > 200 or not name.isprintable()):
+        raise validation("name", "must be up to 200 printable characters of the name to look for")
     pool = _pool(request)
-    rows = await pool.fetch(sql.LIST_SCHEDULES, orgs, after, after_id, limit + 1)
+    rows = await pool.fetch(sql.LIST_SCHEDULES, orgs, after, after_id, limit + 1, name)
     page = rows[:limit]
     recipients = await pool.fetch(sql.RECIPIENTS, [r["id"] for r in page])
     now = await _now(pool)

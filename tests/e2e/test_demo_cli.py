@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import psutil
 import pytest
 
@@ -72,6 +73,14 @@ async def test_readme_cli_against_the_demo_then_sigterm_leaves_nothing(tmp_path:
         if line.startswith("export DEAD_LETTER_ID="):
             break
     assert any(line.startswith("export DATABASE_URL=") for line in printed), "".join(printed)[-3000:]
+    # The console's address and how to sign in are printed; the page answers there.
+    console = next(line for line in printed if line.startswith("Console at "))
+    console_url = console.split()[2]
+    token_line = printed[printed.index(console) + 1].strip()
+    assert any(line == f"export TOKEN={token_line}\n" for line in printed)
+    async with aiohttp.ClientSession() as http, http.get(console_url) as page:
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        assert token_line not in await page.text()
     new_folders = temp_entries() - before
     processes = related({demo.pid}, new_folders)
     try:

@@ -1,0 +1,444 @@
+"""The web console in headless Chromium (Playwright), against real producer and consumer processes: every flow of
+the console found by role and accessible name, as a screen reader would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import aiohttp
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from demo.seed import seed as demo_seed
+from shared import runs
+from shared.db import Pool
+from shared.message import EmailRecipient, ReportMessage
+from shared.settings import Settings
+from tests.integration.test_export import video
+from tests.support import seed
+from tests.support.console import Service, chromium_path, service, token
+from tests.support.harness import fakes
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = "/console/vendor/axe-core/axe.min.js"
+PROBE = "<img src=x onerror=alert(1)>"
+
+
+@dataclass
+class World:
+    org: UUID
+    owner: UUID
+    member: UUID
+    link: UUID
+    weekly: UUID
+    probe: UUID
+    other: UUID
+
+
+async def world(pool: Pool) -> World:
+    org = await seed.organization(pool, "acme")
+    owner = await seed.user(pool, "owner@acme.example", org, "owner")
+    member = await seed.user(pool, "member@acme.example", org, "member")
+    link = await seed.shared_link(pool, org, slug="weekly-views", title="Weekly Views")
+    await video(pool, org)
+    soon = datetime.now(UTC) + timedelta(hours=3, minutes=12)
+    weekly = await seed.schedule(
+        pool,
+        org,
+        link,
+        name="Weekly Views",
+        cadence="weekly",
+        scheduled_time="09:00",
+        day_of_week=1,
+        cron="0 9 * * 1",
+        timezone="Europe/London",
+        next_run_at=soon,
+        created_by=owner,
+    )
+    await seed.recipient(pool, weekly, email="team@acme.example")
+    probe = await seed.schedule(pool, org, link, name=PROBE, next_run_at=soon, created_by=owner)
+    other_org = await seed.organization(pool, "globex")
+    other_link = await seed.shared_link(pool, other_org, title="Globex link")
+    other = await seed.schedule(pool, other_org, other_link, name="Globex Secret Plan", next_run_at=soon)
+    return World(org, owner, member, link, weekly, probe, other)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    path = chromium_path()
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=path, headless=True)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def setup(pool: Pool, settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[World, Service, Any]]:
+    w = await world(pool)
+    async with fakes(tmp_path) as f, service(settings, f, tmp_path) as svc:
+        yield w, svc, f
+
+
+async def page_for(browser: Browser, svc: Service, width: int = 1280) -> Page:
+    context = await browser.new_context(viewport={"width": width, "height": 900}, base_url=svc.url)
+    page = await context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: dialogs.append(d.message))
+    page.on("pageerror", lambda e: (_ for _ in ()).throw(AssertionError(f"script error: {e}")))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    return page
+
+
+async def sign_in(page: Page, bearer: str) -> None:
+    await page.goto("/")
+    await page.get_by_label("Token").fill(bearer)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
+
+
+async def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core (vendored, served by the console itself so the page's CSP allows it): serious or critical only."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.add_script_tag(url=AXE)
+    result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"]]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+async def test_sign_in_list_toggle_search_and_tenancy(browser: Browser, setup: tuple[World, Service, Any]) -> None:
+    w, svc, _ = setup
+    page = await page_for(browser, svc)
+    await page.goto("/")
+    # A wrong token: a message on the page, still on the sign-in form.
+    await page.get_by_label("Token").fill("not-a-jwt")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("invalid token")
+    bearer = token(w.owner)
+    await sign_in(page, bearer)
+    nav = page.get_by_role("navigation")
+    for name in ("Schedules", "Runs", "Dead letters"):
+        await expect(nav.get_by_role("link", name=name)).to_be_visible()
+    for header in ("Name", "Cadence", "Next run", "Last status", "Active"):
+        await expect(page.get_by_role("columnheader", name=header)).to_be_visible()
+    # The <img> probe is shown as its characters and runs nothing.
+    await expect(page.get_by_role("link", name=PROBE)).to_be_visible()
+    assert await page.locator("main img").count() == 0
+    assert page.dialogs == []  # type: ignore[attr-defined]
+    # Another organization's schedule is not there.
+    await expect(page.get_by_text("Globex Secret Plan")).to_have_count(0)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name="Weekly Views"))
+    await expect(row).to_contain_text("Europe/London")
+    await expect(row).to_contain_text(re.compile(r"in 3 h 1[12] min"))
+    # Pause through the API: the row's Next run says so; resume: a fire time again.
+    active = page.get_by_role("switch", name="Active: Weekly Views")
+    await expect(active).to_be_checked()
+    await active.click()
+    await expect(row.get_by_role("cell").nth(2)).to_have_text("Paused")
+    await expect(active).not_to_be_checked()
+    await active.click()
+    await expect(row).to_contain_text(re.compile(r"in \d+ (d|h|min)"))
+    await expect(page.get_by_role("link", name="New schedule")).to_be_visible()
+    # Search filters by name on the server.
+    await page.get_by_label("Search").fill("weekly")
+    await expect(page.get_by_role("link", name=PROBE)).to_have_count(0)
+    await expect(page.get_by_role("link", name="Weekly Views")).to_be_visible()
+    assert await axe_violations(page) == []
+    # The token is in no URL, no page HTML and no log line.
+    html = await page.content()
+    assert bearer not in html and bearer not in page.url
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_label("Token")).to_be_visible()
+    assert await page.evaluate("sessionStorage.length") == 0
+    assert bearer not in svc.log_text()
+
+
+async def test_member_reads_only_and_expired_token(browser: Browser, setup: tuple[World, Service, Any]) -> None:
+    w, svc, _ = setup
+    page = await page_for(browser, svc)
+    await sign_in(page, token(w.member))
+    await expect(page.get_by_role("switch", name="Active: Weekly Views")).to_be_disabled()
+    await expect(page.get_by_role("link", name="New schedule")).to_have_count(0)
+    await page.get_by_role("link", name="Weekly Views").click()
+    await expect(page.get_by_role("heading", name="Weekly Views")).to_be_visible()
+    await expect(page.get_by_role("button", name="Test run")).to_have_count(0)
+    await expect(page.get_by_role("button", name="Delete")).to_have_count(0)
+    # Another organization's schedule by its address: not found, nothing of it shown.
+    await page.goto(f"/#/schedules/{w.other}")
+    await expect(page.get_by_role("alert")).to_contain_text("not found")
+    await expect(page.get_by_text("Globex Secret Plan")).to_have_count(0)
+
+    expired = await page_for(browser, svc)
+    await expired.goto("/")
+    await expired.get_by_label("Token").fill(token(w.owner, exp=time.time() - 60))
+    await expired.get_by_role("button", name="Sign in").click()
+    await expect(expired.get_by_role("alert")).to_contain_text("token expired")
+    await expect(expired.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+async def test_test_run_status_changes_live(browser: Browser, setup: tuple[World, Service, Any], pool: Pool) -> None:
+    w, svc, f = setup
+    page = await page_for(browser, svc)
+    await sign_in(page, token(w.owner))
+    await page.get_by_role("link", name="Weekly Views").click()
+    runs_table = page.get_by_role("table", name="Runs")
+    await expect(runs_table).to_contain_text("No runs yet.")
+    await page.get_by_role("button", name="Test run").click()
+    # The new run appears and becomes final without a reload.
+    await expect(runs_table.get_by_role("row").nth(1)).to_contain_text("manual")
+    await expect(runs_table.get_by_role("row").nth(1)).to_contain_text("sent", timeout=30_000)
+    assert [r["email"] for r in f.loops.sent] == ["owner@acme.example"]
+    await runs_table.get_by_role("button", name=re.compile("Deliveries")).first.click()
+    deliveries = page.get_by_role("table", name="Deliveries")
+    await expect(deliveries).to_contain_text("owner@acme.example")
+    await expect(deliveries).to_contain_text("email")
+    assert await axe_violations(page) == []
+    # Delete asks first; cancelling keeps the schedule, confirming removes it from the list.
+    await page.get_by_role("button", name="Delete").click()
+    await page.get_by_role("button", name="Cancel").click()
+    await expect(page.get_by_role("heading", name="Weekly Views")).to_be_visible()
+    await page.get_by_role("button", name="Delete").click()
+    await page.get_by_role("button", name="Yes, delete").click()
+    await expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
+    await expect(page.get_by_role("link", name="Weekly Views")).to_have_count(0)
+    assert await pool.fetchval("SELECT deleted_at IS NOT NULL FROM shared_report_schedules WHERE id = $1", w.weekly)
+
+
+async def test_new_schedule_form_validates_and_saves(browser: Browser, setup: tuple[World, Service, Any]) -> None:
+    w, svc, _ = setup
+    page = await page_for(browser, svc)
+    await sign_in(page, token(w.owner))
+    await page.get_by_role("link", name="New schedule").click()
+    await expect(page.get_by_role("heading", name="New schedule")).to_be_visible()
+    await page.get_by_label("Name", exact=True).fill("Daily Digest")
+    await expect(page.get_by_label("Shared link")).to_have_value(str(w.link))
+    await page.get_by_label("Cadence").select_option(label="Custom cron")
+    await page.get_by_label("Time zone").fill("Asia/Tokyo")
+    await page.get_by_label("Cron expression").fill("61 9 * * *")
+    await page.get_by_label("Format").select_option("xlsx")
+    await page.get_by_label("Email address").fill("digest@acme.example")
+    await page.get_by_role("button", name="Add email").click()
+    await page.get_by_role("button", name="Save").click()
+    # The API's own message, next to the field.
+    error = page.locator("#f-cron-error")
+    await expect(error).to_contain_text("minute field value 61 is out of range 0-59")
+    await expect(page.get_by_label("Cron expression")).to_have_attribute("aria-invalid", "true")
+    await page.get_by_label("Cadence").select_option(label="Daily")
+    await page.get_by_label("Time", exact=True).fill("07:30")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("heading", name="Daily Digest")).to_be_visible()
+    await expect(page.get_by_text("Daily at 07:30").first).to_be_visible()
+    await expect(page.get_by_text("digest@acme.example")).to_be_visible()
+    await page.get_by_role("button", name="Edit").click()
+    await expect(page.get_by_role("heading", name="Edit schedule")).to_be_visible()
+    await expect(page.get_by_label("Time zone")).to_have_value("Asia/Tokyo")
+    assert await axe_violations(page) == []
+
+
+async def test_dead_letter_replay(browser: Browser, setup: tuple[World, Service, Any], pool: Pool) -> None:
+    w, svc, f = setup
+    message = ReportMessage(
+        v=1,
+        run_id=uuid4(),
+        schedule_id=w.weekly,
+        organization_id=w.org,
+        shared_link_id=w.link,
+        fire_at=datetime.now(UTC),
+        trigger="manual",
+        recipients=[EmailRecipient(channel="email", user_id=None, email="late@acme.example")],
+    )
+    await runs.record(pool, message)
+    await pool.execute("UPDATE shared_report_runs SET status = 'dead' WHERE id = $1", message.run_id)
+    await pool.execute(
+        "INSERT INTO shared_report_dead_letters (run_id, organization_id, job_id, payload, error, attempts) "
+        "VALUES ($1, $2, 'job-1', $3, 'loops: 503 Service Unavailable after 5 attempts', 5)",
+        message.run_id,
+        w.org,
+        message.model_dump(mode="json"),
+    )
+    page = await page_for(browser, svc)
+    await sign_in(page, token(w.owner))
+    await page.get_by_role("navigation").get_by_role("link", name="Dead letters").click()
+    await expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="503 Service Unavailable")
+    await expect(row).to_contain_text("5")
+    await row.get_by_role("button", name="Replay").click()
+    await expect(row.get_by_role("link", name=re.compile("New run"))).to_be_visible()
+    await expect(row.get_by_role("button", name="Replay")).to_be_disabled()
+    assert await axe_violations(page) == []
+    # The replayed run is delivered; on another visit the letter shows it was replayed.
+    await row.get_by_role("link", name=re.compile("New run")).click()
+    runs_table = page.get_by_role("table", name="Runs")
+    await expect(runs_table.get_by_role("row").nth(1)).to_contain_text("sent", timeout=30_000)
+    assert [r["email"] for r in f.loops.sent] == ["late@acme.example"]
+    await page.get_by_role("navigation").get_by_role("link", name="Dead letters").click()
+    row = page.get_by_role("row").filter(has_text="503 Service Unavailable")
+    await expect(row).to_contain_text("already replayed")
+    await expect(row.get_by_role("button", name="Replay")).to_be_disabled()
+
+
+async def skip_without(svc: Service, method: str, path: str) -> None:
+    """A flow whose API route is not on this server yet skips, naming the route."""
+    async with aiohttp.ClientSession() as http, http.request(method, svc.url + path) as response:
+        # Without a token an existing route answers 401; a missing one the router's 404 or 405.
+        if response.status in (404, 405):
+            pytest.skip(f"the console's flow needs {method} {path.split('?')[0]} (API issue), not on this server yet")
+
+
+async def test_keyboard_alone(browser: Browser, setup: tuple[World, Service, Any]) -> None:
+    w, svc, f = setup
+    page = await page_for(browser, svc)
+    await page.goto("/")
+    # The token field has focus on arrival; Enter signs in.
+    await page.keyboard.type(token(w.owner))
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
+
+    async def tab_to(role: str, name: str) -> None:
+        target = page.get_by_role(role, name=name, exact=True)  # type: ignore[arg-type]
+        for _ in range(40):
+            await page.keyboard.press("Tab")
+            if await target.evaluate("el => el === document.activeElement"):
+                return
+        raise AssertionError(f"Tab never reached {role} {name!r}")
+
+    await tab_to("switch", "Active: Weekly Views")
+    await page.keyboard.press("Space")
+    await expect(page.get_by_role("switch", name="Active: Weekly Views")).not_to_be_checked()
+    await page.keyboard.press("Space")
+    await expect(page.get_by_role("switch", name="Active: Weekly Views")).to_be_checked()
+    await tab_to("link", "Weekly Views")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Weekly Views")).to_be_visible()
+    await tab_to("button", "Test run")
+    await page.keyboard.press("Enter")
+    runs_table = page.get_by_role("table", name="Runs")
+    await expect(runs_table.get_by_role("row").nth(1)).to_contain_text("sent", timeout=30_000)
+    await tab_to("button", "Delete")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("dialog")).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    await tab_to("link", "Dead letters")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
+    assert await axe_violations(page) == []
+    await tab_to("button", "Sign out")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_label("Token")).to_be_focused()
+    assert await axe_violations(page) == []
+
+
+async def test_runs_page_filters_by_status(browser: Browser, setup: tuple[World, Service, Any], pool: Pool) -> None:
+    w, svc, _ = setup
+    await skip_without(svc, "GET", "/v1/runs")
+    base = datetime.now(UTC) - timedelta(days=2)
+    for index, (schedule, status) in enumerate(
+        [(w.weekly, "sent"), (w.probe, "failed"), (w.weekly, "failed"), (w.weekly, "skipped"), (w.other, "failed")]
+    ):
+        message = ReportMessage(
+            v=1, run_id=uuid4(), schedule_id=schedule, organization_id=w.org, shared_link_id=w.link,
+            fire_at=base + timedelta(hours=index), trigger="cron",
+            recipients=[EmailRecipient(channel="email", user_id=None, email="x@acme.example")],
+        )  # fmt: skip
+        await runs.record(pool, message)
+        await pool.execute(
+            "UPDATE shared_report_runs SET status = $2, finished_at = now(), error = $3 WHERE id = $1",
+            message.run_id, status, "loops: 400 bad address" if status == "failed" else None,
+        )  # fmt: skip
+    page = await page_for(browser, svc)
+    await sign_in(page, token(w.owner))
+    await page.get_by_role("navigation").get_by_role("link", name="Runs").click()
+    await expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+    rows = page.get_by_role("row")
+    await expect(rows).to_have_count(5)  # the header and this organization's four runs, not Globex's
+    await page.get_by_label("Status").select_option("failed")
+    await expect(rows).to_have_count(3)
+    # Newest first, each with its schedule's name (the <img> name as text).
+    await expect(rows.nth(1)).to_contain_text("Weekly Views")
+    await expect(rows.nth(2)).to_contain_text(PROBE)
+    await expect(rows.nth(1)).to_contain_text("loops: 400 bad address")
+    await expect(page.get_by_text("Globex")).to_have_count(0)
+    assert await axe_violations(page) == []
+
+
+async def test_next_fires_follow_typing(browser: Browser, setup: tuple[World, Service, Any]) -> None:
+    w, svc, _ = setup
+    await skip_without(svc, "POST", "/v1/schedules/preview")
+    page = await page_for(browser, svc)
+    await sign_in(page, token(w.owner))
+    await page.get_by_role("link", name="New schedule").click()
+    fires = page.get_by_role("region", name="Next fires")
+    await page.get_by_label("Cadence").select_option(label="Weekly")
+    await page.get_by_label("Day of week").select_option(label="Wednesday")
+    await page.get_by_label("Time", exact=True).fill("08:15")
+    await page.get_by_label("Time zone").fill("America/New_York")
+    await expect(fires.get_by_role("listitem")).to_have_count(5)
+    for item in await fires.get_by_role("listitem").all():
+        await expect(item).to_contain_text(re.compile(r"Wed.*08:15 \(-0[45]:00\)"))
+    await page.get_by_label("Cadence").select_option(label="Custom cron")
+    await page.get_by_label("Cron expression").fill("61 9 * * *")
+    await expect(page.locator("#f-cron-error")).to_contain_text("minute field value 61 is out of range 0-59")
+    await expect(fires.get_by_role("listitem")).to_have_count(0)
+    await page.get_by_label("Cron expression").fill("0 6 1 * *")
+    await expect(fires.get_by_role("listitem")).to_have_count(5)
+    await expect(page.locator("#f-cron-error")).to_be_empty()
+    await expect(fires.get_by_role("listitem").first).to_contain_text("06:00")
+    # The server's list of zones backs the Time zone field.
+    assert await page.locator("#zone-list option[value='Asia/Kolkata']").count() == 1
+
+
+async def test_narrow_and_wide_screens_with_screenshots(
+    browser: Browser, pool: Pool, settings: Settings, tmp_path: Path
+) -> None:
+    """Demo data at 360 px and 1440 px: nothing wider than the screen; the README's screenshots come from here
+    (UPDATE_SCREENSHOTS=1 writes them to docs/)."""
+    data = await demo_seed(pool, 300)
+    async with fakes(tmp_path) as f, service(settings, f, tmp_path) as svc:
+
+        async def final() -> bool:
+            statuses = [r["status"] for r in await pool.fetch("SELECT status FROM shared_report_runs")]
+            return len(statuses) >= 2 and all(s in runs_final for s in statuses)
+
+        runs_final = ("sent", "partial", "failed", "skipped", "dead")
+        deadline = time.monotonic() + 30
+        while not await final():
+            assert time.monotonic() < deadline, "the demo's schedules did not run"
+            await asyncio.sleep(0.2)
+        out = ROOT / "docs" if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+        shots = []
+        for width in (360, 1440):
+            page = await page_for(browser, svc, width)
+            await sign_in(page, token(data.owner_id))
+            await expect(page.get_by_role("switch", name="Active: Weekly Performance")).to_be_visible()
+            for view in ("schedules", "schedule", "form"):
+                if view == "schedule":
+                    await page.get_by_role("link", name="Weekly Performance").click()
+                    await expect(page.get_by_role("table", name="Runs")).to_contain_text("sent")
+                    await page.get_by_role("button", name=re.compile("Deliveries")).first.click()
+                if view == "form":
+                    await page.get_by_role("button", name="Edit").click()
+                    await expect(page.get_by_label("Shared link")).to_have_value(str(data.shared_link_id))
+                overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 0, f"{view} at {width} px is {overflow} px wider than the screen"
+                assert await axe_violations(page) == []
+                if (width, view) in ((1440, "schedules"), (1440, "schedule"), (360, "form")):
+                    path = out / f"console-{view}-{width}.png"
+                    await page.screenshot(path=path, full_page=view != "form")
+                    shots.append(path)
+            await page.context.close()
+        for path in shots:
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
