@@ -30,6 +30,7 @@ from aiohttp.resolver import DefaultResolver
 
 from consumer.channels.base import Context, retry_inline
 from consumer.delivery.outcome import Attachment, Outcome, Report
+from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after
 from shared.message import DestinationRecipient
 from shared.outbound import Blocked, allowed_address, check_url
 from shared.redact import redact
@@ -123,10 +124,7 @@ def classify(status: int, retry_after: str | None, body: bytes) -> Outcome:
     if status == 413:
         return Outcome.too_large(provider="webhook", http_status=status)
     if status == 429:
-        try:
-            wait = float(retry_after or 1)
-        except ValueError:
-            wait = 1.0
+        wait = parse_retry_after(retry_after) or MIN_WAIT_SECONDS
         return Outcome.transient("webhook: 429 Too Many Requests", retry_after=wait, http_status=status)
     if status == 408 or status >= 500:
         # The receiver may have acted before failing: the webhook-id lets it drop the retry.
@@ -202,7 +200,9 @@ class WebhookChannel:
             return Outcome.permanent("webhook: the destination has no signing secret; add it again with one")
         message_id = f"{ctx.run_id}.{recipient.destination_id}"
         secret = destination.secret
-        return await retry_inline(lambda: post(ctx.settings, destination.config["url"], secret, message_id, body))
+        return await retry_inline(
+            ctx.settings, lambda: post(ctx.settings, destination.config["url"], secret, message_id, body)
+        )
 
     async def send_file(
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment
