@@ -18,6 +18,7 @@ from arq import Retry
 from consumer import lease, metrics, notices, queries
 from consumer.deliver import Deliverer, ReportFiles
 from consumer.delivery.outcome import Outcome, Report
+from consumer.delivery.retry import capped
 from consumer.export import export_to_file, file_name
 from consumer.filters import parse_filters
 from consumer.lease import LeaseLost
@@ -64,7 +65,7 @@ RETRYABLE: tuple[type[BaseException], ...] = (TransientFailure, TimeoutError, Qu
 
 def backoff(settings: Settings, job_try: int, retry_after: float | None) -> float:
     delay = min(settings.retry_cap_seconds, settings.retry_base_seconds * 2 ** max(0, job_try - 1))
-    return float(max(delay, retry_after or 0.0))
+    return float(max(delay, capped(settings, retry_after) or 0.0))
 
 
 def _uuid(payload: Any, key: str) -> UUID | None:

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     telegram_group_interval_seconds: float = Field(default=3.0, ge=0)
 
     http_timeout_seconds: float = Field(default=60.0, gt=0)
+    # The longest wait a provider's Retry-After can impose on a delivery; longer asks are cut to this.
+    retry_after_max_seconds: float = Field(default=3600.0, ge=1)
 
     # Fernet keys, comma-separated; the first encrypts stored channel credentials, all of them decrypt.
     credentials_keys: SecretStr | None = None

@@ -8,10 +8,10 @@ is the same for every channel and never looks inside one.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from consumer.delivery.retry import retry_inline
 
 if TYPE_CHECKING:
     import aiohttp
@@ -45,20 +45,6 @@ class Channel(Protocol):
     async def send_text(self, ctx: Context, recipient: Any, report: Report, text: str) -> Outcome: ...
 
 
-# Waiting inline beats going back to the queue for a short Retry-After; longer waits are the queue's.
-INLINE_RETRY_AFTER_MAX = 30.0
-
-
-async def retry_inline(call: Callable[[], Awaitable[Outcome]]) -> Outcome:
-    """Run `call` again after each short Retry-After the provider asks for; return any other outcome."""
-    while True:
-        outcome = await call()
-        wait = outcome.retry_after
-        if outcome.kind != "transient" or wait is None or wait > INLINE_RETRY_AFTER_MAX:
-            return outcome
-        await asyncio.sleep(wait)
-
-
 def headline(report: Report) -> str:
     return report.subject or f"{report.name} ({report.fire_date})"
 
@@ -67,4 +53,4 @@ def note(report: Report) -> str | None:
     return "\n".join(x for x in (report.stale, report.message) if x) or None
 
 
-__all__ = ["AnyRecipient", "Channel", "Context", "headline", "note"]
+__all__ = ["AnyRecipient", "Channel", "Context", "headline", "note", "retry_inline"]

@@ -1,5 +1,8 @@
 """SFTP: the report written to a remote directory under a temporary name, then renamed into place.
 
+The host goes through the outbound guard first (shared.outbound): resolved once, refused unless public
+(or OUTBOUND_ALLOW_PRIVATE), and the connection goes to the checked address.
+
 A reader of the directory sees the whole file or none of it. The server's host key is stored with the
 destination and required (no trust on first use): a server presenting another key is refused.
 """
@@ -16,6 +19,7 @@ import orjson
 from consumer.channels.base import Context
 from consumer.delivery.outcome import Attachment, Outcome, Report
 from consumer.destinations import Destination
+from shared import outbound
 from shared.message import DestinationRecipient
 from shared.redact import redact
 from shared.settings import Settings
@@ -54,13 +58,14 @@ def classify(exc: BaseException) -> Outcome:
     return Outcome.transient(f"sftp: {type(exc).__name__}: {text}")
 
 
-def _options(destination: Destination, settings: Settings) -> dict[str, Any]:
+def _options(destination: Destination, settings: Settings, address: str) -> dict[str, Any]:
     from shared.ssh import asyncssh
 
     cfg = destination.config
     secret: dict[str, str] = orjson.loads(destination.secret) if destination.secret else {}
     options: dict[str, Any] = {
-        "host": cfg["host"],
+        # The address the outbound guard checked, never the name again: no second lookup to rebind.
+        "host": address,
         "port": int(cfg.get("port", 22)),
         "username": cfg["username"],
         "known_hosts": ([asyncssh.import_public_key(cfg["host_key"])], [], []),
@@ -84,8 +89,18 @@ async def upload(destination: Destination, settings: Settings, attachment: Attac
     directory = destination.config.get("directory") or "."
     final = posixpath.join(directory, attachment.filename)
     partial = posixpath.join(directory, f".{attachment.filename}.{run_id[:8]}.part")
+    port = int(destination.config.get("port", 22))
     try:
-        async with asyncssh.connect(**_options(destination, settings)) as conn, conn.start_sftp_client() as sftp:
+        address = await outbound.resolve(destination.config["host"], port, settings.outbound_allow_private)
+    except outbound.Blocked as exc:
+        return Outcome.permanent(f"sftp: {exc}; {outbound.HINT}")
+    except outbound.Unresolved as exc:
+        return Outcome.transient(f"sftp: {exc}")
+    try:
+        async with (
+            asyncssh.connect(**_options(destination, settings, address)) as conn,
+            conn.start_sftp_client() as sftp,
+        ):
             try:
                 await sftp.put(str(attachment.path), partial)
                 try:

@@ -17,6 +17,7 @@ import orjson
 from consumer import summary
 from consumer.channels.base import Context, headline, note, retry_inline
 from consumer.delivery.outcome import Attachment, Outcome, Report
+from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after
 from consumer.destinations import Destination
 from shared.message import DestinationRecipient
 from shared.redact import redact
@@ -53,10 +54,7 @@ class _Failed(Exception):
 def classify(step: str, status: int, body: bytes, retry_after: str | None, *, shared: bool) -> Outcome | None:
     """None when the step succeeded; otherwise what the delivery ended in."""
     if status == 429:
-        try:
-            wait = float(retry_after or 1)
-        except ValueError:
-            wait = 1.0
+        wait = parse_retry_after(retry_after) or MIN_WAIT_SECONDS
         return Outcome.transient(f"slack {step}: rate limited", retry_after=wait, status=status)
     try:
         data: Any = orjson.loads(body)
@@ -130,7 +128,7 @@ class SlackChannel:
             except _Failed as failed:
                 return failed.outcome
 
-        return await retry_inline(once)
+        return await retry_inline(ctx.settings, once)
 
     async def send_file(
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment

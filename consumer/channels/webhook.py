@@ -7,8 +7,8 @@ Webhooks way so a receiver can verify it and drop repeats by id.
 
 The key is the base64 after "whsec_" in the destination's secret. 2xx is sent, 410 removes nothing but
 fails for good (the receiver says the endpoint is gone), 413 is too large, 408/429/5xx and timeouts are
-retried (429 after its Retry-After). Redirects are not followed. Addresses are checked before connecting:
-loopback, private, link-local, multicast and reserved ones are refused unless OUTBOUND_ALLOW_PRIVATE.
+retried (429 after its Retry-After). Redirects are not followed. Addresses are checked before connecting
+(shared.outbound): only public ones are called unless OUTBOUND_ALLOW_PRIVATE.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from aiohttp.resolver import DefaultResolver
 
 from consumer.channels.base import Context, retry_inline
 from consumer.delivery.outcome import Attachment, Outcome, Report
+from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after
 from shared.message import DestinationRecipient
-from shared.outbound import Blocked, allowed_address, check_url
+from shared.outbound import HINT, Blocked, check_answers, check_url
 from shared.redact import redact
 from shared.settings import Settings
 
@@ -50,9 +51,7 @@ class GuardedResolver(AbstractResolver):
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         answers = await self._inner.resolve(host, port, family)
-        refused = [a["host"] for a in answers if not allowed_address(a["host"], self.allow_private)]
-        if refused:
-            raise Blocked(f"{host} resolves to {refused[0]}, a non-public address")
+        check_answers(host, [a["host"] for a in answers], self.allow_private)
         return answers
 
     async def close(self) -> None:
@@ -123,10 +122,7 @@ def classify(status: int, retry_after: str | None, body: bytes) -> Outcome:
     if status == 413:
         return Outcome.too_large(provider="webhook", http_status=status)
     if status == 429:
-        try:
-            wait = float(retry_after or 1)
-        except ValueError:
-            wait = 1.0
+        wait = parse_retry_after(retry_after) or MIN_WAIT_SECONDS
         return Outcome.transient("webhook: 429 Too Many Requests", retry_after=wait, http_status=status)
     if status == 408 or status >= 500:
         # The receiver may have acted before failing: the webhook-id lets it drop the retry.
@@ -141,7 +137,7 @@ async def post(settings: Settings, url: str, secret: str, message_id: str, body:
     try:
         check_url(url, allow)
     except Blocked as exc:
-        return Outcome.permanent(f"webhook: {exc}; set OUTBOUND_ALLOW_PRIVATE=true only for trusted networks")
+        return Outcome.permanent(f"webhook: {exc}; {HINT}")
     key = signing_key(secret)
     timestamp = int(time.time())
     headers = {
@@ -162,12 +158,10 @@ async def post(settings: Settings, url: str, secret: str, message_id: str, body:
             return classify(response.status, response.headers.get("Retry-After"), await response.content.read(200))
     except aiohttp.ClientConnectorError as exc:
         if isinstance(exc.os_error, Blocked) or isinstance(exc.__cause__, Blocked):
-            return Outcome.permanent(
-                f"webhook: {exc.os_error}; set OUTBOUND_ALLOW_PRIVATE=true only for trusted networks"
-            )
+            return Outcome.permanent(f"webhook: {exc.os_error}; {HINT}")
         return Outcome.transient(f"webhook: cannot connect: {type(exc).__name__}: {redact(str(exc))[:200]}")
     except Blocked as exc:
-        return Outcome.permanent(f"webhook: {exc}; set OUTBOUND_ALLOW_PRIVATE=true only for trusted networks")
+        return Outcome.permanent(f"webhook: {exc}; {HINT}")
     except (aiohttp.ClientError, TimeoutError) as exc:
         return Outcome.transient(f"webhook: no answer: {type(exc).__name__}", unconfirmed=True)
 
@@ -202,7 +196,9 @@ class WebhookChannel:
             return Outcome.permanent("webhook: the destination has no signing secret; add it again with one")
         message_id = f"{ctx.run_id}.{recipient.destination_id}"
         secret = destination.secret
-        return await retry_inline(lambda: post(ctx.settings, destination.config["url"], secret, message_id, body))
+        return await retry_inline(
+            ctx.settings, lambda: post(ctx.settings, destination.config["url"], secret, message_id, body)
+        )
 
     async def send_file(
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment

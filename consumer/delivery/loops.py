@@ -13,12 +13,12 @@ import aiohttp
 import orjson
 
 from consumer.delivery.outcome import Attachment, Outcome
+from consumer.delivery.retry import parse_retry_after, retry_inline
 from consumer.ratelimit import RateLimiter
 from shared.redact import redact
 from shared.settings import Settings
 
 _CHUNK = 3 * 64 * 1024  # a multiple of 3 keeps base64 chunks concatenable
-_INLINE_429_RETRIES = 3
 
 
 def idempotency_key(run_id: str, recipient: str) -> str:
@@ -85,12 +85,14 @@ async def send(
     }
     head = {"transactionalId": transactional_id, "email": email, "dataVariables": variables}
     url = f"{settings.loops_api_url}/api/v1/transactional"
-    for attempt in range(_INLINE_429_RETRIES + 1):
+
+    async def attempt() -> Outcome:
         await limiter.acquire("loops", 1.1 / settings.loops_rate_per_second)  # 10% margin for jitter
         try:
             async with session.post(url, data=_body(head, attachment), headers=headers) as response:
                 text = await response.text()
                 status = response.status
+                retry_after = response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
             return Outcome.transient(f"loops: {type(exc).__name__}: {redact(str(exc))}")
         if status == 200:
@@ -99,11 +101,11 @@ async def send(
             # The idempotency key was seen: an earlier attempt was accepted.
             return Outcome.sent(provider="loops", status=status, duplicate=True)
         if status == 429:
-            if attempt < _INLINE_429_RETRIES:
-                await asyncio.sleep(1.0 + random.uniform(0, 0.5))
-                continue
-            return Outcome.transient("loops: rate limited (429)", retry_after=2.0, status=status)
+            # Jitter spreads the retries of runs that were throttled together.
+            wait = parse_retry_after(retry_after) or 1.0 + random.uniform(0, 0.5)
+            return Outcome.transient("loops: rate limited (429)", retry_after=wait, status=status)
         if status >= 500:
             return Outcome.transient(f"loops: {_message(status, text)}", status=status)
         return Outcome.permanent(f"loops: {_message(status, text)}", status=status)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    return await retry_inline(settings, attempt)

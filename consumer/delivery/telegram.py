@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
 import orjson
 
 from consumer.delivery.outcome import Attachment, Outcome
+from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
 from consumer.ratelimit import RateLimiter
 from shared.redact import redact
 from shared.settings import Settings
 
-# Sleeping inline beats re-queuing for short waits; longer ones go back to the queue.
-_INLINE_RETRY_AFTER_MAX = 30.0
 _RETRY_MARGIN = 0.5
 _MARGIN = 1.1
 
@@ -49,7 +47,7 @@ def _classify(status: int, text: str) -> Outcome:
     description = data.get("description", "") if isinstance(data, dict) else text[:200]
     parameters = (data.get("parameters") or {}) if isinstance(data, dict) else {}
     if status == 429:
-        retry_after = float(parameters.get("retry_after", 1))
+        retry_after = parse_retry_after(parameters.get("retry_after")) or MIN_WAIT_SECONDS
         return Outcome.transient(
             f"telegram: {description or 'too many requests'}", retry_after=retry_after, status=status
         )
@@ -78,17 +76,11 @@ async def _post(session: aiohttp.ClientSession, url: str, data: aiohttp.FormData
 
 
 async def _with_inline_retries(limiter: RateLimiter, settings: Settings, chat_id: int, call: Any) -> Outcome:
-    while True:
+    async def throttled() -> Outcome:
         await _throttle(limiter, settings, chat_id)
-        outcome: Outcome = await call()
-        if (
-            outcome.kind == "transient"
-            and outcome.retry_after is not None
-            and outcome.retry_after <= _INLINE_RETRY_AFTER_MAX
-        ):
-            await asyncio.sleep(outcome.retry_after + _RETRY_MARGIN)
-            continue
-        return outcome
+        return await call()  # type: ignore[no-any-return]
+
+    return await retry_inline(settings, throttled, margin=_RETRY_MARGIN)
 
 
 async def send_document(

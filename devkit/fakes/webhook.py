@@ -41,8 +41,12 @@ class WebhookReceiver(FakeServer):
         self.answers: dict[str, deque[int]] = defaultdict(deque)
         # Paths that answer this status for good (410 for a removed endpoint, say).
         self.always: dict[str, int] = {}
+        # Paths that answer 429 for good, with this Retry-After value (garbage included, as a hostile one would).
+        self.throttled: dict[str, str] = {}
         self.bad_signatures = 0
         self.ids: dict[str, int] = defaultdict(int)
+        # Requests per path, whatever they were answered.
+        self.calls: dict[str, int] = defaultdict(int)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_body_bytes + 1024 * 1024)
@@ -55,12 +59,16 @@ class WebhookReceiver(FakeServer):
     async def handle(self, request: web.Request) -> web.Response:
         self.requests += 1
         path = "/" + request.match_info["path"]
+        self.calls[path] += 1
         if request.content_length is not None and request.content_length > self.max_body_bytes:
             return web.Response(status=413, text="payload too large")
         body = await request.read()
         if not verify(self.secret, request.headers, body):
             self.bad_signatures += 1
             return web.Response(status=401, text="bad signature")
+        if path in self.throttled:
+            self.rate_limited += 1
+            return web.Response(status=429, headers={"Retry-After": self.throttled[path]}, text="slow down")
         if path in self.always:
             return web.Response(status=self.always[path], text="scripted")
         if self.answers[path]:

@@ -17,6 +17,7 @@ from producer.api.destinations_models import (
     DestinationIn,
     DestinationList,
     DestinationOut,
+    SftpIn,
     SlackCredentialReplace,
     WebhookIn,
 )
@@ -56,6 +57,13 @@ def _check_webhook_url(request: web.Request, url: str) -> None:
         raise validation("url", f"{exc} (webhooks go to public https endpoints)") from exc
 
 
+def _check_sftp_host(request: web.Request, host: str) -> None:
+    try:
+        outbound.check_host(host, request.app[SETTINGS].outbound_allow_private)
+    except outbound.Blocked as exc:
+        raise validation("host", f"{exc} (SFTP destinations are public servers)") from exc
+
+
 def _out(row: Any) -> dict[str, Any]:
     data = {k: row[k] for k in DestinationOut.model_fields if k != "has_secret"}
     return DestinationOut(**data, has_secret=row["has_secret"]).model_dump(mode="json")
@@ -75,6 +83,8 @@ async def create_destination(request: web.Request) -> web.Response:
     secret = body.stored_secret()
     if isinstance(body, WebhookIn):
         _check_webhook_url(request, body.url)
+    if isinstance(body, SftpIn):
+        _check_sftp_host(request, body.host)
     stored = _vault(request).encrypt(secret) if secret is not None else None
     async with pool.acquire() as conn, conn.transaction():
         count = await conn.fetchval(sql.COUNT_DESTINATIONS, org, body.schedule_id)
