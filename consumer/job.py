@@ -159,7 +159,7 @@ async def _dead(
     run_id = (message.run_id if message else _uuid(payload, "run_id")) if of_run else None
     org_id = message.organization_id if message else _uuid(payload, "organization_id")
     try:
-        await deadletters.record(
+        recorded = await deadletters.record(
             deps.pool,
             run_id=run_id,
             organization_id=org_id,
@@ -174,10 +174,11 @@ async def _dead(
         log.warning("could not record dead letter for job %s (%s); retrying", job_id, type(exc).__name__)
         raise Retry(defer=deps.settings.retry_base_seconds or 1.0) from exc
     metrics.DEAD_LETTERS.inc()
+    _count_settled(recorded.settled)
     log.error("dead-lettered job %s: %s", job_id, error)
     # Only a message that passed validation names a schedule its creator should hear about.
     if message is not None:
-        await notices.notify(deps, message.run_id, "dead", error)
+        await notices.notify(deps, message.run_id, "dead", error, message.recipients)
     return {"status": "dead", "error": error}
 
 
@@ -279,14 +280,32 @@ async def _finish(
     sha256: str | None = None,
 ) -> None:
     error = redact(error) if error else None
-    done = await deps.pool.fetchval(
-        queries.FINISH_RUN, message.run_id, status, rows, size, filename, error, claim.token, sha256, message.fire_at
+    assert claim.run is not None
+    done = await deps.pool.fetchrow(
+        queries.FINISH_RUN,
+        message.run_id,
+        status,
+        rows,
+        size,
+        filename,
+        error,
+        claim.token,
+        sha256,
+        message.fire_at,
+        claim.run["origin"],
     )
     if done is None:
         raise LeaseLost("the run was taken back before its outcome was recorded")
     metrics.RUNS.labels(status).inc()
+    _count_settled(done["settled"])
     if status in ("failed", "partial"):
-        await notices.notify(deps, message.run_id, status, error or status)
+        await notices.notify(deps, message.run_id, status, error or status, message.recipients)
+
+
+def _count_settled(channels: list[str]) -> None:
+    """Intents a lost try left open, settled `unconfirmed` when their chain ended: each may have been sent."""
+    for channel in channels:
+        metrics.UNCONFIRMED.labels(channel, "worker_lost").inc()
 
 
 async def _export_and_deliver(
