@@ -425,10 +425,11 @@ async def _export_and_deliver(
         raise TransientFailure(
             f"{len(transient)} recipient(s) not reached yet: {transient[0].detail['reason']}", retry_after
         )
-    served = await pool.fetchval(queries.SERVED, run["origin"])
+    reached = await pool.fetchrow(queries.SERVED, run["origin"], run["id"])
+    served, maybe = reached["served"], reached["maybe"]
     total = len(message.recipients)
-    status = "sent" if served >= total else ("partial" if served else "failed")
-    error = None if status == "sent" else f"{total - served} of {total} recipient(s) failed permanently"
+    status = "sent" if served >= total else ("partial" if served or maybe else "failed")
+    error = None if status == "sent" else _shortfall(total, served, maybe)
     await _finish(
         deps,
         message,
@@ -441,6 +442,18 @@ async def _export_and_deliver(
         sha256=result.sha256,
     )
     return {"status": status, "rows": result.rows, "bytes": result.size, "served": served}
+
+
+def _shortfall(total: int, served: int, maybe: int) -> str:
+    parts = []
+    if total - served - maybe > 0:
+        parts.append(f"{total - served - maybe} of {total} recipient(s) failed permanently")
+    if maybe:
+        parts.append(
+            f"{maybe} of {total} recipient(s) maybe delivered (the provider took the report but did not answer "
+            "with its success; check with them before replaying)"
+        )
+    return "; ".join(parts)
 
 
 async def _write(pool: Pool, query: str, *args: Any) -> Any:
@@ -491,8 +504,8 @@ async def _deliver_one(
         )
         chat_id = migrated.telegram_chat_id
     if outcome.detail.get("unconfirmed"):
-        metrics.UNCONFIRMED.labels(recipient.channel, "response_lost").inc()
-    status = "sent" if outcome.kind == "sent" else "failed"
+        metrics.UNCONFIRMED.labels(recipient.channel, outcome.detail.get("cause", "response_lost")).inc()
+    status = {"sent": "sent", "unconfirmed": "unconfirmed"}.get(outcome.kind, "failed")
     payload = {
         **{k: redact(v) if isinstance(v, str) else v for k, v in outcome.detail.items()},
         "outcome": outcome.kind,

@@ -65,12 +65,15 @@ WHERE coalesce(r.origin_run_id, r.id) = (SELECT coalesce(origin_run_id, id) FROM
 GROUP BY n.channel, n.recipient
 """
 
-# Recipients served by this run's chain (the original run and its replays).
+# Recipients served by this run's chain (the original run and its replays), and those this run ($2) settled as
+# maybe delivered (a provider's unclear answer).
 SERVED = """
-SELECT count(DISTINCT (n.channel, n.recipient))
+SELECT count(DISTINCT (n.channel, n.recipient)) FILTER (WHERE n.status = 'sent') AS served,
+       count(DISTINCT (n.channel, n.recipient))
+           FILTER (WHERE n.run_id = $2 AND (n.payload->>'maybe_delivered')::boolean) AS maybe
 FROM shared_report_notifications n
 JOIN shared_report_runs r ON r.id = n.run_id
-WHERE (r.id = $1 OR r.origin_run_id = $1) AND n.status = 'sent'
+WHERE (r.id = $1 OR r.origin_run_id = $1) AND (n.status = 'sent' OR n.run_id = $2)
 """
 
 # The intent is written before the provider is called, so an outcome lost with the worker is visible.

@@ -51,6 +51,37 @@ async def _body(head: dict[str, Any], attachment: Attachment | None) -> AsyncIte
             prefix = b""
 
 
+def classify(status: int, text: str) -> Outcome:
+    """What a Loops answer means. Only its documented success, a 2xx with `{"success": true}`, is `sent`; any
+    other 2xx (a proxy's or captive portal's page, broken JSON) may or may not have reached Loops, so it is
+    retried, which is safe under the idempotency key."""
+    if status == 409:
+        # The idempotency key was seen: an earlier attempt was accepted.
+        return Outcome.sent(provider="loops", status=status, duplicate=True)
+    if 200 <= status < 300:
+        try:
+            data: Any = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            data = None
+        if isinstance(data, dict) and data.get("success") is True:
+            return Outcome.sent(provider="loops", status=status)
+        return Outcome.transient(
+            f"loops: HTTP {status} without Loops' success answer ({_head(text)}); retried under the idempotency key",
+            status=status,
+            unconfirmed=True,
+            cause="unclear_answer",
+        )
+    if status == 429:
+        return Outcome.transient("loops: rate limited (429)", retry_after=2.0, status=status)
+    if status >= 500:
+        return Outcome.transient(f"loops: {_message(status, text)}", status=status)
+    return Outcome.permanent(f"loops: {_message(status, text)}", status=status)
+
+
+def _head(text: str) -> str:
+    return " ".join(text[:80].split()) or "empty body"
+
+
 def _message(status: int, text: str) -> str:
     try:
         data = orjson.loads(text)
@@ -93,17 +124,8 @@ async def send(
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             return Outcome.transient(f"loops: {type(exc).__name__}: {redact(str(exc))}")
-        if status == 200:
-            return Outcome.sent(provider="loops", status=status)
-        if status == 409:
-            # The idempotency key was seen: an earlier attempt was accepted.
-            return Outcome.sent(provider="loops", status=status, duplicate=True)
-        if status == 429:
-            if attempt < _INLINE_429_RETRIES:
-                await asyncio.sleep(1.0 + random.uniform(0, 0.5))
-                continue
-            return Outcome.transient("loops: rate limited (429)", retry_after=2.0, status=status)
-        if status >= 500:
-            return Outcome.transient(f"loops: {_message(status, text)}", status=status)
-        return Outcome.permanent(f"loops: {_message(status, text)}", status=status)
+        if status == 429 and attempt < _INLINE_429_RETRIES:
+            await asyncio.sleep(1.0 + random.uniform(0, 0.5))
+            continue
+        return classify(status, text)
     raise AssertionError("unreachable")  # pragma: no cover

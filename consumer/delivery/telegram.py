@@ -36,14 +36,25 @@ async def _throttle(limiter: RateLimiter, settings: Settings, chat_id: int) -> N
     )
 
 
-def _classify(status: int, text: str) -> Outcome:
+def classify(status: int, text: str) -> Outcome:
+    """What a Bot API answer means. Only its documented success, a 2xx with `{"ok": true, "result": {...}}`, is
+    `sent`. Any other 2xx (broken JSON, a proxy's page, `ok` missing) came after Telegram took the request, so
+    the document may be in the chat: maybe delivered, and not sent again blindly (Telegram has no idempotency
+    key)."""
     try:
         data: Any = orjson.loads(text)
     except orjson.JSONDecodeError:
         data = None
-    if status == 200 and isinstance(data, dict) and data.get("ok"):
-        result = data.get("result") or {}
-        return Outcome.sent(provider="telegram", message_id=result.get("message_id"))
+    if 200 <= status < 300:
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(data, dict) and data.get("ok") is True and isinstance(result, dict):
+            return Outcome.sent(provider="telegram", message_id=result.get("message_id"))
+        head = " ".join(text[:80].split()) or "empty body"
+        return Outcome.maybe_delivered(
+            f"telegram: HTTP {status} without the Bot API's success answer ({redact(head)}); the document may "
+            "have been delivered, so it is not sent again",
+            status=status,
+        )
     if status == 413:
         return Outcome.too_large(provider="telegram", status=status)
     description = data.get("description", "") if isinstance(data, dict) else text[:200]
@@ -68,7 +79,7 @@ def _classify(status: int, text: str) -> Outcome:
 async def _post(session: aiohttp.ClientSession, url: str, data: aiohttp.FormData | dict[str, Any]) -> Outcome:
     try:
         async with session.post(url, data=data) as response:
-            return _classify(response.status, await response.text())
+            return classify(response.status, await response.text())
     except aiohttp.ClientConnectorError as exc:
         # No connection was made, so nothing was sent.
         return Outcome.transient(f"telegram: cannot connect: {type(exc).__name__}: {redact(str(exc))}")
