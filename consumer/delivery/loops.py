@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 import orjson
 
+from consumer.delivery import timeouts
 from consumer.delivery.outcome import Attachment, Outcome
 from consumer.ratelimit import RateLimiter
-from shared.redact import redact
 from shared.settings import Settings
 
 _CHUNK = 3 * 64 * 1024  # a multiple of 3 keeps base64 chunks concatenable
@@ -116,14 +116,17 @@ async def send(
     }
     head = {"transactionalId": transactional_id, "email": email, "dataVariables": variables}
     url = f"{settings.loops_api_url}/api/v1/transactional"
+    limits = timeouts.loops(settings)
     for attempt in range(_INLINE_429_RETRIES + 1):
         await limiter.acquire("loops", 1.1 / settings.loops_rate_per_second)  # 10% margin for jitter
         try:
-            async with session.post(url, data=_body(head, attachment), headers=headers) as response:
+            async with session.post(
+                url, data=_body(head, attachment), headers=headers, timeout=limits.client()
+            ) as response:
                 text = await response.text()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return Outcome.transient(f"loops: {type(exc).__name__}: {redact(str(exc))}")
+            return Outcome.transient(limits.explain(exc))
         if status == 429 and attempt < _INLINE_429_RETRIES:
             await asyncio.sleep(1.0 + random.uniform(0, 0.5))
             continue

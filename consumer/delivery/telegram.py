@@ -8,6 +8,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from consumer.delivery import timeouts
 from consumer.delivery.outcome import Attachment, Outcome
 from consumer.ratelimit import RateLimiter
 from shared.redact import redact
@@ -76,16 +77,19 @@ def classify(status: int, text: str) -> Outcome:
     return Outcome.permanent(f"telegram: {description or f'HTTP {status}'}", status=status)
 
 
-async def _post(session: aiohttp.ClientSession, url: str, data: aiohttp.FormData | dict[str, Any]) -> Outcome:
+async def _post(
+    session: aiohttp.ClientSession, settings: Settings, url: str, data: aiohttp.FormData | dict[str, Any]
+) -> Outcome:
+    limits = timeouts.telegram(settings)
     try:
-        async with session.post(url, data=data) as response:
+        async with session.post(url, data=data, timeout=limits.client()) as response:
             return classify(response.status, await response.text())
-    except aiohttp.ClientConnectorError as exc:
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
         # No connection was made, so nothing was sent.
-        return Outcome.transient(f"telegram: cannot connect: {type(exc).__name__}: {redact(str(exc))}")
+        return Outcome.transient(limits.explain(exc))
     except (aiohttp.ClientError, TimeoutError) as exc:
         # The request may have reached Telegram, which has no idempotency key: a retry can duplicate it.
-        return Outcome.transient(f"telegram: no answer: {type(exc).__name__}: {redact(str(exc))}", unconfirmed=True)
+        return Outcome.transient(limits.explain(exc), unconfirmed=True)
 
 
 async def _with_inline_retries(limiter: RateLimiter, settings: Settings, chat_id: int, call: Any) -> Outcome:
@@ -118,7 +122,7 @@ async def send_document(
             form.add_field("caption", caption[:1024])
             form.add_field("parse_mode", "HTML")
             form.add_field("document", handle, filename=attachment.filename, content_type=attachment.content_type)
-            return await _post(session, _url(settings, "sendDocument"), form)
+            return await _post(session, settings, _url(settings, "sendDocument"), form)
 
     return await _with_inline_retries(limiter, settings, chat_id, call)
 
@@ -127,6 +131,8 @@ async def send_message(
     session: aiohttp.ClientSession, settings: Settings, limiter: RateLimiter, *, chat_id: int, text: str
 ) -> Outcome:
     async def call() -> Outcome:
-        return await _post(session, _url(settings, "sendMessage"), {"chat_id": str(chat_id), "text": text[:4096]})
+        return await _post(
+            session, settings, _url(settings, "sendMessage"), {"chat_id": str(chat_id), "text": text[:4096]}
+        )
 
     return await _with_inline_retries(limiter, settings, chat_id, call)

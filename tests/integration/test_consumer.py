@@ -238,7 +238,7 @@ async def test_loops_error_classes(
 async def test_loops_lost_response_is_not_sent_twice(
     pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
 ) -> None:
-    s = point_at(settings, fx, http_timeout_seconds=0.5)
+    s = point_at(settings, fx, loops_timeout_seconds=0.5)
     await make(pool)
     fx.loops.fail_next(Action(504, accept=True, delay=1.0))  # accepted, then the answer never arrives in time
     run_id = await fire(pool, redis, s)

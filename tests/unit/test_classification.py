@@ -103,3 +103,18 @@ def test_slack_answers(status: int, body: bytes, shared: bool, kind: str | None,
     assert (outcome.kind if outcome else None) == kind
     if outcome is not None:
         assert bool(outcome.detail.get("unconfirmed")) is unconfirmed
+
+
+def test_timeouts_name_the_limit_and_the_setting() -> None:
+    from aiohttp import ConnectionTimeoutError
+    from aiohttp.client_exceptions import SocketTimeoutError
+
+    from consumer.delivery.timeouts import Timeouts
+
+    limits = Timeouts("loops", 5, 30)
+    assert limits.explain(TimeoutError()) == "loops: no answer within 30 s (LOOPS_TIMEOUT_SECONDS)"
+    assert limits.explain(SocketTimeoutError()) == "loops: no answer within 30 s (LOOPS_TIMEOUT_SECONDS)"
+    assert limits.explain(ConnectionTimeoutError()) == (
+        "loops: could not connect within 5 s (LOOPS_CONNECT_TIMEOUT_SECONDS)"
+    )
+    assert Timeouts("telegram", 2.5, 60).explain(TimeoutError()).endswith("within 60 s (TELEGRAM_TIMEOUT_SECONDS)")
