@@ -160,7 +160,7 @@ async def _dead(
     run_id = (message.run_id if message else _uuid(payload, "run_id")) if of_run else None
     org_id = message.organization_id if message else _uuid(payload, "organization_id")
     try:
-        await deadletters.record(
+        recorded = await deadletters.record(
             deps.pool,
             run_id=run_id,
             organization_id=org_id,
@@ -175,10 +175,11 @@ async def _dead(
         log.warning("could not record dead letter for job %s (%s); retrying", job_id, type(exc).__name__)
         raise Retry(defer=deps.settings.retry_base_seconds or 1.0) from exc
     metrics.DEAD_LETTERS.inc()
+    _count_settled(recorded.settled)
     log.error("dead-lettered job %s: %s", job_id, error)
     # Only a message that passed validation names a schedule its creator should hear about.
     if message is not None:
-        await notices.notify(deps, message.run_id, "dead", error)
+        await notices.notify(deps, message.run_id, "dead", error, message.recipients)
     return {"status": "dead", "error": error}
 
 
@@ -284,14 +285,32 @@ async def _finish(
     sha256: str | None = None,
 ) -> None:
     error = redact(error) if error else None
-    done = await deps.pool.fetchval(
-        queries.FINISH_RUN, message.run_id, status, rows, size, filename, error, claim.token, sha256, message.fire_at
+    assert claim.run is not None
+    done = await deps.pool.fetchrow(
+        queries.FINISH_RUN,
+        message.run_id,
+        status,
+        rows,
+        size,
+        filename,
+        error,
+        claim.token,
+        sha256,
+        message.fire_at,
+        claim.run["origin"],
     )
     if done is None:
         raise LeaseLost("the run was taken back before its outcome was recorded")
     metrics.RUNS.labels(status).inc()
+    _count_settled(done["settled"])
     if status in ("failed", "partial"):
-        await notices.notify(deps, message.run_id, status, error or status)
+        await notices.notify(deps, message.run_id, status, error or status, message.recipients)
+
+
+def _count_settled(channels: list[str]) -> None:
+    """Intents a lost try left open, settled `unconfirmed` when their chain ended: each may have been sent."""
+    for channel in channels:
+        metrics.UNCONFIRMED.labels(channel, "worker_lost").inc()
 
 
 async def _export_and_deliver(
@@ -400,10 +419,11 @@ async def _export_and_deliver(
         raise TransientFailure(
             f"{len(transient)} recipient(s) not reached yet: {transient[0].detail['reason']}", retry_after
         )
-    served = await pool.fetchval(queries.SERVED, run["origin"])
+    reached = await pool.fetchrow(queries.SERVED, run["origin"], run["id"])
+    served, maybe = reached["served"], reached["maybe"]
     total = len(message.recipients)
-    status = "sent" if served >= total else ("partial" if served else "failed")
-    error = None if status == "sent" else f"{total - served} of {total} recipient(s) failed permanently"
+    status = "sent" if served >= total else ("partial" if served or maybe else "failed")
+    error = None if status == "sent" else _shortfall(total, served, maybe)
     await _finish(
         deps,
         message,
@@ -431,6 +451,18 @@ async def _skip_reason(pool: Pool, schedule: Record, run: Record, rows: int, sha
         if last is not None and last["content_sha256"] == sha256:
             return f"unchanged since run {last['id']} (only_if_changed is set)"
     return None
+
+
+def _shortfall(total: int, served: int, maybe: int) -> str:
+    parts = []
+    if total - served - maybe > 0:
+        parts.append(f"{total - served - maybe} of {total} recipient(s) failed permanently")
+    if maybe:
+        parts.append(
+            f"{maybe} of {total} recipient(s) maybe delivered (the provider took the report but did not answer "
+            "with its success; check with them before replaying)"
+        )
+    return "; ".join(parts)
 
 
 async def _write(pool: Pool, query: str, *args: Any) -> Any:
@@ -481,8 +513,8 @@ async def _deliver_one(
         )
         chat_id = migrated.telegram_chat_id
     if outcome.detail.get("unconfirmed"):
-        metrics.UNCONFIRMED.labels(recipient.channel, "response_lost").inc()
-    status = "sent" if outcome.kind == "sent" else "failed"
+        metrics.UNCONFIRMED.labels(recipient.channel, outcome.detail.get("cause", "response_lost")).inc()
+    status = {"sent": "sent", "unconfirmed": "unconfirmed"}.get(outcome.kind, "failed")
     payload = {
         **{k: redact(v) if isinstance(v, str) else v for k, v in outcome.detail.items()},
         "outcome": outcome.kind,

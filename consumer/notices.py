@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from consumer import metrics, queries
+from shared.message import AnyRecipient
 from shared.redact import redact
 
 if TYPE_CHECKING:
@@ -29,16 +32,56 @@ HEADLINE = {
 }
 
 
-def text_for(schedule_name: str, status: str, reason: str) -> str:
-    return (
-        f"The scheduled report '{schedule_name}' {HEADLINE[status]}.\n\n"
-        f"Reason: {redact(reason)[:1000]}\n\nWhat to do: {ADVICE[status]}"
-    )
+_LISTED = 20
 
 
-async def notify(deps: Deps, run_id: UUID, status: str, reason: str) -> None:
+@dataclass(frozen=True)
+class Reach:
+    """Which recipients the run's chain did not deliver to, and which it may have (an outcome that is unknown)."""
+
+    missed: list[str] = field(default_factory=list)
+    maybe: list[str] = field(default_factory=list)
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(redact(n) for n in names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+def text_for(schedule_name: str, status: str, reason: str, reach: Reach | None = None) -> str:
+    lines = [f"The scheduled report '{schedule_name}' {HEADLINE[status]}.", f"Reason: {redact(reason)[:1000]}"]
+    if reach is not None and reach.missed:
+        lines.append(f"Not delivered: {_listing(reach.missed)}")
+    if reach is not None and reach.maybe:
+        lines.append(
+            f"Maybe delivered (the send may have arrived but its outcome is unknown; they may have it, or have "
+            f"it more than once): {_listing(reach.maybe)}"
+        )
+    lines.append(f"What to do: {ADVICE[status]}")
+    return "\n\n".join(lines)
+
+
+async def reach(deps: Deps, run_id: UUID, recipients: Sequence[AnyRecipient]) -> Reach:
+    """Recipients of the message not served by the run's chain, split by whether a send may have reached them."""
+    rows = await deps.pool.fetch(queries.CHAIN_OUTCOMES, run_id)
+    seen = {(r["channel"], r["recipient"]): r for r in rows}
+    result = Reach()
+    for recipient in recipients:
+        row = seen.get((recipient.channel, recipient.key))
+        if row is not None and row["sent"]:
+            continue
+        (result.maybe if row is not None and row["maybe"] else result.missed).append(
+            f"{recipient.channel} {recipient.key}"
+        )
+    return result
+
+
+async def notify(
+    deps: Deps, run_id: UUID, status: str, reason: str, recipients: Sequence[AnyRecipient] = ()
+) -> None:
     """To the creator of the run's schedule: best effort and at most once per run; never changes the run's
-    outcome."""
+    outcome. With the message's `recipients`, the notice lists those not delivered apart from those that may
+    have been (never telling a creator a report failed for a recipient who may have it)."""
     if not deps.settings.notify_failures:
         return
     try:
@@ -48,7 +91,7 @@ async def notify(deps: Deps, run_id: UUID, status: str, reason: str) -> None:
         if not row["email"]:
             metrics.NOTICES.labels("no_creator_email").inc()
             return
-        text = text_for(row["name"], status, reason)
+        text = text_for(row["name"], status, reason, await reach(deps, run_id, recipients) if recipients else None)
         outcome = await deps.deliverer.failure_email(str(run_id), row["email"], row["name"], status, text)
     except Exception as exc:  # a notice must never turn a finished run into a failed job
         metrics.NOTICES.labels("error").inc()

@@ -33,14 +33,15 @@ SELECT status, schedule_id, extract(epoch FROM lease_expires_at - now())::float8
 FROM shared_report_runs WHERE id = $1
 """
 
-# Before delivering, in one statement: intents an earlier try left without an outcome become 'unconfirmed'
-# (kind 'unconfirmed', one row each), and the recipients already served by this run or by the run it replays,
-# or failed permanently in this run, are listed (kind 'done'). The update does not change what the listing sees:
-# an intent is neither sent nor permanent.
+# Before delivering, in one statement: intents an earlier try of this run or of any run of its chain left without
+# an outcome become 'unconfirmed' (kind 'unconfirmed', one row each), and the recipients already served by this
+# run or by the run it replays, or settled for good in this run (failed permanently, or maybe delivered by a
+# provider whose answer was unclear), are listed (kind 'done'). The update does not change what the listing
+# sees: an intent is neither sent nor settled.
 DELIVERY_STATE = """
 WITH unconfirmed AS (
     UPDATE shared_report_notifications SET status = 'unconfirmed'
-    WHERE run_id = $1 AND status = 'sending'
+    WHERE status = 'sending' AND run_id IN (SELECT id FROM shared_report_runs WHERE id = $2 OR origin_run_id = $2)
     RETURNING channel
 )
 SELECT 'unconfirmed' AS kind, channel, NULL AS recipient FROM unconfirmed
@@ -49,15 +50,30 @@ SELECT DISTINCT 'done', n.channel, n.recipient
 FROM shared_report_notifications n
 JOIN shared_report_runs r ON r.id = n.run_id
 WHERE (r.id = $2 OR r.origin_run_id = $2)
-  AND (n.status = 'sent' OR (n.run_id = $1 AND (n.payload->>'permanent')::boolean))
+  AND (n.status = 'sent' OR (n.run_id = $1 AND ((n.payload->>'permanent')::boolean
+                                                 OR (n.payload->>'maybe_delivered')::boolean)))
 """
 
-# Recipients served by this run's chain (the original run and its replays).
-SERVED = """
-SELECT count(DISTINCT (n.channel, n.recipient))
+# What the chain (the original run and its replays) did for each recipient: served, or maybe served (an intent
+# whose outcome is unknown, or a send whose answer was lost or unclear).
+CHAIN_OUTCOMES = """
+SELECT n.channel, n.recipient, bool_or(n.status = 'sent') AS sent,
+       bool_or(n.status = 'unconfirmed' OR coalesce((n.payload->>'unconfirmed')::boolean, false)) AS maybe
 FROM shared_report_notifications n
 JOIN shared_report_runs r ON r.id = n.run_id
-WHERE (r.id = $1 OR r.origin_run_id = $1) AND n.status = 'sent'
+WHERE coalesce(r.origin_run_id, r.id) = (SELECT coalesce(origin_run_id, id) FROM shared_report_runs WHERE id = $1)
+GROUP BY n.channel, n.recipient
+"""
+
+# Recipients served by this run's chain (the original run and its replays), and those this run ($2) settled as
+# maybe delivered (a provider's unclear answer).
+SERVED = """
+SELECT count(DISTINCT (n.channel, n.recipient)) FILTER (WHERE n.status = 'sent') AS served,
+       count(DISTINCT (n.channel, n.recipient))
+           FILTER (WHERE n.run_id = $2 AND (n.payload->>'maybe_delivered')::boolean) AS maybe
+FROM shared_report_notifications n
+JOIN shared_report_runs r ON r.id = n.run_id
+WHERE (r.id = $1 OR r.origin_run_id = $1) AND (n.status = 'sent' OR n.run_id = $2)
 """
 
 # The intent is written before the provider is called, so an outcome lost with the worker is visible.
@@ -74,7 +90,9 @@ UPDATE shared_report_notifications SET status = $2, telegram_chat_id = coalesce(
 WHERE id = $1
 """
 
-# The run's outcome and its schedule's last status in one statement, so one round trip records both.
+# The run's outcome and its schedule's last status in one statement, so one round trip records both; an intent
+# of its chain still open (a try lost before it delivered, on a run that ends without delivering) is settled
+# 'unconfirmed' in the same statement, and its channel returned.
 FINISH_RUN = """
 WITH done AS (
     UPDATE shared_report_runs
@@ -87,8 +105,13 @@ WITH done AS (
     UPDATE shared_report_schedules s SET last_run_status = $2
     FROM done
     WHERE s.id = done.schedule_id AND done.trigger = 'cron' AND (s.last_run_at IS NULL OR s.last_run_at <= $9)
+), settled AS (
+    UPDATE shared_report_notifications n SET status = 'unconfirmed'
+    FROM shared_report_runs r, done
+    WHERE n.status = 'sending' AND r.id = n.run_id AND coalesce(r.origin_run_id, r.id) = $10
+    RETURNING n.channel
 )
-SELECT schedule_id FROM done
+SELECT schedule_id, ARRAY(SELECT channel FROM settled) AS settled FROM done
 """
 
 # The only_if_changed baseline: the file last sent by one of the schedule's own fires. Manual runs and replays

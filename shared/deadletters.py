@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -37,6 +38,17 @@ UPDATE shared_report_schedules SET last_run_status = 'dead'
 WHERE id IN (SELECT schedule_id FROM r WHERE trigger = 'cron')
 """
 
+# Every intent of the run's chain (the original run and its replays) still `sending` when the chain ends or is
+# replayed: its send's outcome is unknown and no worker will ever record it, so it becomes `unconfirmed`.
+SETTLE_INTENTS = """
+UPDATE shared_report_notifications SET status = 'unconfirmed'
+WHERE status = 'sending' AND run_id IN (
+    SELECT id FROM shared_report_runs
+    WHERE coalesce(origin_run_id, id) = (SELECT coalesce(origin_run_id, id) FROM shared_report_runs WHERE id = $1)
+)
+RETURNING channel
+"""
+
 _GET = "SELECT id, run_id, payload, replayed_at FROM shared_report_dead_letters WHERE id = $1 FOR UPDATE"
 
 # Whether the message's schedule was deleted (NULL: it does not exist), and which schedule the run it names has.
@@ -48,6 +60,14 @@ SELECT (SELECT deleted_at IS NOT NULL FROM shared_report_schedules WHERE id = $1
 _MARK_REPLAYED = """
 UPDATE shared_report_dead_letters SET replayed_at = now(), replay_count = replay_count + 1 WHERE id = $1
 """
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A stored letter (`id` None when the run already had one) and the channels of the intents it settled."""
+
+    id: UUID | None
+    settled: list[str] = field(default_factory=list)
 
 
 class NotReplayable(ReportsError):
@@ -79,8 +99,8 @@ async def record(
     attempts: int,
     poison: bool = False,
     payload_bytes: int | None = None,
-) -> UUID | None:
-    """Store the message (bounded); mark its run dead. Returns the new letter's id, or None if already stored."""
+) -> Recorded:
+    """Store the message (bounded); mark its run dead and settle its chain's open intents (see SETTLE_INTENTS)."""
     stored, size = bounded(payload)
     async with pool.acquire() as conn, conn.transaction():
         dead_id: UUID | None = await conn.fetchval(
@@ -94,9 +114,11 @@ async def record(
             payload_bytes if payload_bytes is not None else size,
             poison,
         )
+        settled: list[str] = []
         if run_id is not None:
             await conn.execute(_MARK_RUN_DEAD, run_id, text_head(error, 4000))
-    return dead_id
+            settled = [r["channel"] for r in await conn.fetch(SETTLE_INTENTS, run_id)]
+    return Recorded(dead_id, settled)
 
 
 async def replay(pool: Pool, redis: ArqRedis, queue_name: str, dead_letter_id: UUID) -> UUID:
@@ -121,10 +143,13 @@ async def replay(pool: Pool, redis: ArqRedis, queue_name: str, dead_letter_id: U
         if origin["run_schedule_id"] not in (None, original.schedule_id):
             raise NotReplayable("the message names a run of another schedule; it cannot be replayed")
         message = ReportMessage(**{**original.model_dump(), "run_id": uuid4(), "trigger": "replay"})
+        if row["run_id"] is not None:
+            # Letters stored before intents were settled at dead-lettering may still hold open ones.
+            await conn.execute(SETTLE_INTENTS, row["run_id"])
         await runs.record(conn, message, repeats=row["run_id"])
         await conn.execute(_MARK_REPLAYED, dead_letter_id)
     await runs.enqueue(pool, redis, queue_name, message)
     return message.run_id
 
 
-__all__ = ["NotReplayable", "record", "replay"]
+__all__ = ["SETTLE_INTENTS", "NotReplayable", "Recorded", "record", "replay"]

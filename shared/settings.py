@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     loops_transactional_id: str | None = None
     loops_failure_transactional_id: str | None = None
     loops_rate_per_second: float = Field(default=10.0, gt=0)
+    # Per request: making the connection, and the whole request (upload and answer). A hung Loops holds a worker
+    # slot no longer than this.
+    loops_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    loops_timeout_seconds: float = Field(default=30.0, gt=0)
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, gt=0, lt=65536)
@@ -85,6 +89,9 @@ class Settings(BaseSettings):
     telegram_rate_per_second: float = Field(default=30.0, gt=0)
     telegram_chat_interval_seconds: float = Field(default=1.0, ge=0)
     telegram_group_interval_seconds: float = Field(default=3.0, ge=0)
+    # As for Loops; the total is longer because a document may be 50 MB.
+    telegram_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    telegram_timeout_seconds: float = Field(default=60.0, gt=0)
 
     http_timeout_seconds: float = Field(default=60.0, gt=0)
     # The longest wait a provider's Retry-After can impose on a delivery; longer asks are cut to this.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import random
 from collections.abc import AsyncIterator
@@ -12,10 +13,10 @@ from typing import Any
 import aiohttp
 import orjson
 
+from consumer.delivery import timeouts
 from consumer.delivery.outcome import Attachment, Outcome
 from consumer.delivery.retry import parse_retry_after, retry_inline
 from consumer.ratelimit import RateLimiter
-from shared.redact import redact
 from shared.settings import Settings
 
 _CHUNK = 3 * 64 * 1024  # a multiple of 3 keeps base64 chunks concatenable
@@ -49,6 +50,37 @@ async def _body(head: dict[str, Any], attachment: Attachment | None) -> AsyncIte
             if last:
                 return
             prefix = b""
+
+
+def classify(status: int, text: str) -> Outcome:
+    """What a Loops answer means. Only its documented success, a 2xx with `{"success": true}`, is `sent`; any
+    other 2xx (a proxy's or captive portal's page, broken JSON) may or may not have reached Loops, so it is
+    retried, which is safe under the idempotency key."""
+    if status == 409:
+        # The idempotency key was seen: an earlier attempt was accepted.
+        return Outcome.sent(provider="loops", status=status, duplicate=True)
+    if 200 <= status < 300:
+        try:
+            data: Any = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            data = None
+        if isinstance(data, dict) and data.get("success") is True:
+            return Outcome.sent(provider="loops", status=status)
+        return Outcome.transient(
+            f"loops: HTTP {status} without Loops' success answer ({_head(text)}); retried under the idempotency key",
+            status=status,
+            unconfirmed=True,
+            cause="unclear_answer",
+        )
+    if status == 429:
+        return Outcome.transient("loops: rate limited (429)", retry_after=2.0, status=status)
+    if status >= 500:
+        return Outcome.transient(f"loops: {_message(status, text)}", status=status)
+    return Outcome.permanent(f"loops: {_message(status, text)}", status=status)
+
+
+def _head(text: str) -> str:
+    return " ".join(text[:80].split()) or "empty body"
 
 
 def _message(status: int, text: str) -> str:
@@ -85,27 +117,24 @@ async def send(
     }
     head = {"transactionalId": transactional_id, "email": email, "dataVariables": variables}
     url = f"{settings.loops_api_url}/api/v1/transactional"
+    limits = timeouts.loops(settings)
 
     async def attempt() -> Outcome:
         await limiter.acquire("loops", 1.1 / settings.loops_rate_per_second)  # 10% margin for jitter
         try:
-            async with session.post(url, data=_body(head, attachment), headers=headers) as response:
+            async with session.post(
+                url, data=_body(head, attachment), headers=headers, timeout=limits.client()
+            ) as response:
                 text = await response.text()
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return Outcome.transient(f"loops: {type(exc).__name__}: {redact(str(exc))}")
-        if status == 200:
-            return Outcome.sent(provider="loops", status=status)
-        if status == 409:
-            # The idempotency key was seen: an earlier attempt was accepted.
-            return Outcome.sent(provider="loops", status=status, duplicate=True)
+            return Outcome.transient(limits.explain(exc))
+        outcome = classify(status, text)
         if status == 429:
             # Jitter spreads the retries of runs that were throttled together.
             wait = parse_retry_after(retry_after) or 1.0 + random.uniform(0, 0.5)
-            return Outcome.transient("loops: rate limited (429)", retry_after=wait, status=status)
-        if status >= 500:
-            return Outcome.transient(f"loops: {_message(status, text)}", status=status)
-        return Outcome.permanent(f"loops: {_message(status, text)}", status=status)
+            return dataclasses.replace(outcome, retry_after=wait)
+        return outcome
 
     return await retry_inline(settings, attempt)

@@ -10,7 +10,7 @@ from uuid import UUID
 if TYPE_CHECKING:
     from consumer.summary import Summary
 
-Kind = Literal["sent", "permanent", "transient", "too_large", "migrate"]
+Kind = Literal["sent", "permanent", "transient", "too_large", "migrate", "unconfirmed"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,15 @@ class Outcome:
     @classmethod
     def transient(cls, reason: str, retry_after: float | None = None, **detail: Any) -> Outcome:
         return cls("transient", {"reason": reason, **detail}, retry_after=retry_after)
+
+    @classmethod
+    def maybe_delivered(cls, reason: str, **detail: Any) -> Outcome:
+        """The provider took the request but its answer is not its success: the send may have arrived, and a
+        provider without an idempotency key would repeat it on a retry. Settled for this run, never `sent`."""
+        return cls(
+            "unconfirmed",
+            {"reason": reason, "unconfirmed": True, "maybe_delivered": True, "cause": "unclear_answer", **detail},
+        )
 
     @classmethod
     def too_large(cls, **detail: Any) -> Outcome:

@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from consumer.delivery import timeouts
 from consumer.delivery.outcome import Attachment, Outcome
 from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
 from consumer.ratelimit import RateLimiter
@@ -34,14 +35,25 @@ async def _throttle(limiter: RateLimiter, settings: Settings, chat_id: int) -> N
     )
 
 
-def _classify(status: int, text: str) -> Outcome:
+def classify(status: int, text: str) -> Outcome:
+    """What a Bot API answer means. Only its documented success, a 2xx with `{"ok": true, "result": {...}}`, is
+    `sent`. Any other 2xx (broken JSON, a proxy's page, `ok` missing) came after Telegram took the request, so
+    the document may be in the chat: maybe delivered, and not sent again blindly (Telegram has no idempotency
+    key)."""
     try:
         data: Any = orjson.loads(text)
     except orjson.JSONDecodeError:
         data = None
-    if status == 200 and isinstance(data, dict) and data.get("ok"):
-        result = data.get("result") or {}
-        return Outcome.sent(provider="telegram", message_id=result.get("message_id"))
+    if 200 <= status < 300:
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(data, dict) and data.get("ok") is True and isinstance(result, dict):
+            return Outcome.sent(provider="telegram", message_id=result.get("message_id"))
+        head = " ".join(text[:80].split()) or "empty body"
+        return Outcome.maybe_delivered(
+            f"telegram: HTTP {status} without the Bot API's success answer ({redact(head)}); the document may "
+            "have been delivered, so it is not sent again",
+            status=status,
+        )
     if status == 413:
         return Outcome.too_large(provider="telegram", status=status)
     description = data.get("description", "") if isinstance(data, dict) else text[:200]
@@ -63,16 +75,19 @@ def _classify(status: int, text: str) -> Outcome:
     return Outcome.permanent(f"telegram: {description or f'HTTP {status}'}", status=status)
 
 
-async def _post(session: aiohttp.ClientSession, url: str, data: aiohttp.FormData | dict[str, Any]) -> Outcome:
+async def _post(
+    session: aiohttp.ClientSession, settings: Settings, url: str, data: aiohttp.FormData | dict[str, Any]
+) -> Outcome:
+    limits = timeouts.telegram(settings)
     try:
-        async with session.post(url, data=data) as response:
-            return _classify(response.status, await response.text())
-    except aiohttp.ClientConnectorError as exc:
+        async with session.post(url, data=data, timeout=limits.client()) as response:
+            return classify(response.status, await response.text())
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
         # No connection was made, so nothing was sent.
-        return Outcome.transient(f"telegram: cannot connect: {type(exc).__name__}: {redact(str(exc))}")
+        return Outcome.transient(limits.explain(exc))
     except (aiohttp.ClientError, TimeoutError) as exc:
         # The request may have reached Telegram, which has no idempotency key: a retry can duplicate it.
-        return Outcome.transient(f"telegram: no answer: {type(exc).__name__}: {redact(str(exc))}", unconfirmed=True)
+        return Outcome.transient(limits.explain(exc), unconfirmed=True)
 
 
 async def _with_inline_retries(limiter: RateLimiter, settings: Settings, chat_id: int, call: Any) -> Outcome:
@@ -99,7 +114,7 @@ async def send_document(
             form.add_field("caption", caption[:1024])
             form.add_field("parse_mode", "HTML")
             form.add_field("document", handle, filename=attachment.filename, content_type=attachment.content_type)
-            return await _post(session, _url(settings, "sendDocument"), form)
+            return await _post(session, settings, _url(settings, "sendDocument"), form)
 
     return await _with_inline_retries(limiter, settings, chat_id, call)
 
@@ -108,6 +123,8 @@ async def send_message(
     session: aiohttp.ClientSession, settings: Settings, limiter: RateLimiter, *, chat_id: int, text: str
 ) -> Outcome:
     async def call() -> Outcome:
-        return await _post(session, _url(settings, "sendMessage"), {"chat_id": str(chat_id), "text": text[:4096]})
+        return await _post(
+            session, settings, _url(settings, "sendMessage"), {"chat_id": str(chat_id), "text": text[:4096]}
+        )
 
     return await _with_inline_retries(limiter, settings, chat_id, call)

@@ -309,3 +309,62 @@ async def test_lost_telegram_responses_are_counted_and_nothing_else_repeats(stac
     assert counts["duplicates"] == 2 and metric == 2
     assert len(s.fx.loops.sent) == 2, "email has an idempotency key: never twice"
     print(f"lost responses: {counts}, counted {metric:.0f}")
+
+
+async def test_consumer_killed_on_the_last_try_then_replayed_ends_every_intent(stack: Stack) -> None:
+    s = stack
+    # Telegram takes the first upload and holds its answer.
+    s.fx.telegram.fail_next(Action(accept=True, delay=8.0))
+    plan = await due_schedules(s.pool, 1, 1, email=True)
+    [chat] = plan["chaos-0"]
+    lease = 2.0
+    short = {"MAX_TRIES": "1", "LEASE_SECONDS": str(lease)}
+    first = await s.start("consumer", **short)
+    await s.start("producer", **short)
+    await wait_for(lambda: _delivered(s, 1), 30)
+    await wait_for(lambda: _delivered_email(s), 10)
+    first.kill()  # on the run's only allowed try, while Telegram holds the upload
+    await first.wait()
+    killed_at = time.monotonic()
+    await s.start("consumer2", **short)
+
+    async def dead() -> bool:
+        return await s.pool.fetchval("SELECT status FROM shared_report_runs") == "dead"
+
+    await wait_for(dead, 30, interval=0.1)
+    dead_after = time.monotonic() - killed_at
+    rows = await s.pool.fetch("SELECT channel, status FROM shared_report_notifications ORDER BY channel")
+    assert [(r["channel"], r["status"]) for r in rows] == [("email", "sent"), ("telegram", "unconfirmed")]
+    assert await s.metric("consumer2", "scheduled_reports_deliveries_unconfirmed_total") == 1
+    # The creator hears the report may have reached the chat, not that it failed for it.
+    await wait_for(lambda: _notices(s, 1), 10)
+    [notice] = [m for m in s.fx.loops.received if "status" in m["dataVariables"]]
+    note = notice["dataVariables"]["note"]
+    assert "Maybe delivered (" in note and f"telegram {chat}" in note and "Not delivered" not in note, note
+
+    replayed_at = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "consumer", "dead-letters", "replay", "--all", env=s.env(**short)
+    )
+    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    await wait_for(lambda: all_final(s.pool, 2), 30, interval=0.1)
+    replay_after = time.monotonic() - replayed_at
+    statuses = sorted(r["status"] for r in await s.pool.fetch("SELECT status FROM shared_report_runs"))
+    assert statuses == ["dead", "sent"]
+    assert not await s.pool.fetchval("SELECT count(*) FROM shared_report_notifications WHERE status = 'sending'")
+    counts = await verdict(s, plan, await s.stop_all())
+    # The held upload arrived and the replay sent again: the repeat is the one counted unconfirmed.
+    assert counts["duplicates"] == 1 and counts["unconfirmed"] == 1, counts
+    assert len(s.fx.loops.sent) == 2, "the email once (the replay skips it) and one notice"
+    print(
+        f"killed on the last try: {counts}, dead-lettered {dead_after:.1f} s after the kill "
+        f"(lease {lease} s, sweep {FAST['SWEEP_INTERVAL_SECONDS']} s), replay sent {replay_after:.1f} s after it"
+    )
+
+
+async def _delivered_email(s: Stack) -> bool:
+    return len(s.fx.loops.sent) >= 1
+
+
+async def _notices(s: Stack, n: int) -> bool:
+    return len([m for m in s.fx.loops.received if "status" in m["dataVariables"]]) >= n

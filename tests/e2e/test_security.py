@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from arq.connections import ArqRedis
 
+from devkit.fakes.sftp import SftpServer
+from devkit.fakes.webhook import WebhookReceiver
 from producer.scheduler import tick
 from shared.db import Pool
-from shared.fakes.sftp import SftpServer
-from shared.fakes.webhook import WebhookReceiver
 from shared.settings import Settings
 from tests.e2e.test_channels import SFTP_PASSWORD, WEBHOOK_SECRET, consumer, due, finished, outcomes
 from tests.integration.test_export import video

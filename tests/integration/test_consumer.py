@@ -128,6 +128,7 @@ async def test_zip_format_and_skip_if_empty(
         ("server_error", "sent", "sent", None),
         ("migrate", "sent", "sent", None),
         ("too_large", "failed", "failed", "too_large"),
+        ("unclear_answer", "partial", "unconfirmed", "without the Bot API's success answer"),
     ],
 )
 async def test_telegram_error_classes(
@@ -166,6 +167,8 @@ async def test_telegram_error_classes(
         tg.migrations[-100] = -1009999
     elif setup == "too_large":
         tg.max_upload_bytes = 300
+    elif setup == "unclear_answer":
+        tg.fail_next(Action(200, accept=True))  # took the upload, then answered 200 with a body that is not JSON
     run_id = await fire(pool, redis, s)
     await drain(s, pool, redis, tmp_path)
 
@@ -179,6 +182,12 @@ async def test_telegram_error_classes(
         assert run["attempts"] == 2
     if setup == "rate_limited":
         assert run["attempts"] == 1  # slept retry_after inline, no requeue
+    if setup == "unclear_answer":
+        # Maybe delivered: not sent again, the run says so, and the creator is not told it failed for the chat.
+        assert (run["attempts"], len(tg.documents(-100))) == (1, 1)
+        assert "1 of 1 recipient(s) maybe delivered" in run["error"]
+        [notice] = fx.loops.received
+        assert "Maybe delivered" in notice["dataVariables"]["note"] and "Not delivered" not in notice["dataVariables"]["note"]
     if setup == "migrate":
         assert tg.documents(-1009999) and final["telegram_chat_id"] == -1009999
         assert await pool.fetchval("SELECT telegram_chat_id FROM shared_report_schedule_recipients") == -1009999
@@ -199,6 +208,8 @@ async def test_telegram_error_classes(
             1,
         ),
         ([Action(404, {"success": False, "message": "Transactional email not found"})], "failed", 1),
+        # 200 with a captive portal's page: maybe delivered, retried under the idempotency key.
+        ([Action(200, html=True)], "sent", 2),
     ],
 )
 async def test_loops_error_classes(
@@ -227,7 +238,7 @@ async def test_loops_error_classes(
 async def test_loops_lost_response_is_not_sent_twice(
     pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
 ) -> None:
-    s = point_at(settings, fx, http_timeout_seconds=0.5)
+    s = point_at(settings, fx, loops_timeout_seconds=0.5)
     await make(pool)
     fx.loops.fail_next(Action(504, accept=True, delay=1.0))  # accepted, then the answer never arrives in time
     run_id = await fire(pool, redis, s)

@@ -100,4 +100,39 @@ class OwnPostgres:
         self.server.cleanup()
 
 
-__all__ = ["OwnPostgres", "OwnRedis", "free_port", "os"]
+
+
+class HungServer:
+    """Accepts connections and reads what it is sent, and never answers: a provider that hangs."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._server: Any = None
+        self._writers: list[Any] = []
+        self.url = ""
+
+    async def start(self) -> str:
+        import asyncio
+
+        async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            self._writers.append(writer)
+            try:
+                while await reader.read(65536):
+                    pass
+            finally:
+                writer.close()
+
+        self._server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in self._writers:
+                writer.close()
+            await self._server.wait_closed()
+
+
+__all__ = ["HungServer", "OwnPostgres", "OwnRedis", "free_port", "os"]

@@ -47,7 +47,7 @@ async def test_a_transport_error_holding_the_url_is_redacted() -> None:
     try:
         async with aiohttp.ClientSession() as session:
             # No scheme: aiohttp's error text repeats the whole URL, token included.
-            outcome = await _post(session, f"api.telegram.org/bot{TOKEN}/sendDocument", {"chat_id": "1"})
+            outcome = await _post(session, Settings(), f"api.telegram.org/bot{TOKEN}/sendDocument", {"chat_id": "1"})
     finally:
         module.install(Redactor())
     assert outcome.kind == "transient" and TOKEN not in str(outcome.detail)
