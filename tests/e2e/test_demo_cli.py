@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -30,9 +31,9 @@ def readme_cli_block() -> list[str]:
     return [line for line in block.group(1).splitlines() if line.strip()]
 
 
-def temp_entries() -> set[str]:
-    base = Path(tempfile.gettempdir())
-    return {p.name for p in base.iterdir() if p.name.startswith(("tmp", "sr-"))}
+def temp_entries(base: Path) -> set[str]:
+    # runtime-<uid> is platformdirs' stand-in for a missing XDG_RUNTIME_DIR: the user's, shared, not the demo's.
+    return {p.name for p in base.iterdir() if not p.name.startswith("runtime-")}
 
 
 def related(pids: set[int], folders: set[str]) -> set[int]:
@@ -50,7 +51,10 @@ def related(pids: set[int], folders: set[str]) -> set[int]:
 
 async def test_readme_cli_against_the_demo_then_sigterm_leaves_nothing(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    before = temp_entries()
+    # A temp folder of the demo's own (short: Unix socket paths live under it), so what it leaves is its own
+    # and no other process's.
+    temp = Path(tempfile.mkdtemp(prefix="sr-demo-"))
+    env["TMPDIR"] = str(temp)
     work = tmp_path / "work"
     work.mkdir()
     (work / ".venv").symlink_to(ROOT / ".venv")
@@ -81,7 +85,8 @@ async def test_readme_cli_against_the_demo_then_sigterm_leaves_nothing(tmp_path:
     async with aiohttp.ClientSession() as http, http.get(console_url) as page:
         assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
         assert token_line not in await page.text()
-    new_folders = temp_entries() - before
+    new_folders = temp_entries(temp)
+    assert new_folders, "the demo's servers keep their files under TMPDIR"
     processes = related({demo.pid}, new_folders)
     try:
         for command in readme_cli_block():
@@ -110,5 +115,6 @@ async def test_readme_cli_against_the_demo_then_sigterm_leaves_nothing(tmp_path:
     await asyncio.sleep(0.5)
     alive = [p for p in processes if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert not alive, [psutil.Process(p).cmdline() for p in alive]
-    assert not (temp_entries() - before), temp_entries() - before
+    assert not temp_entries(temp), temp_entries(temp)
+    shutil.rmtree(temp)
     assert len(processes) >= 4  # dev.py, the demo, its producer and consumer at least were found and are gone
