@@ -27,7 +27,8 @@ async def run_producer(settings: Settings) -> None:
     async with pool_context(settings.dsn, max_size=1) as pool:
         await require_current(pool)
     app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
+    # Without a request head within the timeout (a slow-header client), the connection is closed.
+    runner = web.AppRunner(app, handle_signals=False, keepalive_timeout=settings.http_header_timeout_seconds)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

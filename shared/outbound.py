@@ -100,6 +100,11 @@ def check_url(url: str, allow_private: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
         raise Blocked("the URL must use https")
+    if "@" in parts.netloc:
+        # It would be stored, and shown to every member as the destination's target.
+        raise Blocked(
+            "the URL must not carry a user name or password (user:password@); the signing secret authenticates"
+        )
     check_host(parts.hostname or "", allow_private)
 
 
