@@ -83,6 +83,18 @@ def _options(destination: Destination, settings: Settings, address: str) -> dict
     return options
 
 
+async def _connect(destination: Destination, settings: Settings, addresses: list[str]) -> Any:
+    """A connection to the first checked address that takes one (a name may have an IPv6 and an IPv4 one)."""
+    from shared.ssh import asyncssh
+
+    for address in addresses[:-1]:
+        try:
+            return await asyncssh.connect(**_options(destination, settings, address))
+        except OSError:
+            continue
+    return await asyncssh.connect(**_options(destination, settings, addresses[-1]))
+
+
 async def upload(destination: Destination, settings: Settings, attachment: Attachment, run_id: str) -> Outcome:
     from shared.ssh import asyncssh
 
@@ -91,14 +103,14 @@ async def upload(destination: Destination, settings: Settings, attachment: Attac
     partial = posixpath.join(directory, f".{attachment.filename}.{run_id[:8]}.part")
     port = int(destination.config.get("port", 22))
     try:
-        address = await outbound.resolve(destination.config["host"], port, settings.outbound_allow_private)
+        addresses = await outbound.resolve(destination.config["host"], port, settings.outbound_allow_private)
     except outbound.Blocked as exc:
         return Outcome.permanent(f"sftp: {exc}; {outbound.HINT}")
     except outbound.Unresolved as exc:
         return Outcome.transient(f"sftp: {exc}")
     try:
         async with (
-            asyncssh.connect(**_options(destination, settings, address)) as conn,
+            await _connect(destination, settings, addresses) as conn,
             conn.start_sftp_client() as sftp,
         ):
             try:

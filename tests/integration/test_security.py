@@ -7,16 +7,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncssh
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from arq.connections import ArqRedis
 
+from consumer.channels import sftp as sftp_channel
 from consumer.delivery import smtp
+from consumer.destinations import Destination
 from producer.app import create_app
 from shared.db import Pool
+from shared.fakes.sftp import SftpServer
 from shared.settings import EmailTransport, Settings, SmtpTls
 from tests.integration.test_api import Api, World, api, body, client, token, world  # noqa: F401
 from tests.integration.test_consumer import fire, fx, make  # noqa: F401
@@ -254,3 +257,19 @@ async def test_an_sftp_private_key_is_accepted_as_its_file_text(
     bad = sftp(organization_id=str(world.org), password=None, private_key=pem.replace("-----END", "\x07-----END"))
     status, answer = await api.call("POST", "/v1/destinations", bad)
     assert status == 422 and "U+0007" in answer["error"]["message"]
+
+
+async def test_sftp_connects_to_the_next_checked_address_when_one_refuses(tmp_path: Path) -> None:
+    server = SftpServer(tmp_path / "sftp", password="pw-for-the-test")
+    port = await server.start()
+    config = {"host": "files.internal", "port": port, "username": "reports", "host_key": server.public_host_key}
+    destination = Destination(uuid4(), uuid4(), "sftp", "files.internal", config, '{"password": "pw-for-the-test"}')
+    try:
+        # Nothing listens on 127.0.0.2 (the server is bound to 127.0.0.1): the next address takes it.
+        async with await sftp_channel._connect(destination, Settings(), ["127.0.0.2", "127.0.0.1"]) as conn:
+            assert conn is not None
+        assert server.connections == 1
+        with pytest.raises(OSError):
+            await sftp_channel._connect(destination, Settings(), ["127.0.0.2"])
+    finally:
+        await server.stop()
