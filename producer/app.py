@@ -76,17 +76,9 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
-async def _security_headers(_: web.Request, response: web.StreamResponse) -> None:
-    # Answers are JSON about one tenant: never sniffed as something else, never cached by a proxy or browser,
-    # and the server says what it is without a version to look up.
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Server"] = "scheduled-reports"
-
-
 def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Application:
     app = web.Application(client_max_size=64 * 1024, middlewares=[error_middleware, jwks_middleware])
-    app.on_response_prepare.append(_security_headers)
+    app.on_response_prepare.append(health.security_headers)
     app[SETTINGS] = settings
     if settings.jwt_jwks_url:
         app[JWKS] = Jwks(settings.jwt_jwks_url, settings.jwt_jwks_cache_seconds, settings.http_timeout_seconds)

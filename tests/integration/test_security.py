@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -14,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from arq.connections import ArqRedis
 
+from consumer.app import create_app as consumer_app
 from consumer.channels import sftp as sftp_channel
 from consumer.delivery import smtp
 from consumer.destinations import Destination
@@ -273,3 +275,13 @@ async def test_sftp_connects_to_the_next_checked_address_when_one_refuses(tmp_pa
             await sftp_channel._connect(destination, Settings(), ["127.0.0.2"])
     finally:
         await server.stop()
+
+
+async def test_the_consumer_answers_with_the_same_safe_headers(pool: Pool, redis: ArqRedis, settings: Settings) -> None:
+    worker = SimpleNamespace(health_check_key="none", redis_up=True)
+    async with TestClient(TestServer(consumer_app(settings, pool, redis, worker))) as client:
+        for path in ("/healthz", "/readyz", "/metrics"):
+            async with client.get(path) as response:
+                assert response.headers["X-Content-Type-Options"] == "nosniff"
+                assert response.headers["Cache-Control"] == "no-store"
+                assert response.headers["Server"] == "scheduled-reports"
