@@ -437,7 +437,6 @@ async def run_now(request: web.Request) -> web.Response:
     pool = _pool(request)
     row = await _load_visible(request, principal, schedule_id, write=True)
     org = row["organization_id"]
-    await manual.admit(request.app[REDIS], request.app[SETTINGS], schedule_id, org)
     outside: list[str] = []
     if body.recipients is not None:
         await _check_recipients(pool, org, body.recipients)
@@ -462,6 +461,8 @@ async def run_now(request: web.Request) -> web.Response:
             "this schedule has no recipients for its enabled channels and the "
             "organization has none; add recipients or pass them in the body",
         )
+    # Counted only once the request is otherwise valid: a refused one uses up nothing.
+    await manual.admit(request.app[REDIS], request.app[SETTINGS], schedule_id, org)
     run_id = uuid4()
     now = await _now(pool)
     message = ReportMessage(

@@ -188,6 +188,9 @@ async def test_manual_runs_and_replays_are_limited_per_schedule_and_per_organiza
         owner = Api(client, token(world.owner))
         first = (await owner.call("POST", "/v1/schedules", body(world)))[1]["id"]
         second = (await owner.call("POST", "/v1/schedules", body(world)))[1]["id"]
+        # A request refused for its content uses up nothing.
+        stranger = {"recipients": [{"channel": "email", "user_id": str(world.other_owner)}]}
+        assert (await owner.call("POST", f"/v1/schedules/{first}/run", stranger))[0] == 422
         assert [(await owner.call("POST", f"/v1/schedules/{first}/run"))[0] for _ in range(3)] == [202] * 3
         status, refused, headers = await _call_with_headers(client, owner, f"/v1/schedules/{first}/run")
         assert status == 429 and refused["error"]["code"] == "too_many_requests", refused
