@@ -44,9 +44,21 @@ def _refused() -> dict[int, str]:
     }
 
 
+class NoSession(Exception):
+    """No SSH session could be opened with the server, for whatever reason."""
+
+
+NO_SESSION = (
+    "sftp: no SSH session with the server (the connection was refused, timed out or closed, or it is not an "
+    "SSH server); check host and port"
+)
+
+
 def classify(exc: BaseException) -> Outcome:
     from shared.ssh import asyncssh
 
+    if isinstance(exc, NoSession):
+        return Outcome.transient(NO_SESSION)
     text = redact(str(exc))[:300]
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return Outcome.permanent(f"sftp: the server's host key does not match the stored one: {text}")
@@ -87,12 +99,14 @@ async def _connect(destination: Destination, settings: Settings, addresses: list
     """A connection to the first checked address that takes one (a name may have an IPv6 and an IPv4 one)."""
     from shared.ssh import asyncssh
 
-    for address in addresses[:-1]:
+    last: BaseException | None = None
+    for address in addresses:
         try:
             return await asyncssh.connect(**_options(destination, settings, address))
-        except OSError:
-            continue
-    return await asyncssh.connect(**_options(destination, settings, addresses[-1]))
+        except (OSError, TimeoutError, asyncssh.ConnectionLost, asyncssh.ProtocolError) as exc:
+            last = exc
+    # The same words for a closed port, a silent one and one that is not SSH: the run history is no port scanner.
+    raise NoSession() from last
 
 
 async def upload(destination: Destination, settings: Settings, attachment: Attachment, run_id: str) -> Outcome:
@@ -126,7 +140,7 @@ async def upload(destination: Destination, settings: Settings, attachment: Attac
                 with contextlib.suppress(asyncssh.Error, OSError):
                     await sftp.remove(partial)
                 raise
-    except (asyncssh.Error, OSError, TimeoutError, ValueError) as exc:
+    except (asyncssh.Error, OSError, TimeoutError, ValueError, NoSession) as exc:
         return classify(exc)
     return Outcome.sent(provider="sftp", path=final, bytes=attachment.size)
 

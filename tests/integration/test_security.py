@@ -4,6 +4,7 @@ in a spreadsheet, or break a message header."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ from arq.connections import ArqRedis
 from consumer.app import create_app as consumer_app
 from consumer.channels import sftp as sftp_channel
 from consumer.delivery import smtp
+from consumer.delivery.outcome import Attachment
 from consumer.destinations import Destination
 from producer.app import create_app
 from shared.db import Pool
@@ -29,6 +31,7 @@ from tests.integration.test_destinations_api import PASSWORD, sftp
 from tests.integration.test_export import video
 from tests.integration.test_smtp import Handler, server, smtp_settings  # noqa: F401
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.servers import free_port
 
 NON_PUBLIC_HOSTS = [
     "127.0.0.1",
@@ -274,7 +277,7 @@ async def test_sftp_connects_to_the_next_checked_address_when_one_refuses(tmp_pa
         async with await sftp_channel._connect(destination, Settings(), ["127.0.0.2", "127.0.0.1"]) as conn:
             assert conn is not None
         assert server.connections == 1
-        with pytest.raises(OSError):
+        with pytest.raises(sftp_channel.NoSession):
             await sftp_channel._connect(destination, Settings(), ["127.0.0.2"])
     finally:
         await server.stop()
@@ -288,3 +291,35 @@ async def test_the_consumer_answers_with_the_same_safe_headers(pool: Pool, redis
                 assert response.headers["X-Content-Type-Options"] == "nosniff"
                 assert response.headers["Cache-Control"] == "no-store"
                 assert response.headers["Server"] == "scheduled-reports"
+
+
+async def test_sftp_failures_before_a_session_read_the_same_whatever_listens(tmp_path: Path) -> None:
+    async def not_ssh(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        writer.close()
+        await writer.wait_closed()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up
+        writer.close()
+        await writer.wait_closed()
+
+    servers = [await asyncio.start_server(handler, "127.0.0.1", 0) for handler in (not_ssh, silent)]
+    ports = [s.sockets[0].getsockname()[1] for s in servers] + [free_port()]
+    report = tmp_path / "r.csv"
+    report.write_bytes(b"a\n")
+    settings = Settings(outbound_allow_private=True, sftp_timeout_seconds=1)
+    key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    reasons = []
+    try:
+        for port in ports:
+            config = {"host": "127.0.0.1", "port": port, "username": "u", "host_key": key}
+            destination = Destination(uuid4(), uuid4(), "sftp", "t", config, '{"password": "p"}')
+            outcome = await sftp_channel.upload(destination, settings, Attachment(report, "r.csv", "text/csv", 2), "r")
+            assert outcome.kind == "transient", outcome
+            reasons.append(outcome.detail["reason"])
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+    assert reasons == [sftp_channel.NO_SESSION] * 3, reasons
