@@ -27,7 +27,7 @@ from uuid import UUID
 import asyncpg
 from arq.constants import job_key_prefix
 
-from consumer.export import FORCE_QUOTE, HEADER, copy_query, export_to_file
+from consumer.export import FORCE_QUOTE_GUARDED, HEADER, copy_query, export_to_file
 from consumer.filters import parse_filters
 from consumer.summary import summarize
 from devkit.embedded import services
@@ -113,7 +113,7 @@ async def bench_export(pool: Any, org: UUID, rows: int, work: Path, rounds: int)
 
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
                     await conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
-                    await conn.copy_from_query(sql, *params, output=write, format="csv", force_quote=FORCE_QUOTE)
+                    await conn.copy_from_query(sql, *params, output=write, format="csv", force_quote=FORCE_QUOTE_GUARDED)
             anchor.append(time.perf_counter() - started)
     identical = hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(anchor_out.read_bytes()).digest()
     size = out.stat().st_size

@@ -22,6 +22,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     export.add_argument("--timezone", metavar="TZ", help="IANA zone for dates and periods (default UTC)")
     export.add_argument("--as-of", metavar="ISO8601", help="the instant relative periods are taken from")
     export.add_argument("--format", choices=("csv", "ndjson", "xlsx"), default="csv", help="file format (default csv)")
+    export.add_argument(
+        "--no-formula-guard",
+        action="store_true",
+        help="CSV: leave cells that start like a formula as stored (schedules: csv_formula_guard false)",
+    )
     dead = sub.add_parser("dead-letters", help="inspect or replay dead letters")
     dead_sub = dead.add_subparsers(dest="action", required=True)
     dead_sub.add_parser("list", help="list dead letters, newest first")
@@ -38,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from consumer.cli import export
 
         return run_command(
-            "consumer", lambda s: export(s, args.shared_link, args.out, args.timezone, args.as_of, args.format)
+            "consumer",
+            lambda s: export(
+                s, args.shared_link, args.out, args.timezone, args.as_of, args.format, not args.no_formula_guard
+            ),
         )
     if args.command == "dead-letters":
         from consumer.cli import dead_letters_list, dead_letters_replay

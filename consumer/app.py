@@ -50,6 +50,7 @@ async def readyz(request: web.Request) -> web.Response:
 def create_app(settings: Settings, pool: Pool, redis: ArqRedis, worker: Polling) -> web.Application:
     """The worker owns the pools; the app only reads them."""
     app = web.Application()
+    app.on_response_prepare.append(health.security_headers)
     app[SETTINGS] = settings
     app[POOL] = pool
     app[REDIS] = redis

@@ -26,7 +26,13 @@ def _as_uuid(text: str) -> UUID | None:
 
 
 async def export(
-    settings: Settings, link: str, out: Path, timezone: str | None, as_of: str | None, kind: str = "csv"
+    settings: Settings,
+    link: str,
+    out: Path,
+    timezone: str | None,
+    as_of: str | None,
+    kind: str = "csv",
+    formula_guard: bool = True,
 ) -> int:
     if as_of:
         try:
@@ -53,7 +59,15 @@ async def export(
         filters = parse_filters(row["filters"])
         async with pool.acquire() as conn:
             result = await export_to_file(
-                conn, row["organization_id"], filters, tz, fire_at, out, settings.export_chunk_bytes, kind=kind
+                conn,
+                row["organization_id"],
+                filters,
+                tz,
+                fire_at,
+                out,
+                settings.export_chunk_bytes,
+                kind=kind,
+                formula_guard=formula_guard,
             )
     print(f"wrote {result.rows} rows, {result.size} bytes to {out} in {result.seconds:.2f} s")
     return 0

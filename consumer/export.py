@@ -33,8 +33,10 @@ _NUMBERS = ("views", "likes", "comments", "reposts")
 
 
 ORDER = "published_at DESC NULLS LAST, id"
-# Quoted when not NULL (NULL is an empty, unquoted field), and numbers bare: the export's CSV bytes.
+# Quoted when not NULL (NULL is an empty, unquoted field), and numbers bare: the export's CSV bytes. The
+# formula-guarded text columns are named apart (ORDER BY must keep meaning the source ones) and quoted alike.
 FORCE_QUOTE = (*_TEXT, "published_on", "created_on")
+FORCE_QUOTE_GUARDED = (*(f"{c}_cell" for c in _TEXT), "published_on", "created_on")
 CHUNK_BYTES = 1 << 20
 ReportQuery = tuple[str, list[object]]
 
@@ -49,13 +51,28 @@ def _query(
     return sql, [*where.params, timezone]
 
 
-def copy_query(organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime) -> ReportQuery:
-    """The export's rows as columns whose CSV form (with FORCE_QUOTE) is the export's bytes."""
+# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list): a text cell that starts
+# with one of these gets a leading apostrophe, which spreadsheets show as text and never evaluate.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS_SQL = ", ".join(str(ord(c)) for c in FORMULA_STARTS)
+
+
+def _formula_guarded(column: str) -> str:
+    # The first character's code point, compared as an integer: no text is built for a cell that needs nothing.
+    return f"CASE WHEN ascii({column}) IN ({_FORMULA_STARTS_SQL}) THEN '''' || {column} ELSE {column} END"
+
+
+def copy_query(
+    organization_id: UUID, filters: Filters, timezone: str, fire_at: datetime, *, formula_guard: bool = True
+) -> ReportQuery:
+    """The export's rows as columns whose CSV form (with FORCE_QUOTE, or FORCE_QUOTE_GUARDED when guarded)
+    is the export's bytes."""
 
     def select(tz: str) -> str:
         # Aliased apart from the source columns, which ORDER BY must keep meaning.
+        text = [f"{_formula_guarded(c)} AS {c}_cell" for c in _TEXT] if formula_guard else list(_TEXT)
         dates = [f"(({c}_at AT TIME ZONE {tz})::date)::text AS {c}_on" for c in ("published", "created")]
-        return ", ".join([*_TEXT, *dates, *_NUMBERS])
+        return ", ".join([*text, *dates, *_NUMBERS])
 
     return _query(organization_id, filters, timezone, fire_at, select)
 
@@ -183,6 +200,7 @@ async def export_to_file(
     kind: str = "csv",
     beside: Callable[[Any], Awaitable[None]] | None = None,
     side_pool: Any = None,
+    formula_guard: bool = True,
 ) -> ExportResult:
     """Write the report to `out` as `kind` (csv, ndjson or xlsx) in a read-only snapshot, streamed in bounded
     chunks; disk writes (and XLSX encoding) run in a thread so deliveries on the event loop never stall.
@@ -191,7 +209,7 @@ async def export_to_file(
     connections in the export's snapshot, so it runs while the file is written; when the file is written
     before one joins (a small export, or no connection free), or without `side_pool`, the export's own, in its
     transaction afterwards. It never waits for a connection while holding one, so a busy pool cannot deadlock
-    it."""
+    it. `formula_guard` (CSV only) prefixes each text cell a spreadsheet would evaluate with an apostrophe."""
     started = time.perf_counter()
     transaction = conn.transaction(isolation="repeatable_read", readonly=True)  # type: ignore[attr-defined]
     await transaction.start()
@@ -211,7 +229,12 @@ async def export_to_file(
                 conn, xlsx_query(organization_id, filters, timezone, fire_at), out, fire_at, chunk_bytes
             )
         else:
-            rows, size, digest = await _copy(conn, kind, organization_id, filters, timezone, fire_at, out, chunk_bytes)
+            query = (
+                copy_query(organization_id, filters, timezone, fire_at, formula_guard=formula_guard)
+                if kind == "csv"
+                else ndjson_query(organization_id, filters, timezone, fire_at)
+            )
+            rows, size, digest = await _copy(conn, kind, query, out, chunk_bytes, formula_guard)
         if side is not None and not joined.is_set():
             await _cancel(side)
             side = None
@@ -318,22 +341,15 @@ class _Spool:
 
 
 async def _copy(
-    conn: object,
-    kind: str,
-    organization_id: UUID,
-    filters: Filters,
-    timezone: str,
-    fire_at: datetime,
-    out: Path,
-    chunk_bytes: int,
+    conn: object, kind: str, query: ReportQuery, out: Path, chunk_bytes: int, formula_guard: bool
 ) -> tuple[int, int, str]:
     digest = hashlib.sha256()
     size = 0
+    sql, params = query
     if kind == "csv":
-        sql, params = copy_query(organization_id, filters, timezone, fire_at)
-        options: dict[str, object] = {"format": "csv", "force_quote": FORCE_QUOTE}
+        quoted = FORCE_QUOTE_GUARDED if formula_guard else FORCE_QUOTE
+        options: dict[str, object] = {"format": "csv", "force_quote": quoted}
     else:
-        sql, params = ndjson_query(organization_id, filters, timezone, fire_at)
         # CSV mode with a quote and delimiter that JSON text never holds raw: each line leaves COPY as is
         # (text mode would double every backslash of the JSON escapes).
         options = {"format": "csv", "quote": "\x01", "delimiter": "\x02"}

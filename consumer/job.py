@@ -347,6 +347,7 @@ async def _export_and_deliver(
                 kind=kind,
                 beside=summary,
                 side_pool=pool,
+                formula_guard=schedule["csv_formula_guard"],
             )
     except ExportTooLarge as exc:
         raise Permanent(str(exc)) from exc

@@ -15,7 +15,7 @@ WITH claimed AS (
 SELECT c.id, c.schedule_id, c.fire_at, c.trigger, c.attempts, c.origin,
        s.organization_id, s.shared_link_id, s.name, s.timezone, s.format,
        s.skip_if_empty, s.min_rows, s.only_if_changed, s.require_fresh_within_seconds, s.fresh_wait_max_seconds,
-       s.stale_action, s.subject_template, s.message_template, s.deleted_at, s.created_by,
+       s.stale_action, s.subject_template, s.message_template, s.deleted_at, s.created_by, s.csv_formula_guard,
        l.slug, l.title, l.filters, l.revoked_at
 FROM claimed c
 JOIN shared_report_schedules s ON s.id = c.schedule_id

@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
         client_max_size=64 * 1024,
         middlewares=[error_middleware, jwks_middleware, query_middleware, idempotency_middleware],
     )
+    app.on_response_prepare.append(health.security_headers)
     app[SETTINGS] = settings
     if settings.jwt_jwks_url:
         app[JWKS] = Jwks(settings.jwt_jwks_url, settings.jwt_jwks_cache_seconds, settings.http_timeout_seconds)

@@ -152,3 +152,9 @@ ROTATE_CREDENTIALS = (
         "UPDATE shared_report_channel_credentials SET secret = $2 WHERE (organization_id, channel)::text = $1",
     ),
 )
+
+# The addresses of an organization's members, lower-cased like a recipient's key.
+MEMBER_EMAILS = """
+SELECT lower(u.email) AS email FROM organization_members m JOIN users u ON u.id = m.user_id
+WHERE m.organization_id = $1 AND u.email IS NOT NULL
+"""

@@ -33,7 +33,8 @@ async def run_producer(settings: Settings) -> None:
         sock.close()
         raise
     app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
+    # Without a request head within the timeout (a slow-header client), the connection is closed.
+    runner = web.AppRunner(app, handle_signals=False, keepalive_timeout=settings.http_header_timeout_seconds)
     # The scheduler starts with the app; the port is already ours, so nothing is claimed by a process that
     # could not serve.
     await runner.setup()

@@ -67,3 +67,11 @@ async def readiness(checks: Mapping[str, Check]) -> web.Response:
 
 async def metrics(_: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def security_headers(_: web.Request, response: web.StreamResponse) -> None:
+    """On every answer of both processes: never sniffed as another type, never cached by a proxy or browser,
+    and a Server header without a version to look up."""
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Server"] = "scheduled-reports"

@@ -100,6 +100,11 @@ def check_url(url: str, allow_private: bool) -> None:
     parts = urlsplit(url)
     if parts.scheme != "https" and not (allow_private and parts.scheme == "http"):
         raise Blocked("the URL must use https")
+    if "@" in parts.netloc:
+        # It would be stored, and shown to every member as the destination's target.
+        raise Blocked(
+            "the URL must not carry a user name or password (user:password@); the signing secret authenticates"
+        )
     check_host(parts.hostname or "", allow_private)
 
 
@@ -109,18 +114,18 @@ def check_answers(host: str, answers: list[str], allow_private: bool) -> None:
         raise Blocked(f"{host} resolves to a non-public address")
 
 
-async def resolve(host: str, port: int, allow_private: bool) -> str:
-    """The one address to connect to for `host`: resolved once, every answer checked."""
+async def resolve(host: str, port: int, allow_private: bool) -> list[str]:
+    """The addresses to connect to for `host`, in the resolver's order: resolved once, every answer checked."""
     check_host(host, allow_private)
     address = literal_address(host)
     if address is not None:
-        return str(address)
+        return [str(address)]
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise Unresolved(f"{host} cannot be resolved ({exc.__class__.__name__})") from exc
-    answers = [str(info[4][0]) for info in infos]
+    answers = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not answers:
         raise Unresolved(f"{host} has no address")
     check_answers(host, answers, allow_private)
-    return answers[0]
+    return answers

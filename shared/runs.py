@@ -12,16 +12,25 @@ from shared.queue import Job, enqueue_many
 
 # A replay points at the first run of its chain, so recipients served by any of them are not served again.
 _INSERT = """
-INSERT INTO shared_report_runs (id, schedule_id, fire_at, trigger, status, job_id, message, origin_run_id)
+INSERT INTO shared_report_runs (id, schedule_id, fire_at, trigger, status, job_id, message, origin_run_id,
+                                requested_by, outside_recipients)
 SELECT $1, $2, $3, $4, 'queued', $5, $6,
-       (SELECT coalesce(origin_run_id, id) FROM shared_report_runs WHERE id = $7)
+       (SELECT coalesce(origin_run_id, id) FROM shared_report_runs WHERE id = $7), $8, $9::text[]
 """
 
 _MARK_ENQUEUED = "UPDATE shared_report_runs SET enqueued_at = now() WHERE id = $1"
 
 
-async def record(conn: Connection | Pool, message: ReportMessage, *, repeats: UUID | None = None) -> None:
-    """Insert the queued run for `message`; `repeats` is the run a replay repeats."""
+async def record(
+    conn: Connection | Pool,
+    message: ReportMessage,
+    *,
+    repeats: UUID | None = None,
+    requested_by: UUID | None = None,
+    outside: list[str] | None = None,
+) -> None:
+    """Insert the queued run for `message`; `repeats` is the run a replay repeats; `requested_by` the user who
+    asked for a manual run, and `outside` its recipients that are not the schedule's or the organization's."""
     await conn.execute(
         _INSERT,
         message.run_id,
@@ -31,6 +40,8 @@ async def record(conn: Connection | Pool, message: ReportMessage, *, repeats: UU
         message.job_id,
         message.to_json(),
         repeats,
+        requested_by,
+        outside or [],
     )
 
 

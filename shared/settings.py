@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_jwks_cache_seconds: float = Field(default=600.0, gt=0)
     jwt_issuer: str | None = None
+    # A user token valid for longer than this from now is refused, however it was signed.
+    jwt_max_lifetime_seconds: int = Field(default=86_400, ge=60)
 
     email_transport: EmailTransport = EmailTransport.loops
     email_from: str = "reports@localhost"
@@ -114,6 +116,10 @@ class Settings(BaseSettings):
     tick_connections: int = Field(default=2, ge=1, le=16)
     sweep_grace_seconds: float = Field(default=60.0, ge=0)
     min_interval_seconds: int = Field(default=300, ge=1)
+    # Manual runs (run now, dead-letter replays) each export the whole report: counted per window.
+    manual_runs_per_schedule: int = Field(default=10, ge=1)
+    manual_runs_per_organization: int = Field(default=30, ge=1)
+    manual_run_window_seconds: float = Field(default=60.0, gt=0)
 
     sweep_interval_seconds: float = Field(default=30.0, gt=0)
     sweep_batch_size: int = Field(default=1000, ge=1, le=10_000)
@@ -144,6 +150,8 @@ class Settings(BaseSettings):
     export_chunk_bytes: int = Field(default=1 << 20, ge=4096, le=64 << 20)
     spool_dir: Path | None = None
 
+    # A connection that has not sent a whole request head within this time (or sits idle this long) is closed.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
     producer_host: str = "0.0.0.0"
     producer_port: int = Field(default=8080, ge=0, lt=65536)
     consumer_host: str = "0.0.0.0"

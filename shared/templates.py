@@ -27,6 +27,11 @@ VARIABLES = {
 LIMITS = {"subject_template": 200, "message_template": 2000}
 VALUE_LIMIT = 200
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+# Whatever could end a header line or hide in one: controls (CR, LF, NEL among them) and Unicode line and
+# paragraph separators, which some mail stacks treat as line ends.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Fields that become a header (an email subject): their rendered text is folded onto one line.
+ONE_LINE = frozenset({"subject_template"})
 _NAME = re.compile(r"^[a-z_]+$")
 
 
@@ -50,4 +55,10 @@ def render(field: str, template: str, values: Mapping[str, object]) -> str:
     def value(match: re.Match[str]) -> str:
         return str(values.get(match.group(1), ""))[:VALUE_LIMIT]
 
-    return _PLACEHOLDER.sub(value, template)[: LIMITS[field]]
+    text = _PLACEHOLDER.sub(value, template)
+    return (one_line(text) if field in ONE_LINE else text)[: LIMITS[field]]
+
+
+def one_line(text: str) -> str:
+    """Text fit for a header value: every run of line breaks and control characters becomes one space."""
+    return _BREAKS.sub(" ", text)

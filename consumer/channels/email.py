@@ -10,10 +10,11 @@ from consumer.delivery import loops, smtp
 from consumer.delivery.outcome import Attachment, Outcome, Report
 from shared.message import EmailRecipient
 from shared.settings import EmailTransport, Settings
+from shared.templates import one_line
 
 
 def subject(report: Report) -> str:
-    return report.subject or f"Report: {report.name} ({report.fire_date})"
+    return one_line(report.subject or f"Report: {report.name} ({report.fire_date})")
 
 
 async def send(ctx: Context, to: str, report: Report, attachment: Attachment | None, note: str | None) -> Outcome:
@@ -61,7 +62,7 @@ async def send(ctx: Context, to: str, report: Report, attachment: Attachment | N
 
 async def failure_notice(ctx: Context, to: str, schedule_name: str, status: str, text: str) -> Outcome:
     s = ctx.settings
-    title = f"Report {status}: {schedule_name}"
+    title = one_line(f"Report {status}: {schedule_name}")
     if s.email_transport is EmailTransport.smtp:
         return await smtp.send(s, to=to, subject=title, text=text, attachment=None)
     assert s.loops_transactional_id is not None

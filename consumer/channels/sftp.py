@@ -44,9 +44,21 @@ def _refused() -> dict[int, str]:
     }
 
 
+class NoSession(Exception):
+    """No SSH session could be opened with the server, for whatever reason."""
+
+
+NO_SESSION = (
+    "sftp: no SSH session with the server (the connection was refused, timed out or closed, or it is not an "
+    "SSH server); check host and port"
+)
+
+
 def classify(exc: BaseException) -> Outcome:
     from shared.ssh import asyncssh
 
+    if isinstance(exc, NoSession):
+        return Outcome.transient(NO_SESSION)
     text = redact(str(exc))[:300]
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return Outcome.permanent(f"sftp: the server's host key does not match the stored one: {text}")
@@ -83,6 +95,20 @@ def _options(destination: Destination, settings: Settings, address: str) -> dict
     return options
 
 
+async def _connect(destination: Destination, settings: Settings, addresses: list[str]) -> Any:
+    """A connection to the first checked address that takes one (a name may have an IPv6 and an IPv4 one)."""
+    from shared.ssh import asyncssh
+
+    last: BaseException | None = None
+    for address in addresses:
+        try:
+            return await asyncssh.connect(**_options(destination, settings, address))
+        except (OSError, TimeoutError, asyncssh.ConnectionLost, asyncssh.ProtocolError) as exc:
+            last = exc
+    # The same words for a closed port, a silent one and one that is not SSH: the run history is no port scanner.
+    raise NoSession() from last
+
+
 async def upload(destination: Destination, settings: Settings, attachment: Attachment, run_id: str) -> Outcome:
     from shared.ssh import asyncssh
 
@@ -91,14 +117,14 @@ async def upload(destination: Destination, settings: Settings, attachment: Attac
     partial = posixpath.join(directory, f".{attachment.filename}.{run_id[:8]}.part")
     port = int(destination.config.get("port", 22))
     try:
-        address = await outbound.resolve(destination.config["host"], port, settings.outbound_allow_private)
+        addresses = await outbound.resolve(destination.config["host"], port, settings.outbound_allow_private)
     except outbound.Blocked as exc:
         return Outcome.permanent(f"sftp: {exc}; {outbound.HINT}")
     except outbound.Unresolved as exc:
         return Outcome.transient(f"sftp: {exc}")
     try:
         async with (
-            asyncssh.connect(**_options(destination, settings, address)) as conn,
+            await _connect(destination, settings, addresses) as conn,
             conn.start_sftp_client() as sftp,
         ):
             try:
@@ -114,7 +140,7 @@ async def upload(destination: Destination, settings: Settings, attachment: Attac
                 with contextlib.suppress(asyncssh.Error, OSError):
                     await sftp.remove(partial)
                 raise
-    except (asyncssh.Error, OSError, TimeoutError, ValueError) as exc:
+    except (asyncssh.Error, OSError, TimeoutError, ValueError, NoSession) as exc:
         return classify(exc)
     return Outcome.sent(provider="sftp", path=final, bytes=attachment.size)
 

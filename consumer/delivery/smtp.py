@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from email.errors import MessageError
 from email.message import EmailMessage
 
 import aiosmtplib
 
 from consumer.delivery.outcome import Attachment, Outcome
 from shared.settings import Settings, SmtpTls
+from shared.templates import one_line
 
 
 def _classify(exc: Exception) -> Outcome:
@@ -28,6 +30,29 @@ def _classify(exc: Exception) -> Outcome:
     return Outcome.transient(f"smtp: {type(exc).__name__}: {exc}")
 
 
+def _message(
+    settings: Settings,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    attachment: Attachment | None,
+    data: bytes | None,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = settings.email_from
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(text)
+    if html is not None:
+        # The plain text stays as the alternative for clients that do not show HTML.
+        message.add_alternative(f"<html><body>{html}</body></html>", subtype="html")
+    if attachment is not None and data is not None:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    return message
+
+
 async def send(
     settings: Settings,
     *,
@@ -37,18 +62,14 @@ async def send(
     attachment: Attachment | None,
     html: str | None = None,
 ) -> Outcome:
-    message = EmailMessage()
-    message["From"] = settings.email_from
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(text)
-    if html is not None:
-        # The plain text stays as the alternative for clients that do not show HTML.
-        message.add_alternative(f"<html><body>{html}</body></html>", subtype="html")
+    data = None
     if attachment is not None:
         data = await asyncio.get_running_loop().run_in_executor(None, attachment.path.read_bytes)
-        maintype, _, subtype = attachment.content_type.partition("/")
-        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    try:
+        message = _message(settings, to, one_line(subject), text, html, attachment, data)
+    except (ValueError, TypeError, MessageError) as exc:
+        # A header the email library refuses fails this recipient for good; the run still ends with its outcome.
+        return Outcome.permanent(f"smtp: the message could not be built: {type(exc).__name__}: {exc}"[:300])
     try:
         await aiosmtplib.send(
             message,

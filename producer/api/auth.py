@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -93,7 +94,13 @@ def authenticate(request: web.Request, settings: Settings) -> Principal:
     except (ValueError, TypeError) as exc:  # malformed claims that PyJWT does not wrap
         raise ApiError(401, "invalid token: malformed") from exc
     if claims.get("role") == "service_role":
+        # Supabase issues the service role key as a long-lived secret: the lifetime cap is for user sessions.
         return Principal(None, True)
+    if claims["exp"] - time.time() > settings.jwt_max_lifetime_seconds:
+        raise ApiError(
+            401,
+            f"invalid token: valid for longer than JWT_MAX_LIFETIME_SECONDS ({settings.jwt_max_lifetime_seconds} s)",
+        )
     try:
         return Principal(UUID(str(claims.get("sub"))), False)
     except ValueError as exc:

@@ -24,6 +24,15 @@ Host = Annotated[
 Secret = Annotated[str, Field(min_length=1, max_length=16_384), AfterValidator(_no_control)]
 
 
+def _no_control_but_line_ends(value: str) -> str:
+    # A PEM or OpenSSH key is lines of base64: its line ends (LF or CRLF) are part of it.
+    _no_control(value.replace("\r\n", "\n").replace("\n", ""))
+    return value
+
+
+KeyText = Annotated[str, Field(min_length=1, max_length=16_384), AfterValidator(_no_control_but_line_ends)]
+
+
 class Placement(Strict):
     # A schedule's own destination, or (without schedule_id) an organization-wide fallback.
     schedule_id: UUID | None = None
@@ -62,7 +71,8 @@ class SftpIn(Placement):
     # learned on first contact.
     host_key: Annotated[str, Field(min_length=16, max_length=16_384)]
     password: Secret | None = None
-    private_key: Secret | None = None
+    # The key file's text as is, newlines included (OpenSSH or PEM).
+    private_key: KeyText | None = None
     passphrase: Secret | None = None
 
     @field_validator("host_key")
@@ -86,7 +96,9 @@ class SftpIn(Placement):
             try:
                 asyncssh.import_private_key(self.private_key, self.passphrase)
             except (asyncssh.KeyImportError, ValueError) as exc:
-                raise ValueError(f"private_key: cannot be read ({type(exc).__name__}); give an OpenSSH key") from None
+                raise ValueError(
+                    f"private_key: cannot be read ({type(exc).__name__}); give an OpenSSH or PEM key file's text"
+                ) from None
         return self
 
     def target(self) -> str:

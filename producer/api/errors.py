@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from producer.manual import TooManyRuns
 from shared.errors import InvalidInput
 from shared.health import json_response
 from shared.logs import request_id
@@ -25,6 +27,7 @@ _CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "too_many_requests",
 }
 
 
@@ -55,21 +58,34 @@ def error_body(status: int, code: str, message: str, details: list[dict[str, str
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def refusal(exc: ApiError | InvalidInput) -> web.Response:
+def refusal(exc: ApiError | InvalidInput | TooManyRuns) -> web.Response:
     """The answer to a request the API refuses on purpose (never a bug)."""
     if isinstance(exc, ApiError):
         return error_body(exc.status, exc.code, exc.message, exc.details)
+    if isinstance(exc, TooManyRuns):
+        response = error_body(429, "too_many_requests", str(exc))
+        response.headers["Retry-After"] = str(int(exc.retry_after))
+        return response
     details = [{"field": i.field, "message": i.message} for i in exc.issues]
     return error_body(422, "validation_error", str(exc), details)
 
 
+# A caller's request id is kept only in a shape that is safe in logs and headers; any other is replaced.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _request_id(request: web.Request) -> str:
+    offered = request.headers.get("X-Request-Id", "")
+    return offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    rid = _request_id(request)
     token = request_id.set(rid)
     try:
         response = await handler(request)
-    except (ApiError, InvalidInput) as exc:
+    except (ApiError, InvalidInput, TooManyRuns) as exc:
         response = refusal(exc)
     except web.HTTPRequestEntityTooLarge:
         response = error_body(413, "payload_too_large", "the request body is over the 64 KiB limit")

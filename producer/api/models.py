@@ -33,10 +33,11 @@ RunStatus = Literal["queued", "running", "sent", "partial", "failed", "skipped",
 
 
 def _no_control(value: str) -> str:
-    # PostgreSQL cannot store NUL, and no field here has a use for control or unpaired surrogate characters.
+    # PostgreSQL cannot store NUL, and no field here has a use for control or unpaired surrogate characters,
+    # nor for the Unicode line and paragraph separators (U+2028, U+2029), which can break a header line.
     for char in value:
-        if unicodedata.category(char) in ("Cc", "Cs"):
-            raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
+        if unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp"):
+            raise ValueError(f"must not contain control characters or line separators (found U+{ord(char):04X})")
     return value
 
 
@@ -188,6 +189,9 @@ class ScheduleOptions(TimingFields):
     # Channels with stored destinations to deliver to as well: the schedule's own, else the organization's.
     channels: Annotated[list[DestinationKind], Field(max_length=8)] | None = None
     enabled: bool | None = None
+    # A CSV cell that starts like a formula (=, +, -, @, tab, CR) gets a leading apostrophe; false for machine
+    # consumers that want the values exactly as stored.
+    csv_formula_guard: bool | None = None
 
     @field_validator("channels")
     @classmethod
@@ -252,6 +256,7 @@ class ScheduleOut(BaseModel):
     message_template: str | None
     channels: list[str]
     enabled: bool
+    csv_formula_guard: bool
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_run_status: RunStatus | None
@@ -295,6 +300,9 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     created_at: datetime
+    # Who asked for a manual run, and its recipients outside the schedule's and the organization's.
+    requested_by: UUID | None
+    outside_recipients: list[str]
     notifications: list[NotificationOut]
 
 

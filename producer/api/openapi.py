@@ -20,6 +20,7 @@ _ERRORS = {
     "409": "Conflict",
     "413": "Body over 64 KiB",
     "422": "Validation error",
+    "429": "Too many manual runs; Retry-After says when to try again",
 }
 
 
@@ -205,7 +206,7 @@ def document() -> dict[str, Any]:
                     m.RunAccepted,
                     body=m.RunRequest,
                     body_required=False,
-                    errors=("401", "403", "404", "422"),
+                    errors=("401", "403", "404", "422", "429"),
                 ),
             },
             "/v1/schedules/{id}/runs": {
@@ -277,7 +278,7 @@ def document() -> dict[str, Any]:
             },
             "/v1/dead-letters/{id}/replay": {
                 "parameters": [_path_id()],
-                "post": _op("Replay a dead letter", "202", m.RunAccepted, errors=("401", "403", "404", "409")),
+                "post": _op("Replay a dead letter", "202", m.RunAccepted, errors=("401", "403", "404", "409", "429")),
             },
             "/v1/destinations": {
                 "post": _op(

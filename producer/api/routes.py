@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from producer import metrics
+from producer import manual, metrics
 from producer import queries as scheduler_queries
 from producer.api import messages
 from producer.api import repository as sql
@@ -250,6 +250,7 @@ async def create_schedule(request: web.Request) -> web.Response:
             body.subject_template,
             body.message_template,
             list(body.channels or ()),
+            True if body.csv_formula_guard is None else body.csv_formula_guard,
         )
         await _write_recipients(conn, row["id"], recipients)
     return await _respond_schedule(request, row["id"], 201)
@@ -352,6 +353,7 @@ async def update_schedule(request: web.Request) -> web.Response:
             "message_template",
             "channels",
             "enabled",
+            "csv_formula_guard",
         ):
             value = getattr(body, name)
             # null turns the freshness gate off; for the other fields null means "unchanged".
@@ -391,6 +393,7 @@ async def update_schedule(request: web.Request) -> web.Response:
             current["subject_template"],
             current["message_template"],
             list(current["channels"]),
+            current["csv_formula_guard"],
         )
     return await _respond_schedule(request, schedule_id)
 
@@ -428,6 +431,7 @@ async def run_now(request: web.Request) -> web.Response:
     pool = _pool(request)
     row = await _load_visible(request, principal, schedule_id, write=True)
     org = row["organization_id"]
+    outside: list[str] = []
     if body.recipients is not None:
         await _check_recipients(pool, org, body.recipients)
         emails = {
@@ -438,6 +442,9 @@ async def run_now(request: web.Request) -> web.Response:
             )
         }
         chosen: list[AnyRecipient] = [_message_recipient(r, emails) for r in body.recipients]
+        outside = await manual.outside(pool, schedule_id, org, chosen)
+        if outside:
+            await require_role(principal, pool, org, write=True, what="recipients outside the schedule")
     else:
         own = group(await pool.fetch(scheduler_queries.SCHEDULE_RECIPIENTS, [schedule_id]))
         org_rows = group(await pool.fetch(scheduler_queries.ORG_RECIPIENTS, [org]))
@@ -448,6 +455,8 @@ async def run_now(request: web.Request) -> web.Response:
             "this schedule has no recipients for its enabled channels and the "
             "organization has none; add recipients or pass them in the body",
         )
+    # Counted only once the request is otherwise valid: a refused one uses up nothing.
+    await manual.admit(request.app[REDIS], request.app[SETTINGS], schedule_id, org)
     run_id = uuid4()
     now = await _now(pool)
     message = ReportMessage(
@@ -461,7 +470,7 @@ async def run_now(request: web.Request) -> web.Response:
         recipients=chosen,
         respect_conditions=body.respect_conditions,
     )
-    await runs.record(pool, message)
+    await runs.record(pool, message, requested_by=principal.user_id, outside=outside)
     added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)
     metrics.ENQUEUED.labels("manual").inc(added)
     return await _accepted(request, run_id)
@@ -526,6 +535,7 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
             raise not_found("dead letter")
     else:
         await require_role(principal, pool, row["organization_id"], write=True, what="dead letter")
+    await manual.admit(request.app[REDIS], request.app[SETTINGS], row["schedule_id"], row["organization_id"])
     try:
         run_id = await deadletters.replay(pool, request.app[REDIS], request.app[SETTINGS].queue_name, dead_id)
     except deadletters.NotReplayable as exc:

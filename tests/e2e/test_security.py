@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import signal
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
 import pytest
 from arq.connections import ArqRedis
 
@@ -17,8 +22,11 @@ from producer.scheduler import tick
 from shared.db import Pool
 from shared.settings import Settings
 from tests.e2e.test_channels import SFTP_PASSWORD, WEBHOOK_SECRET, consumer, due, finished, outcomes
+from tests.e2e.test_processes import start, wait_for
+from tests.integration.test_api import token
 from tests.integration.test_export import video
 from tests.support import seed
+from tests.support.processes import env_for
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -129,3 +137,70 @@ async def test_sftp_to_non_public_addresses_is_refused_at_delivery(
     assert got[f"127.0.0.1:{port}"]["reason"] == got[f"127.0.0.1:{closed}"]["reason"]
     assert not any(str(p) in got[t]["reason"] for t in got for p in (port, closed))
     assert "ConnectionRefused" not in logs[0] and "ConnectionLost" not in logs[0]
+
+
+@asynccontextmanager
+async def producer(settings: Settings, **extra: str) -> AsyncIterator[str]:
+    """A real producer process listening on loopback; yields its base URL."""
+    port = free_port()
+    env = env_for(settings, PRODUCER_PORT=str(port), PRODUCER_HOST="127.0.0.1", TICK_SECONDS="300", **extra)
+    process = await start("producer", env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def up() -> bool:
+                try:
+                    async with session.get(url + "/healthz") as response:
+                        return response.status == 200
+                except aiohttp.ClientError:
+                    return False
+
+            await wait_for(up, 20, interval=0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 20)
+        assert process.returncode == 0, err.decode()[-2000:]
+
+
+async def test_api_answers_carry_safe_headers_and_slow_clients_are_cut_off(pool: Pool, settings: Settings) -> None:
+    org = await seed.organization(pool)
+    owner = await seed.user(pool, "owner@example.com", org)
+    async with producer(settings, HTTP_HEADER_TIMEOUT_SECONDS="1", JWT_MAX_LIFETIME_SECONDS="3600") as url:
+        bearer = {"Authorization": f"Bearer {token(owner)}"}
+        async with aiohttp.ClientSession() as session:
+            for path, headers in (("/v1/schedules", bearer), ("/v1/schedules", {}), ("/nowhere", bearer)):
+                async with session.get(url + path, headers=headers) as response:
+                    assert response.headers["X-Content-Type-Options"] == "nosniff", path
+                    assert response.headers["Cache-Control"] == "no-store", path
+                    assert response.headers["Server"] == "scheduled-reports", response.headers["Server"]
+            # A request id in a safe shape is kept; any other (here a forged log line) is replaced.
+            for offered, kept in (("req-42.a:b_C", True), ("x\u2028injected", False), ("a" * 65, False)):
+                async with session.get(url + "/v1/schedules", headers={**bearer, "X-Request-Id": offered}) as r:
+                    echoed = r.headers["X-Request-Id"]
+                    assert (echoed == offered) is kept and re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", echoed)
+            # A token valid for longer than JWT_MAX_LIFETIME_SECONDS is refused, one within it accepted.
+            for lifetime, status in ((3500, 200), (7200, 401), (10 * 365 * 86_400, 401)):
+                forever = {"Authorization": f"Bearer {token(owner, exp=int(time.time()) + lifetime)}"}
+                async with session.get(url + "/v1/schedules", headers=forever) as response:
+                    assert response.status == status, (lifetime, await response.text())
+        # A client that never finishes its request head is disconnected after HTTP_HEADER_TIMEOUT_SECONDS.
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        started = time.monotonic()
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        await writer.drain()
+        try:
+            # One header line every 0.2 s, for up to 4 s, unless the server hangs up first.
+            for _ in range(20):
+                await asyncio.sleep(0.2)
+                if reader.at_eof():
+                    break
+                writer.write(b"X-Slow: 1\r\n")
+                await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 5)
+        except ConnectionError:
+            answer = b""
+        assert answer == b"" and time.monotonic() - started < 2.5
+        writer.close()

