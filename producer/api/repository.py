@@ -167,7 +167,7 @@ DELETE_CREDENTIAL = "DELETE FROM shared_report_channel_credentials WHERE organiz
 
 RUN_COLUMNS = """
 r.id, r.schedule_id, r.organization_id, r.fire_at, r.trigger, r.status, r.attempts, r.row_count, r.byte_count,
-r.filename, r.error, r.enqueued_at, r.started_at, r.finished_at, r.created_at
+r.filename, r.error, r.enqueued_at, r.started_at, r.finished_at, r.created_at, r.requested_by, r.outside_recipients
 """
 
 # Each filter of GET /v1/runs, as a condition on one placeholder. The statement is built from the filters given,

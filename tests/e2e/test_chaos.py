@@ -110,7 +110,7 @@ class Stack:
 
 @pytest.fixture
 async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    pg = OwnPostgres(tmp_path)
+    pg = OwnPostgres()
     own_redis = OwnRedis(tmp_path)
     own_redis.start()
     await migrate(pg.url)

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import time
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,15 @@ class OwnRedis:
 
 
 class OwnPostgres:
-    """pgserver's PostgreSQL in its own data folder; `stop()` is an immediate (crash-like) shutdown."""
+    """pgserver's PostgreSQL in its own data folder; `stop()` is an immediate (crash-like) shutdown.
 
-    def __init__(self, workdir: Path) -> None:
+    The folder is a temp folder of its own, not pytest's: run as root, PostgreSQL runs as pgserver's own user,
+    which must pass through every parent folder, and each new pytest session makes /tmp/pytest-of-<user> private
+    again, which would stop a restart mid-test."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="sr-pg-"))
+        workdir = self.root
         with warnings.catch_warnings():
             # pgserver's platformdirs warns about a missing XDG_RUNTIME_DIR on servers; it is harmless.
             warnings.simplefilter("ignore")
@@ -97,7 +104,10 @@ class OwnPostgres:
             self.server.ensure_postgres_running()
 
     def close(self) -> None:
-        self.server.cleanup()
+        try:
+            self.server.cleanup()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 
