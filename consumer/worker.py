@@ -13,7 +13,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
@@ -66,12 +66,32 @@ class ReportWorker(Worker):
     async def run_job(self, job_id: str, score: int) -> None:
         # Runs in the job's own task: arq's lines about the job and ours carry the run's ids as fields.
         logs.about(job_id=job_id)
-        with contextlib.suppress(*REDIS_ERRORS):
-            data = await self.pool.get(job_key_prefix + job_id)
-            args = poison.load_job(data).get("a") if data else None
-            message = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
-            logs.about(**{k: message[k] for k in ("run_id", "schedule_id", "organization_id") if k in message})
-        await super().run_job(job_id, score)
+        holding = asyncio.create_task(self._hold(job_id))
+        try:
+            with contextlib.suppress(*REDIS_ERRORS):
+                data = await self.pool.get(job_key_prefix + job_id)
+                args = poison.load_job(data).get("a") if data else None
+                message = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
+                logs.about(**{k: message[k] for k in ("run_id", "schedule_id", "organization_id") if k in message})
+            await super().run_job(job_id, score)
+        finally:
+            holding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holding
+
+    async def _hold(self, job_id: str) -> None:
+        """Keep arq's in-progress marker of a job alive while this worker runs it. The marker is set for one
+        lease (`in_progress_timeout_s`), not arq's job timeout, so the job of a worker that dies at any point,
+        even before it claimed its run, is free to any other worker within LEASE_SECONDS. PEXPIRE only touches a
+        marker that still exists: once arq has deleted it (the job finished or was deferred) it stays deleted."""
+        key = in_progress_key_prefix + job_id
+        ms = int(self.in_progress_timeout_s * 1000)
+        while True:
+            await asyncio.sleep(self.in_progress_timeout_s / 3)
+            try:
+                await self.pool.pexpire(key, ms)
+            except REDIS_ERRORS as exc:
+                log.warning("could not renew the in-progress marker of job %s (%s)", job_id, type(exc).__name__)
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         # arq gives up on an entry without calling us when its data is gone or its tries ran out: record it.
@@ -113,7 +133,7 @@ async def dependencies(settings: Settings, pool: Pool, redis: ArqRedis) -> Async
 def build_worker(
     settings: Settings, redis: ArqRedis, deps: Deps, *, handle_signals: bool = True, burst: bool = False
 ) -> ReportWorker:
-    return ReportWorker(
+    worker = ReportWorker(
         functions=[func(shared_report, name=FUNCTION_NAME), func(poison.poison, name=poison.POISON_FUNCTION)],
         redis_pool=redis,
         queue_name=settings.queue_name,
@@ -130,6 +150,10 @@ def build_worker(
         job_serializer=serializer.dumps,
         job_deserializer=poison.load_job,
     )
+    # arq keeps the marker for the job timeout (15 minutes by default), which would keep a dead worker's job
+    # from every other worker that long; ReportWorker._hold renews it for as long as the job really runs.
+    worker.in_progress_timeout_s = settings.lease_seconds
+    return worker
 
 
 async def run_consumer(settings: Settings) -> None:

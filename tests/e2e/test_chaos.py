@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shared.db import Pool, create_pool
+from shared.db import Pool, connect, create_pool
 from shared.fakes.base import Action
 from shared.migrate import migrate
 from shared.settings import Settings
@@ -368,3 +368,63 @@ async def _delivered_email(s: Stack) -> bool:
 
 async def _notices(s: Stack, n: int) -> bool:
     return len([m for m in s.fx.loops.received if "status" in m["dataVariables"]]) >= n
+
+
+async def test_consumer_killed_between_dequeue_and_claim_is_redriven_within_lease(stack: Stack) -> None:
+    s = stack
+    plan = await due_schedules(s.pool, 1, 1)
+    lease, interval = 3.0, float(FAST["SWEEP_INTERVAL_SECONDS"])
+    short = {"LEASE_SECONDS": str(lease)}
+    await s.start("producer", **short)
+
+    async def enqueued() -> bool:
+        return bool(await s.pool.fetchval("SELECT count(*) FROM shared_report_runs WHERE enqueued_at IS NOT NULL"))
+
+    await wait_for(enqueued, 30)
+    # A connection of its own (not the pool's, which the fixture closes): it holds the run's row, so the consumer
+    # that dequeues the job waits in its claim.
+    holder = await connect(s.pg.url)
+    try:
+        await holder.execute("BEGIN; SELECT 1 FROM shared_report_runs FOR UPDATE")
+        killed_at = await _killed_in_claim_window(s, short, lease)
+    finally:
+        await holder.close()
+    assert await s.pool.fetchval("SELECT status FROM shared_report_runs") == "queued"
+
+    async def claimed() -> bool:
+        return bool(await s.pool.fetchval("SELECT attempts >= 1 FROM shared_report_runs"))
+
+    await wait_for(claimed, 60, interval=0.05)
+    redriven = time.monotonic() - killed_at
+    await wait_for(lambda: all_final(s.pool, 1), 30, interval=0.1)
+    counts = await verdict(s, plan, await s.stop_all())
+    assert await s.pool.fetchval("SELECT status FROM shared_report_runs") == "sent"
+    assert counts["duplicates"] == 0, counts
+    assert redriven <= lease + interval, redriven
+    print(f"killed before its claim: {counts}, re-driven {redriven:.1f} s after the kill (lease {lease} s)")
+
+
+_CLAIMS_WAITING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%WITH claimed AS%'"
+    " AND pid <> pg_backend_pid()"
+)
+
+
+async def _killed_in_claim_window(s: Stack, short: dict[str, str], lease: float) -> float:
+    """Start a consumer while the run's row is held, and SIGKILL it once it waits in its claim; returns when."""
+    first = await s.start("consumer", **short)
+
+    async def claim_waiting() -> bool:
+        return bool(await s.pool.fetchval(_CLAIMS_WAITING))
+
+    await wait_for(claim_waiting, 30)
+    # A second consumer polls the same queue all along; the job is held by the first one's in-progress marker.
+    await s.start("consumer2", **short)
+    await asyncio.sleep(lease)  # longer than a lease: the first consumer keeps its job while alive
+    assert await s.pool.fetchval(_CLAIMS_WAITING) == 1, "only the first consumer took the job"
+    first.kill()  # after arq handed it the job, before it claimed the run
+    await first.wait()
+    killed_at = time.monotonic()
+    # Its claim would otherwise still run once the row is free: the server ends the dead client's session.
+    await s.pool.execute(f"SELECT pg_terminate_backend(pid) FROM ({_CLAIMS_WAITING.replace('count(*)', 'pid')}) w")
+    return killed_at
