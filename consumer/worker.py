@@ -27,6 +27,7 @@ from shared import deadletters, logs, serializer
 from shared.db import DB_ERRORS, Pool, create_pool
 from shared.message import FUNCTION_NAME
 from shared.migrate import require_current
+from shared.queue import HELD_KEY_PREFIX, HELD_RENEW_SECONDS, HELD_TTL_MS
 from shared.queue import connect as connect_redis
 from shared.redact import redact
 from shared.settings import Settings
@@ -83,15 +84,19 @@ class ReportWorker(Worker):
         """Keep arq's in-progress marker of a job alive while this worker runs it. The marker is set for one
         lease (`in_progress_timeout_s`), not arq's job timeout, so the job of a worker that dies at any point,
         even before it claimed its run, is free to any other worker within LEASE_SECONDS. PEXPIRE only touches a
-        marker that still exists: once arq has deleted it (the job finished or was deferred) it stays deleted."""
-        key = in_progress_key_prefix + job_id
+        marker that still exists: once arq has deleted it (the job finished or was deferred) it stays deleted.
+        A short-lived holder key says a live worker runs the job, so `check` can tell a marker nobody renews."""
+        marker, held = in_progress_key_prefix + job_id, HELD_KEY_PREFIX + job_id
         ms = int(self.in_progress_timeout_s * 1000)
         while True:
-            await asyncio.sleep(self.in_progress_timeout_s / 3)
             try:
-                await self.pool.pexpire(key, ms)
+                async with self.pool.pipeline(transaction=False) as pipe:
+                    pipe.pexpire(marker, ms)
+                    pipe.set(held, b"1", px=HELD_TTL_MS)
+                    await pipe.execute()
             except REDIS_ERRORS as exc:
                 log.warning("could not renew the in-progress marker of job %s (%s)", job_id, type(exc).__name__)
+            await asyncio.sleep(min(HELD_RENEW_SECONDS, self.in_progress_timeout_s / 3))
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         # arq gives up on an entry without calling us when its data is gone or its tries ran out: record it.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import UTC, datetime
 
 from producer.scheduler import tick
 from shared.db import pool_context
@@ -91,10 +92,11 @@ async def run_check(settings: Settings) -> int:
         await require_current(pool)
         redis = await connect_redis(settings.redis_dsn)
         try:
+            as_of = datetime.now(UTC)
             findings = await invariants.check(pool, redis, settings)
         finally:
             await redis.aclose()
-    print(invariants.report(findings))
+    print(invariants.report(findings, as_of))
     return 1 if any(f.count for f in findings) else 0
 
 

@@ -284,10 +284,13 @@ async def sweep(pool: Pool, redis: ArqRedis, settings: Settings, *, grace_second
         cursor = (rows[-1]["created_at"], rows[-1]["id"])
         lost = set(await lost_jobs(redis, [r["job_id"] for r in rows]))
         todo = [r for r in rows if r["job_id"] in lost]
+        # A job present for a run never marked enqueued (its producer died between the enqueue and the mark).
+        found = [r["id"] for r in rows if not r["enqueued"] and r["job_id"] not in lost]
         if todo:
             result.lost += len(todo)
             result.requeued += len(await requeue_many(redis, settings.queue_name, _jobs(todo), takeover=False))
-            await pool.execute(queries.MARK_ENQUEUED, [r["id"] for r in todo])
+        if todo or found:
+            await pool.execute(queries.MARK_ENQUEUED, [r["id"] for r in todo] + found)
         if len(rows) < batch:
             break
     metrics.ENQUEUED.labels("sweep").inc(result.requeued)

@@ -18,6 +18,11 @@ from shared.errors import QueueError
 from shared.message import FUNCTION_NAME
 
 DEFAULT_EXPIRES_MS = 86_400_000
+# A worker running a job keeps this key alive (every HELD_RENEW_SECONDS, for HELD_TTL_MS) beside arq's in-progress
+# marker: a marker without it belongs to a worker that is gone.
+HELD_KEY_PREFIX = "arq:held:"
+HELD_RENEW_SECONDS = 1.0
+HELD_TTL_MS = 3000
 
 # Enqueue many jobs in one round trip. A job whose id is queued, running or finished is left alone,
 # which is what makes a repeated enqueue of the same fire a no-op.
@@ -134,6 +139,27 @@ async def lost_jobs(redis: ArqRedis, job_ids: Sequence[str]) -> list[str]:
     except (RedisError, OSError) as exc:
         raise QueueError(f"cannot read job state: {exc}") from exc
     return [job_id for job_id, count in zip(job_ids, counts, strict=True) if count == 0]
+
+
+async def held_by_no_worker(redis: ArqRedis, job_ids: Sequence[str], marker_ms: int) -> list[str]:
+    """Job ids marked in progress whose worker is gone: no live worker renews the holder key. A marker set in
+    the last second is left out (arq sets it just before the worker's first renewal)."""
+    if not job_ids:
+        return []
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.pttl(in_progress_key_prefix + job_id)
+                pipe.exists(HELD_KEY_PREFIX + job_id)
+            answers = await pipe.execute()
+    except (RedisError, OSError) as exc:
+        raise QueueError(f"cannot read job state: {exc}") from exc
+    stuck = []
+    for job_id, ttl, held in zip(job_ids, answers[::2], answers[1::2], strict=True):
+        # PTTL: -2 no marker; -1 a marker without expiry (never ours); else ms left.
+        if ttl == -1 or (ttl >= 0 and not held and ttl < marker_ms - 1000):
+            stuck.append(job_id)
+    return stuck
 
 
 async def queue_depth(redis: ArqRedis, queue_name: str) -> int:

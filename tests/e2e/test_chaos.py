@@ -19,6 +19,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from shared.db import Pool, connect, create_pool
 from shared.fakes.base import Action
@@ -28,7 +29,7 @@ from tests.e2e.test_processes import wait_for
 from tests.integration.test_export import video
 from tests.support import seed
 from tests.support.harness import Fakes, fakes
-from tests.support.processes import env_for
+from tests.support.processes import env_for, run_module
 from tests.support.servers import OwnPostgres, OwnRedis, free_port
 
 pytestmark = pytest.mark.e2e
@@ -428,3 +429,46 @@ async def _killed_in_claim_window(s: Stack, short: dict[str, str], lease: float)
     # Its claim would otherwise still run once the row is free: the server ends the dead client's session.
     await s.pool.execute(f"SELECT pg_terminate_backend(pid) FROM ({_CLAIMS_WAITING.replace('count(*)', 'pid')}) w")
     return killed_at
+
+
+async def test_check_fails_while_a_job_is_held_by_a_dead_consumer_and_passes_after(stack: Stack) -> None:
+    s = stack
+    plan = await due_schedules(s.pool, 1, 1)
+    lease = 10.0  # long enough to run `check` while the dead consumer's marker still holds the job
+    short = {"LEASE_SECONDS": str(lease)}
+    await s.start("producer", **short)
+
+    async def enqueued() -> bool:
+        return bool(await s.pool.fetchval("SELECT count(*) FROM shared_report_runs WHERE enqueued_at IS NOT NULL"))
+
+    await wait_for(enqueued, 30)
+    job_id = await s.pool.fetchval("SELECT job_id FROM shared_report_runs")
+    holder = await connect(s.pg.url)
+    try:
+        await holder.execute("BEGIN; SELECT 1 FROM shared_report_runs FOR UPDATE")
+        killed_at = await _killed_in_claim_window(s, short, 1.0)
+    finally:
+        await holder.close()
+    client = aioredis.from_url(s.redis.url)
+    try:
+        assert await client.exists(f"arq:in-progress:{job_id}")
+
+        async def holder_lapsed() -> bool:
+            return not await client.exists(f"arq:held:{job_id}")
+
+        await wait_for(holder_lapsed, 10)
+        code, text = await run_module("producer", "check", env=s.env(**short))
+        detected = time.monotonic() - killed_at
+        assert await client.exists(f"arq:in-progress:{job_id}"), "checked while the fault is present"
+    finally:
+        await client.aclose()
+    assert code == 1 and "FAIL queued_in_progress_no_worker: 1 queued runs whose job a worker took" in text, text
+    assert re.search(r"^checked at \d{4}-\d\d-\d\dT", text, re.M), text
+    await wait_for(lambda: all_final(s.pool, 1), 30, interval=0.1)
+    recovered = time.monotonic() - killed_at
+    code, text = await run_module("producer", "check", env=s.env(**short))
+    assert code == 0 and "ok   queued_in_progress_no_worker: 0" in text, text
+    counts = await verdict(s, plan, await s.stop_all())
+    assert counts["duplicates"] == 0
+    assert recovered <= lease + float(FAST["SWEEP_INTERVAL_SECONDS"]) + 2, recovered
+    print(f"check after a kill before the claim: FAIL {detected:.1f} s after the kill, run sent {recovered:.1f} s after")
