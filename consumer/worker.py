@@ -24,7 +24,7 @@ from consumer.destinations import Destinations
 from consumer.job import Deps, shared_report
 from consumer.ratelimit import RateLimiter
 from shared import deadletters, logs, serializer
-from shared.db import DB_ERRORS, Pool, create_pool
+from shared.db import DB_ERRORS, Pool, commit_durability_warning, create_pool
 from shared.message import FUNCTION_NAME
 from shared.migrate import require_current
 from shared.queue import HELD_KEY_PREFIX, HELD_RENEW_SECONDS, HELD_TTL_MS
@@ -167,6 +167,9 @@ async def run_consumer(settings: Settings) -> None:
     pool = await create_pool(settings.dsn, max_size=2 * settings.worker_max_jobs + 4)
     try:
         await require_current(pool)
+        warning = await commit_durability_warning(pool)
+        if warning:
+            log.warning(warning)
     except BaseException:
         await pool.close()
         raise

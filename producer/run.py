@@ -8,7 +8,7 @@ import signal
 from datetime import UTC, datetime
 
 from producer.scheduler import tick
-from shared.db import pool_context
+from shared.db import commit_durability_warning, pool_context
 from shared.message import format_instant
 from shared.migrate import migrate, require_current
 from shared.queue import connect as connect_redis
@@ -27,6 +27,9 @@ async def run_producer(settings: Settings) -> None:
     settings.require_producer()
     async with pool_context(settings.dsn, max_size=1) as pool:
         await require_current(pool)
+        warning = await commit_durability_warning(pool)
+        if warning:
+            log.warning(warning)
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
