@@ -164,7 +164,9 @@ def build_worker(
 async def run_consumer(settings: Settings) -> None:
     settings.require_consumer()
     # A job may hold two connections while it exports: the file, and its summary beside it in the same snapshot.
-    pool = await create_pool(settings.dsn, max_size=2 * settings.worker_max_jobs + 4)
+    pool = await create_pool(
+        settings.dsn, statement_cache=settings.statement_cache, max_size=2 * settings.worker_max_jobs + 4
+    )
     try:
         await require_current(pool)
         warning = await commit_durability_warning(pool)

@@ -27,7 +27,7 @@ __all__ = ["POOL", "REDIS", "SCHEDULER", "SETTINGS", "create_app"]
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[POOL] = await create_pool(settings.dsn)
+    app[POOL] = await create_pool(settings.dsn, statement_cache=settings.statement_cache)
     try:
         app[REDIS] = await connect_redis(settings.redis_dsn)
     except BaseException:

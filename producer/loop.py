@@ -49,7 +49,8 @@ class Scheduler:
         if self._listener is not None and not self._listener.is_closed():
             return
         try:
-            self._listener = await connect(self.settings.dsn)
+            # LISTEN needs a session of its own: behind a transaction pooler, the direct URL.
+            self._listener = await connect(self.settings.direct_dsn)
             await self._listener.add_listener(CHANNEL, self._on_notify)
         except RECOVERABLE as exc:
             self._listener = None

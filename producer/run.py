@@ -25,7 +25,7 @@ async def run_producer(settings: Settings) -> None:
     from producer.app import create_app
 
     settings.require_producer()
-    async with pool_context(settings.dsn, max_size=1) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=1) as pool:
         await require_current(pool)
         warning = await commit_durability_warning(pool)
         if warning:
@@ -50,7 +50,9 @@ async def run_producer(settings: Settings) -> None:
 async def run_tick(settings: Settings, *, dry_run: bool) -> int:
     settings.require("database_url", *(() if dry_run else ("redis_url",)))
     # One connection per claiming lane, and one for marking enqueued runs while they claim.
-    async with pool_context(settings.dsn, max_size=settings.tick_connections + 1) as pool:
+    async with pool_context(
+        settings.dsn, statement_cache=settings.statement_cache, max_size=settings.tick_connections + 1
+    ) as pool:
         await require_current(pool)
         redis = None if dry_run else await connect_redis(settings.redis_dsn)
         warning = None
@@ -81,7 +83,7 @@ async def run_tick(settings: Settings, *, dry_run: bool) -> int:
 
 
 async def run_migrate(settings: Settings) -> int:
-    applied = await migrate(settings.dsn)
+    applied = await migrate(settings.direct_dsn)
     print(f"applied migrations: {applied}" if applied else "schema is up to date")
     return 0
 
@@ -91,7 +93,7 @@ async def run_check(settings: Settings) -> int:
     from producer import invariants
 
     settings.require("database_url", "redis_url")
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
         redis = await connect_redis(settings.redis_dsn)
         try:
@@ -112,7 +114,7 @@ async def run_rotate_credentials(settings: Settings) -> int:
 
     vault = settings.vault()
     rotated = unreadable = 0
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
         for select, update in queries.ROTATE_CREDENTIALS:
             async with pool.acquire() as conn, conn.transaction():
@@ -131,7 +133,7 @@ async def run_rotate_credentials(settings: Settings) -> int:
 async def run_prune(settings: Settings) -> int:
     from producer import retention
 
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
         result = await retention.prune(pool, settings)
     print(

@@ -70,12 +70,16 @@ async def commit_durability_warning(pool: Pool) -> str | None:
     )
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, statement_cache: bool = True) -> Pool:
+    """`statement_cache` False: no named prepared statements, which a transaction-mode pooler (PgBouncer,
+    Supabase's pooler) may route to a server connection that never saw them; asyncpg's unnamed statements keep
+    Parse and Bind in one exchange, so they stay on one server connection."""
     try:
         pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
             max_size=max_size,
+            statement_cache_size=100 if statement_cache else 0,
             init=_init_connection,
             reset=_no_session_state,
             command_timeout=60,

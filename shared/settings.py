@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     database_url: SecretStr | None = None
+    # A direct (session) connection to the same database, for what a transaction-mode pooler in DATABASE_URL
+    # cannot carry: LISTEN, the migrations' advisory lock. Setting it also turns the statement cache of the
+    # pooled connections off (no named server-side prepared statements).
+    direct_database_url: SecretStr | None = None
     redis_url: SecretStr | None = None
     jwt_secret: SecretStr | None = None
     jwt_audience: str = "authenticated"
@@ -164,7 +168,7 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         return check_url(value.rstrip("/"), ("https", "http"))
 
-    @field_validator("database_url")
+    @field_validator("database_url", "direct_database_url")
     @classmethod
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -203,6 +207,7 @@ class Settings(BaseSettings):
             secrets_of(
                 [
                     self.database_url,
+                    self.direct_database_url,
                     self.redis_url,
                     self.jwt_secret,
                     self.loops_api_key,
@@ -242,6 +247,18 @@ class Settings(BaseSettings):
         self.require("database_url")
         assert self.database_url is not None
         return self.database_url.get_secret_value()
+
+    @property
+    def direct_dsn(self) -> str:
+        """Where session state is needed (LISTEN, advisory locks): DIRECT_DATABASE_URL, else DATABASE_URL."""
+        if self.direct_database_url is not None:
+            return self.direct_database_url.get_secret_value()
+        return self.dsn
+
+    @property
+    def statement_cache(self) -> bool:
+        """Whether pooled connections may keep named prepared statements: not behind a transaction pooler."""
+        return self.direct_database_url is None
 
     @property
     def redis_dsn(self) -> str:

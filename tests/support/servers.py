@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -100,8 +101,6 @@ class OwnPostgres:
         self.server.cleanup()
 
 
-
-
 class HungServer:
     """Accepts connections and reads what it is sent, and never answers: a provider that hangs."""
 
@@ -135,4 +134,83 @@ class HungServer:
             await self._server.wait_closed()
 
 
-__all__ = ["HungServer", "OwnPostgres", "OwnRedis", "free_port", "os"]
+__all__ = ["HungServer", "OwnPgBouncer", "OwnPostgres", "OwnRedis", "free_port", "os", "pgbouncer_binary"]
+
+
+def pgbouncer_binary() -> str | None:
+    return shutil.which("pgbouncer") or next(
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.access(p, os.X_OK)), None
+    )
+
+
+class OwnPgBouncer:
+    """Debian's PgBouncer in transaction mode on a free port, in front of one PostgreSQL (host and port of
+    `server_url`), with a pool small enough that client connections share server connections."""
+
+    def __init__(self, server_url: str, pool_size: int = 2) -> None:
+        from urllib.parse import urlsplit
+
+        binary = pgbouncer_binary()
+        assert binary is not None
+        self.binary = binary
+        parts = urlsplit(server_url)
+        self.server = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self.user = parts.username or "postgres"
+        self.port = free_port()
+        # Its own folder under the system temp: PgBouncer may run as another user, who cannot enter the test's.
+        self.workdir = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
+        self.workdir.chmod(0o755)
+        self.pool_size = pool_size
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        config = self.workdir / "pgbouncer.ini"
+        users = self.workdir / "users.txt"
+        users.write_text(f'"{self.user}" ""\n')
+        config.write_text(
+            "[databases]\n"
+            f"* = host={self.server[0]} port={self.server[1]}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {self.pool_size}\nmax_client_conn = 200\n"
+            f"auth_type = trust\nauth_file = {users}\n"
+            # Drivers send these at connect; PgBouncer must pass them rather than refuse the client.
+            "ignore_startup_parameters = extra_float_digits,statement_timeout,options\n"
+            f"logfile = {self.workdir / 'pgbouncer.log'}\n"
+        )
+        as_user: list[str] = []
+        if os.geteuid() == 0:
+            # PgBouncer refuses to run as root; it drops to this user itself, which must write its log here.
+            import pwd
+
+            account = pwd.getpwnam("postgres")
+            as_user = ["-u", account.pw_name]
+            for path in (self.workdir, config, users):
+                os.chown(path, account.pw_uid, account.pw_gid)
+        self.proc = subprocess.Popen(
+            [self.binary, *as_user, str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"pgbouncer did not start: {self.log()}") from None
+                time.sleep(0.05)
+
+    def log(self) -> str:
+        path = self.workdir / "pgbouncer.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
