@@ -92,7 +92,7 @@ async def dead_letters_replay(settings: Settings, dead_id: str | None, replay_al
             if parsed is None:
                 raise InvalidInput(FieldIssue("--id", "must be a dead letter id (a UUID)"))
             ids = [parsed]
-        redis = await connect_redis(settings.redis_dsn)
+        redis = await connect_redis(settings.redis_dsn, **settings.redis_options)
         failures = 0
         try:
             for dead in ids:

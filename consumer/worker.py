@@ -175,7 +175,7 @@ async def run_consumer(settings: Settings) -> None:
     except BaseException:
         await pool.close()
         raise
-    redis = await connect_redis(settings.redis_dsn)
+    redis = await connect_redis(settings.redis_dsn, **settings.redis_options)
     runner: web.AppRunner | None = None
     try:
         async with dependencies(settings, pool, redis) as deps:

@@ -54,7 +54,7 @@ async def run_tick(settings: Settings, *, dry_run: bool) -> int:
         settings.dsn, statement_cache=settings.statement_cache, max_size=settings.tick_connections + 1
     ) as pool:
         await require_current(pool)
-        redis = None if dry_run else await connect_redis(settings.redis_dsn)
+        redis = None if dry_run else await connect_redis(settings.redis_dsn, **settings.redis_options)
         warning = None
         try:
             result = await tick(pool, redis, settings, dry_run=dry_run)
@@ -95,7 +95,7 @@ async def run_check(settings: Settings) -> int:
     settings.require("database_url", "redis_url")
     async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
-        redis = await connect_redis(settings.redis_dsn)
+        redis = await connect_redis(settings.redis_dsn, **settings.redis_options)
         try:
             as_of = datetime.now(UTC)
             findings = await invariants.check(pool, redis, settings)

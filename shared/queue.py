@@ -71,20 +71,34 @@ class Job:
     defer_until: datetime | None = None
 
 
-def redis_settings(url: str) -> RedisSettings:
+def redis_settings(
+    url: str, *, sentinels: str | None = None, sentinel_master: str | None = None, ca_file: str | None = None
+) -> RedisSettings:
     try:
-        return RedisSettings.from_dsn(url)
+        settings = RedisSettings.from_dsn(url)
     except (ValueError, TypeError) as exc:
         raise QueueError(f"REDIS_URL is not a valid Redis URL: {exc}") from exc
+    if ca_file:
+        settings.ssl_ca_certs = ca_file
+    if sentinels:
+        # arq asks the sentinels for the primary on every new connection, so a failover is followed.
+        settings.host = [(h.strip(), int(p)) for h, _, p in (s.strip().rpartition(":") for s in sentinels.split(","))]
+        settings.sentinel = True
+        settings.sentinel_master = sentinel_master or "mymaster"
+    return settings
 
 
-async def connect(url: str) -> ArqRedis:
-    settings = redis_settings(url)
+async def connect(
+    url: str, *, sentinels: str | None = None, sentinel_master: str | None = None, ca_file: str | None = None
+) -> ArqRedis:
+    settings = redis_settings(url, sentinels=sentinels, sentinel_master=sentinel_master, ca_file=ca_file)
     settings.conn_retries = 2
     try:
         pool: ArqRedis = await create_pool(settings, job_serializer=serializer.dumps, job_deserializer=serializer.loads)
     except (RedisError, OSError) as exc:
-        raise QueueError(f"cannot connect to Redis (REDIS_URL): {exc}") from exc
+        where = "REDIS_SENTINELS" if sentinels else "REDIS_URL"
+        hint = "; check REDIS_CA_FILE" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else ""
+        raise QueueError(f"cannot connect to Redis ({where}): {exc}{hint}") from exc
     return pool
 
 

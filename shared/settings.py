@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # pooled connections off (no named server-side prepared statements).
     direct_database_url: SecretStr | None = None
     redis_url: SecretStr | None = None
+    # Redis through Sentinel: its addresses ("host:port,host:port"); REDIS_URL then gives only the database,
+    # the password and rediss://, and the primary is whichever the sentinels name for REDIS_SENTINEL_MASTER.
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str = "mymaster"
+    # The CA that signed a TLS Redis's certificate (rediss://), when it is not one the system trusts.
+    redis_ca_file: FilePath | None = None
     jwt_secret: SecretStr | None = None
     jwt_audience: str = "authenticated"
     # Asymmetric tokens (RS256, ES256, ...) are checked against the keys published here, e.g.
@@ -184,6 +190,22 @@ class Settings(BaseSettings):
             check_url(text, ("redis", "rediss", "unix"), need_host=not text.startswith("unix:"))
         return value
 
+    @field_validator("redis_ca_file", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        for item in value.split(","):
+            host, _, port = item.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{item.strip()!r} is not host:port; expected host:port,host:port")
+        return value
+
     @field_validator("credentials_keys")
     @classmethod
     def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
@@ -259,6 +281,15 @@ class Settings(BaseSettings):
     def statement_cache(self) -> bool:
         """Whether pooled connections may keep named prepared statements: not behind a transaction pooler."""
         return self.direct_database_url is None
+
+    @property
+    def redis_options(self) -> dict[str, str | None]:
+        """How to reach Redis beyond REDIS_URL: through Sentinel, and with which CA for TLS."""
+        return {
+            "sentinels": self.redis_sentinels,
+            "sentinel_master": self.redis_sentinel_master,
+            "ca_file": str(self.redis_ca_file) if self.redis_ca_file else None,
+        }
 
     @property
     def redis_dsn(self) -> str:
