@@ -30,7 +30,7 @@ from tests.integration.test_export import video
 from tests.support import seed
 from tests.support.harness import Fakes, fakes
 from tests.support.processes import env_for, run_module
-from tests.support.servers import OwnPostgres, OwnRedis, free_port
+from tests.support.servers import OwnPostgres, OwnRedis, SentinelGroup, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -109,11 +109,9 @@ class Stack:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+@contextlib.asynccontextmanager
+async def _stack(tmp_path: Path, own_redis: OwnRedis) -> AsyncIterator[Stack]:
     pg = OwnPostgres(tmp_path)
-    own_redis = OwnRedis(tmp_path)
-    own_redis.start()
     await migrate(pg.url)
     settings = Settings(database_url=pg.url, redis_url=own_redis.url, queue_name="chaos:queue")
     pool = await create_pool(pg.url, max_size=4)
@@ -130,8 +128,18 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     finally:
         with contextlib.suppress(Exception):
             await pool.close()
-        own_redis.kill()
         pg.close()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    own_redis = OwnRedis(tmp_path)
+    own_redis.start()
+    try:
+        async with _stack(tmp_path, own_redis) as s:
+            yield s
+    finally:
+        own_redis.kill()
 
 
 async def due_schedules(pool: Pool, count: int, chats: int, *, email: bool = False) -> dict[str, list[int]]:
@@ -472,3 +480,35 @@ async def test_check_fails_while_a_job_is_held_by_a_dead_consumer_and_passes_aft
     assert counts["duplicates"] == 0
     assert recovered <= lease + float(FAST["SWEEP_INTERVAL_SECONDS"]) + 2, recovered
     print(f"check after a kill before the claim: FAIL {detected:.1f} s after the kill, run sent {recovered:.1f} s after")
+
+
+async def test_redis_primary_killed_mid_run_sentinel_promotes_the_replica(tmp_path: Path) -> None:
+    group = SentinelGroup(tmp_path)
+    await asyncio.to_thread(group.start)
+    try:
+        async with _stack(tmp_path, group.primary) as s:
+            via = {"REDIS_SENTINELS": group.sentinels, "REDIS_SENTINEL_MASTER": group.MASTER}
+            s.fx.telegram.upload_delay = 0.15
+            plan = await due_schedules(s.pool, 12, 2)
+            await s.start("consumer", WORKER_MAX_JOBS="4", **via)
+            await s.start("producer", **via)
+            await wait_for(lambda: _delivered(s, 4), 60)
+            group.primary.kill()
+            killed_at = time.monotonic()
+
+            async def promoted() -> bool:
+                return await asyncio.to_thread(group.master_port) == group.replica_port
+
+            await wait_for(promoted, 30, interval=0.1)
+            promoted_after = time.monotonic() - killed_at
+            await wait_for(lambda: all_final(s.pool, 12), 90, interval=0.2)
+            recovered = time.monotonic() - killed_at
+            counts = await verdict(s, plan, await s.stop_all())
+            statuses = {r["status"] for r in await s.pool.fetch("SELECT status FROM shared_report_runs")}
+            assert statuses == {"sent"}, statuses
+    finally:
+        await asyncio.to_thread(group.stop)
+    print(
+        f"redis primary killed: {counts}, replica promoted {promoted_after:.1f} s and every run sent "
+        f"{recovered:.1f} s after the kill"
+    )

@@ -298,11 +298,89 @@ class TlsRedis(OwnRedis):
                 time.sleep(0.02)
 
 
+
+class SentinelGroup:
+    """A primary, one replica and three sentinels (quorum 2, a primary is down after 1 s), all redis-server
+    processes on free ports in `workdir`, keeping nothing on disk."""
+
+    MASTER = "mymaster"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.primary = OwnRedis(workdir)
+        self.replica_port = free_port()
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def sentinels(self) -> str:
+        return ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports)
+
+    def _spawn(self, *args: str) -> None:
+        self.procs.append(
+            subprocess.Popen(
+                [_redis_binary(), *args], cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        )
+
+    def master_port(self) -> int | None:
+        for port in self.sentinel_ports:
+            try:
+                with redis.Redis(port=port, socket_timeout=0.5) as client:
+                    answer = client.execute_command("SENTINEL", "get-master-addr-by-name", self.MASTER)
+                    return int(answer[1])
+            except (redis.RedisError, TypeError, IndexError):
+                continue
+        return None
+
+    def start(self) -> None:
+        self.primary.start()
+        self._spawn(
+            *("--port", str(self.replica_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+            *("--replicaof", "127.0.0.1", str(self.primary.port)),
+        )
+        for port in self.sentinel_ports:
+            conf = self.workdir / f"sentinel-{port}.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\n"
+                f"sentinel monitor {self.MASTER} 127.0.0.1 {self.primary.port} 2\n"
+                f"sentinel down-after-milliseconds {self.MASTER} 1000\n"
+                f"sentinel failover-timeout {self.MASTER} 5000\n"
+            )
+            self._spawn(str(conf), "--sentinel")
+        # Ready once every sentinel knows the replica and the two other sentinels (they meet through hellos).
+        deadline = time.monotonic() + 30
+        while not self._ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sentinels did not discover each other and the replica in 30 s")
+            time.sleep(0.2)
+
+    def _ready(self) -> bool:
+        try:
+            for port in self.sentinel_ports:
+                with redis.Redis(port=port, socket_timeout=0.5) as client:
+                    replicas = client.execute_command("SENTINEL", "replicas", self.MASTER)
+                    others = client.execute_command("SENTINEL", "sentinels", self.MASTER)
+                    if len(replicas) < 1 or len(others) < 2:
+                        return False
+            with redis.Redis(port=self.replica_port, socket_timeout=0.5) as client:
+                return client.info("replication").get("master_link_status") == "up"
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        self.primary.kill()
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
 __all__ = [
     "HungServer",
     "OwnPgBouncer",
     "OwnPostgres",
     "OwnRedis",
+    "SentinelGroup",
     "TlsRedis",
     "free_port",
     "make_certificate",
