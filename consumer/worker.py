@@ -89,6 +89,8 @@ class ReportWorker(Worker):
         marker, held = in_progress_key_prefix + job_id, HELD_KEY_PREFIX + job_id
         ms = int(self.in_progress_timeout_s * 1000)
         while True:
+            # Sleep first: most jobs end within a second, and `check` leaves out markers younger than that.
+            await asyncio.sleep(min(HELD_RENEW_SECONDS, self.in_progress_timeout_s / 3))
             try:
                 async with self.pool.pipeline(transaction=False) as pipe:
                     pipe.pexpire(marker, ms)
@@ -96,7 +98,6 @@ class ReportWorker(Worker):
                     await pipe.execute()
             except REDIS_ERRORS as exc:
                 log.warning("could not renew the in-progress marker of job %s (%s)", job_id, type(exc).__name__)
-            await asyncio.sleep(min(HELD_RENEW_SECONDS, self.in_progress_timeout_s / 3))
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         # arq gives up on an entry without calling us when its data is gone or its tries ran out: record it.

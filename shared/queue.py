@@ -157,7 +157,7 @@ async def lost_jobs(redis: ArqRedis, job_ids: Sequence[str]) -> list[str]:
 
 async def held_by_no_worker(redis: ArqRedis, job_ids: Sequence[str], marker_ms: int) -> list[str]:
     """Job ids marked in progress whose worker is gone: no live worker renews the holder key. A marker set in
-    the last second is left out (arq sets it just before the worker's first renewal)."""
+    the last two seconds is left out (arq sets it, and the worker first renews it a second later)."""
     if not job_ids:
         return []
     try:
@@ -171,7 +171,7 @@ async def held_by_no_worker(redis: ArqRedis, job_ids: Sequence[str], marker_ms: 
     stuck = []
     for job_id, ttl, held in zip(job_ids, answers[::2], answers[1::2], strict=True):
         # PTTL: -2 no marker; -1 a marker without expiry (never ours); else ms left.
-        if ttl == -1 or (ttl >= 0 and not held and ttl < marker_ms - 1000):
+        if ttl == -1 or (ttl >= 0 and not held and ttl < marker_ms - 2000):
             stuck.append(job_id)
     return stuck
 
