@@ -97,6 +97,7 @@ class Scheduler:
         # so the other checks run without reading the queue a second time.
         await invariants.check(self.pool, None, self.settings)
         metrics.INVARIANTS.labels("queued_without_job").set(swept.lost)
+        metrics.INVARIANTS.labels("queued_in_progress_no_worker").set(swept.held_by_no_worker)
         metrics.SWEEP_LAST.set(time.time())
         self._next_sweep = time.monotonic() + self.settings.sweep_interval_seconds
 

@@ -289,7 +289,7 @@ async def test_consumer_sigkill_resumes_within_lease_and_sweep(stack: Stack) -> 
     first.kill()
     await first.wait()
     killed_at = time.monotonic()
-    # arq's own in-progress marker would keep the job for JOB_TIMEOUT_SECONDS + 10 (70 s here): the sweep must win.
+    # The dead worker's in-progress marker lapses one lease after its last renewal, as the lease does.
     await s.start("consumer2", DELIVERY_CONCURRENCY="1", LEASE_SECONDS=str(lease))
 
     async def resumed() -> bool:

@@ -74,3 +74,20 @@ async def test_the_sweep_marks_enqueued_a_run_whose_job_it_finds(
     swept = await sweep(pool, redis, settings, grace_seconds=0)
     assert swept.requeued == 0
     assert await pool.fetchval("SELECT enqueued_at IS NOT NULL FROM shared_report_runs WHERE id = $1", run_id)
+
+
+async def test_a_marker_nobody_renews_is_counted_by_check_and_the_sweep(
+    pool: Pool, redis: ArqRedis, settings: Settings
+) -> None:
+    s = settings.model_copy(update={"lease_seconds": 10})
+    await make(pool)
+    await fire(pool, redis, s)
+    job_id = await pool.fetchval("SELECT job_id FROM shared_report_runs")
+    # What a worker that died before its claim leaves: arq's marker, 5 s into its lease, and no holder key.
+    await redis.set(f"arq:in-progress:{job_id}", b"1", px=5000)
+    assert _count(await invariants.check(pool, redis, s), "queued_in_progress_no_worker") == 1
+    assert (await sweep(pool, redis, s, grace_seconds=0)).held_by_no_worker == 1
+    # A live worker renews its holder key beside the marker: nothing to report.
+    await redis.set(f"arq:held:{job_id}", b"1", px=3000)
+    assert _count(await invariants.check(pool, redis, s), "queued_in_progress_no_worker") == 0
+    assert (await sweep(pool, redis, s, grace_seconds=0)).held_by_no_worker == 0
