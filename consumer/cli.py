@@ -45,7 +45,7 @@ async def export(
         fire_at = datetime.now(UTC)
     tz = timezone or "UTC"
     zone(tz)
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
         row = await pool.fetchrow(
             "SELECT id, organization_id, filters, revoked_at FROM shared_links WHERE slug = $1 OR id = $2",
@@ -74,7 +74,7 @@ async def export(
 
 
 async def dead_letters_list(settings: Settings) -> int:
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
         rows = await pool.fetch(
             "SELECT id, run_id, job_id, error, attempts, failed_at, replayed_at, replay_count "
@@ -92,7 +92,7 @@ async def dead_letters_list(settings: Settings) -> int:
 
 
 async def dead_letters_replay(settings: Settings, dead_id: str | None, replay_all: bool) -> int:
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
         if replay_all:
             ids = [
@@ -106,7 +106,7 @@ async def dead_letters_replay(settings: Settings, dead_id: str | None, replay_al
             if parsed is None:
                 raise InvalidInput(FieldIssue("--id", "must be a dead letter id (a UUID)"))
             ids = [parsed]
-        redis = await connect_redis(settings.redis_dsn)
+        redis = await connect_redis(settings.redis_dsn, **settings.redis_options)
         failures = 0
         try:
             for dead in ids:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import shutil
 import tempfile
@@ -59,6 +60,7 @@ class TransientFailure(Exception):
         self.retry_after = retry_after
 
 
+SPOOL_FULL = "the server ran out of disk space while preparing the report"
 # Failures expected from the outside world; anything else is logged with its traceback (a bug), then retried too.
 RETRYABLE: tuple[type[BaseException], ...] = (TransientFailure, TimeoutError, QueueError, *DB_ERRORS)
 
@@ -262,11 +264,18 @@ async def _claimed(deps: Deps, message: ReportMessage, claim: Claim) -> dict[str
             filters = parse_filters(schedule["filters"])
         except InvalidFilters as exc:
             raise Permanent(str(exc)) from exc
-        workdir = Path(tempfile.mkdtemp(prefix="report-", dir=deps.spool))
         try:
-            return await _export_and_deliver(deps, message, claim, schedule, filters, workdir)
-        finally:
-            await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, workdir, True)
+            workdir = Path(tempfile.mkdtemp(prefix="report-", dir=deps.spool))
+            try:
+                return await _export_and_deliver(deps, message, claim, schedule, filters, workdir)
+            finally:
+                await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, workdir, True)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # The operator needs the folder and its setting; the customer needs to know it was not their report.
+            log.error("run %s: the spool folder %s (SPOOL_DIR) is full: %s", message.run_id, deps.spool, exc)
+            raise TransientFailure(SPOOL_FULL) from exc
     except Permanent as exc:
         await _finish(deps, message, claim, "failed", error=str(exc))
         return {"status": "failed", "error": str(exc)}

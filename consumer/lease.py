@@ -21,6 +21,25 @@ class LeaseLost(Exception):
     """Another worker may now hold the run; this one must stop before it sends anything more."""
 
 
+def _loop_time(monotonic_deadline: float) -> float:
+    """A time.monotonic() deadline on the event loop's clock (the one asyncio.timeout_at reads)."""
+    return asyncio.get_running_loop().time() + (monotonic_deadline - time.monotonic())
+
+
+async def _renew_once(pool: Pool, run_id: UUID, token: UUID, seconds: float) -> tuple[bool, float]:
+    """Wait a third of the lease, then renew it, trying again each third while the database fails; returns
+    whether the lease is still ours and when the successful attempt started."""
+    while True:
+        await asyncio.sleep(seconds / 3)
+        started = time.monotonic()
+        try:
+            renewed = await pool.fetchval(queries.RENEW_LEASE, run_id, token, seconds)
+        except DB_ERRORS as exc:
+            log.warning("could not renew the lease of run %s: %s", run_id, type(exc).__name__)
+            continue
+        return bool(renewed), started
+
+
 @contextlib.asynccontextmanager
 async def held(pool: Pool, run_id: UUID, token: UUID, seconds: float) -> AsyncIterator[None]:
     task = asyncio.current_task()
@@ -28,24 +47,21 @@ async def held(pool: Pool, run_id: UUID, token: UUID, seconds: float) -> AsyncIt
     lost: list[str] = []
 
     async def renew() -> None:
+        # Measured from the start of the last renewal that succeeded: the lease runs from the database's clock
+        # then, so giving up at this point leaves the other 20 % of it before the sweep may hand the run on.
         last_ok = time.monotonic()
         while True:
-            await asyncio.sleep(seconds / 3)
             try:
-                renewed = await asyncio.wait_for(
-                    pool.fetchval(queries.RENEW_LEASE, run_id, token, seconds), seconds / 3
-                )
-            except DB_ERRORS as exc:
-                renewed = None
-                log.warning("could not renew the lease of run %s: %s", run_id, type(exc).__name__)
-                if time.monotonic() - last_ok < seconds * _GIVE_UP_SHARE:
-                    continue
+                async with asyncio.timeout_at(_loop_time(last_ok + seconds * _GIVE_UP_SHARE)):
+                    renewed, started = await _renew_once(pool, run_id, token, seconds)
+            except TimeoutError:
                 lost.append(f"lease not renewed for {time.monotonic() - last_ok:.0f} s (database unreachable)")
+                task.cancel()
+                return
             if renewed:
-                last_ok = time.monotonic()
+                last_ok = started
                 continue
-            if not lost:
-                lost.append("the lease was taken back (it had expired)")
+            lost.append("the lease was taken back (it had expired)")
             task.cancel()
             return
 

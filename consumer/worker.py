@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
@@ -25,10 +25,11 @@ from consumer.destinations import Destinations
 from consumer.job import Deps, shared_report
 from consumer.ratelimit import RateLimiter
 from shared import deadletters, logs, serializer
-from shared.db import DB_ERRORS, Pool, create_pool
+from shared.db import DB_ERRORS, Pool, commit_durability_warning, create_pool
 from shared.listen import bind
 from shared.message import FUNCTION_NAME
 from shared.migrate import require_current
+from shared.queue import HELD_KEY_PREFIX, HELD_RENEW_SECONDS, HELD_TTL_MS
 from shared.queue import connect as connect_redis
 from shared.redact import redact
 from shared.settings import Settings
@@ -68,12 +69,37 @@ class ReportWorker(Worker):
     async def run_job(self, job_id: str, score: int) -> None:
         # Runs in the job's own task: arq's lines about the job and ours carry the run's ids as fields.
         logs.about(job_id=job_id)
-        with contextlib.suppress(*REDIS_ERRORS):
-            data = await self.pool.get(job_key_prefix + job_id)
-            args = poison.load_job(data).get("a") if data else None
-            message = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
-            logs.about(**{k: message[k] for k in ("run_id", "schedule_id", "organization_id") if k in message})
-        await super().run_job(job_id, score)
+        holding = asyncio.create_task(self._hold(job_id))
+        try:
+            with contextlib.suppress(*REDIS_ERRORS):
+                data = await self.pool.get(job_key_prefix + job_id)
+                args = poison.load_job(data).get("a") if data else None
+                message = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
+                logs.about(**{k: message[k] for k in ("run_id", "schedule_id", "organization_id") if k in message})
+            await super().run_job(job_id, score)
+        finally:
+            holding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holding
+
+    async def _hold(self, job_id: str) -> None:
+        """Keep arq's in-progress marker of a job alive while this worker runs it. The marker is set for one
+        lease (`in_progress_timeout_s`), not arq's job timeout, so the job of a worker that dies at any point,
+        even before it claimed its run, is free to any other worker within LEASE_SECONDS. PEXPIRE only touches a
+        marker that still exists: once arq has deleted it (the job finished or was deferred) it stays deleted.
+        A short-lived holder key says a live worker runs the job, so `check` can tell a marker nobody renews."""
+        marker, held = in_progress_key_prefix + job_id, HELD_KEY_PREFIX + job_id
+        ms = int(self.in_progress_timeout_s * 1000)
+        while True:
+            # Sleep first: most jobs end within a second, and `check` leaves out markers younger than that.
+            await asyncio.sleep(min(HELD_RENEW_SECONDS, self.in_progress_timeout_s / 3))
+            try:
+                async with self.pool.pipeline(transaction=False) as pipe:
+                    pipe.pexpire(marker, ms)
+                    pipe.set(held, b"1", px=HELD_TTL_MS)
+                    await pipe.execute()
+            except REDIS_ERRORS as exc:
+                log.warning("could not renew the in-progress marker of job %s (%s)", job_id, type(exc).__name__)
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         # arq gives up on an entry without calling us when its data is gone or its tries ran out: record it.
@@ -115,7 +141,7 @@ async def dependencies(settings: Settings, pool: Pool, redis: ArqRedis) -> Async
 def build_worker(
     settings: Settings, redis: ArqRedis, deps: Deps, *, handle_signals: bool = True, burst: bool = False
 ) -> ReportWorker:
-    return ReportWorker(
+    worker = ReportWorker(
         functions=[func(shared_report, name=FUNCTION_NAME), func(poison.poison, name=poison.POISON_FUNCTION)],
         redis_pool=redis,
         queue_name=settings.queue_name,
@@ -132,6 +158,10 @@ def build_worker(
         job_serializer=serializer.dumps,
         job_deserializer=poison.load_job,
     )
+    # arq keeps the marker for the job timeout (15 minutes by default), which would keep a dead worker's job
+    # from every other worker that long; ReportWorker._hold renews it for as long as the job really runs.
+    worker.in_progress_timeout_s = settings.lease_seconds
+    return worker
 
 
 async def run_consumer(settings: Settings) -> None:
@@ -145,13 +175,18 @@ async def run_consumer(settings: Settings) -> None:
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
     # A job may hold two connections while it exports: the file, and its summary beside it in the same snapshot.
-    pool = await create_pool(settings.dsn, max_size=2 * settings.worker_max_jobs + 4)
+    pool = await create_pool(
+        settings.dsn, statement_cache=settings.statement_cache, max_size=2 * settings.worker_max_jobs + 4
+    )
     try:
         await require_current(pool)
+        warning = await commit_durability_warning(pool)
+        if warning:
+            log.warning(warning)
     except BaseException:
         await pool.close()
         raise
-    redis = await connect_redis(settings.redis_dsn)
+    redis = await connect_redis(settings.redis_dsn, **settings.redis_options)
     runner: web.AppRunner | None = None
     try:
         async with dependencies(settings, pool, redis) as deps:

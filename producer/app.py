@@ -30,9 +30,9 @@ __all__ = ["POOL", "REDIS", "SCHEDULER", "SETTINGS", "create_app"]
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    app[POOL] = await create_pool(settings.dsn)
+    app[POOL] = await create_pool(settings.dsn, statement_cache=settings.statement_cache)
     try:
-        app[REDIS] = await connect_redis(settings.redis_dsn)
+        app[REDIS] = await connect_redis(settings.redis_dsn, **settings.redis_options)
     except BaseException:
         await app[POOL].close()
         raise

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from uuid import UUID
 
 from arq.connections import ArqRedis
 
 from producer import metrics, queries
 from shared.db import Pool
-from shared.queue import has_consumer, lost_jobs, queue_depth
+from shared.queue import HELD_TTL_MS, has_consumer, held_by_no_worker, lost_jobs, queue_depth
 from shared.settings import Settings
 
 _EXAMPLES = 5
+# The tick commits its runs, then enqueues their jobs: a run younger than this may not be on the queue yet.
+_ENQUEUE_MOMENT_SECONDS = 5.0
 
 
 @dataclass
@@ -71,15 +74,31 @@ async def check(pool: Pool, redis: ArqRedis | None, settings: Settings) -> list[
         )
     )
     if redis is not None:
-        rows = await pool.fetch(queries.QUEUED_JOBS, settings.sweep_grace_seconds + settings.sweep_interval_seconds)
-        missing = set(await lost_jobs(redis, [r["job_id"] for r in rows]))
+        # No grace: a run whose job vanished (a Redis restart, a flush) counts at once.
+        rows = await pool.fetch(queries.QUEUED_JOBS, _ENQUEUE_MOMENT_SECONDS)
+        job_ids = [r["job_id"] for r in rows]
+        missing = set(await lost_jobs(redis, job_ids))
         ids = [r["id"] for r in rows if r["job_id"] in missing]
         findings.append(
             Finding(
                 "queued_without_job",
                 len(ids),
-                "queued runs with no job on the queue (checked on QUEUE_NAME's Redis)",
+                "queued runs whose job is not in Redis now (on QUEUE_NAME's Redis; a run never enqueued counts "
+                f"{_ENQUEUE_MOMENT_SECONDS:.0f} s after it was recorded)",
                 "the producer's sweep re-enqueues them; if the count stays, check that the sweep runs",
+                ids[:_EXAMPLES],
+            )
+        )
+        stuck = set(await held_by_no_worker(redis, job_ids, int(settings.lease_seconds * 1000)))
+        ids = [r["id"] for r in rows if r["job_id"] in stuck]
+        findings.append(
+            Finding(
+                "queued_in_progress_no_worker",
+                len(ids),
+                "queued runs whose job a worker took and no live worker holds now (its holder key lapsed "
+                f"{HELD_TTL_MS / 1000:.0f} s after the worker's last sign of life)",
+                f"another consumer takes the job once its in-progress marker lapses (LEASE_SECONDS, "
+                f"{settings.lease_seconds:.0f} s); if the count stays, check that a consumer runs",
                 ids[:_EXAMPLES],
             )
         )
@@ -110,8 +129,8 @@ async def check(pool: Pool, redis: ArqRedis | None, settings: Settings) -> list[
     return findings
 
 
-def report(findings: list[Finding]) -> str:
-    lines = []
+def report(findings: list[Finding], as_of: datetime | None = None) -> str:
+    lines = [f"checked at {as_of.astimezone(UTC).isoformat(timespec='seconds')}"] if as_of is not None else []
     for f in findings:
         mark = "ok  " if f.count == 0 else "FAIL"
         lines.append(f"{mark} {f.check}: {f.count} {f.what}")

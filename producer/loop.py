@@ -49,7 +49,8 @@ class Scheduler:
         if self._listener is not None and not self._listener.is_closed():
             return
         try:
-            self._listener = await connect(self.settings.dsn)
+            # LISTEN needs a session of its own: behind a transaction pooler, the direct URL.
+            self._listener = await connect(self.settings.direct_dsn)
             await self._listener.add_listener(CHANNEL, self._on_notify)
         except RECOVERABLE as exc:
             self._listener = None
@@ -96,6 +97,7 @@ class Scheduler:
         # so the other checks run without reading the queue a second time.
         await invariants.check(self.pool, None, self.settings)
         metrics.INVARIANTS.labels("queued_without_job").set(swept.lost)
+        metrics.INVARIANTS.labels("queued_in_progress_no_worker").set(swept.held_by_no_worker)
         metrics.SWEEP_LAST.set(time.time())
         self._next_sweep = time.monotonic() + self.settings.sweep_interval_seconds
 

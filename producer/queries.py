@@ -70,11 +70,12 @@ WHERE id = ANY($1::uuid[]) AND enqueued_at IS NULL
 """
 
 # One page of queued runs after the (created_at, id) cursor: every pass reaches every run, whatever the count.
+# A run known to have been enqueued is looked at without the grace (its job cannot still be on its way).
 SWEEP_QUEUED = """
-SELECT id, created_at, job_id, message, defer_until
+SELECT id, created_at, job_id, message, defer_until, enqueued_at IS NOT NULL AS enqueued
 FROM shared_report_runs
 WHERE status = 'queued' AND job_id IS NOT NULL AND message IS NOT NULL
-  AND created_at <= now() - make_interval(secs => $1)
+  AND (enqueued_at IS NOT NULL OR created_at <= now() - make_interval(secs => $1))
   AND (created_at, id) > ($2::timestamptz, $3::uuid)
 ORDER BY created_at, id
 LIMIT $4
@@ -136,9 +137,12 @@ SELECT extract(epoch FROM min(next_run_at) - now())::float8
 FROM shared_report_schedules WHERE enabled AND deleted_at IS NULL
 """
 
+# Queued runs whose job should be in Redis now: every one put on the queue, and one recorded but never enqueued
+# once the tick's commit-to-enqueue moment ($1 seconds) has passed.
 QUEUED_JOBS = """
-SELECT id, job_id FROM shared_report_runs
-WHERE status = 'queued' AND job_id IS NOT NULL AND created_at < now() - make_interval(secs => $1)
+SELECT id, job_id, enqueued_at IS NOT NULL AS enqueued FROM shared_report_runs
+WHERE status = 'queued' AND job_id IS NOT NULL
+  AND (enqueued_at IS NOT NULL OR created_at < now() - make_interval(secs => $1))
 """
 
 # Every stored channel credential, and how to write it back (row key, new token).

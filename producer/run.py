@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import UTC, datetime
 
 from producer.scheduler import tick
-from shared.db import pool_context
+from shared.db import commit_durability_warning, pool_context
 from shared.listen import bind
 from shared.message import format_instant
 from shared.migrate import migrate, require_current
@@ -27,8 +28,11 @@ async def run_producer(settings: Settings) -> None:
     settings.require_producer()
     sock = bind(settings.producer_host, settings.producer_port, setting="PRODUCER_PORT")
     try:
-        async with pool_context(settings.dsn, max_size=1) as pool:
+        async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=1) as pool:
             await require_current(pool)
+            warning = await commit_durability_warning(pool)
+            if warning:
+                log.warning(warning)
     except BaseException:
         sock.close()
         raise
@@ -55,9 +59,11 @@ async def run_producer(settings: Settings) -> None:
 async def run_tick(settings: Settings, *, dry_run: bool) -> int:
     settings.require("database_url", *(() if dry_run else ("redis_url",)))
     # One connection per claiming lane, and one for marking enqueued runs while they claim.
-    async with pool_context(settings.dsn, max_size=settings.tick_connections + 1) as pool:
+    async with pool_context(
+        settings.dsn, statement_cache=settings.statement_cache, max_size=settings.tick_connections + 1
+    ) as pool:
         await require_current(pool)
-        redis = None if dry_run else await connect_redis(settings.redis_dsn)
+        redis = None if dry_run else await connect_redis(settings.redis_dsn, **settings.redis_options)
         warning = None
         try:
             result = await tick(pool, redis, settings, dry_run=dry_run)
@@ -86,7 +92,7 @@ async def run_tick(settings: Settings, *, dry_run: bool) -> int:
 
 
 async def run_migrate(settings: Settings) -> int:
-    applied = await migrate(settings.dsn)
+    applied = await migrate(settings.direct_dsn)
     print(f"applied migrations: {applied}" if applied else "schema is up to date")
     return 0
 
@@ -96,14 +102,15 @@ async def run_check(settings: Settings) -> int:
     from producer import invariants
 
     settings.require("database_url", "redis_url")
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
-        redis = await connect_redis(settings.redis_dsn)
+        redis = await connect_redis(settings.redis_dsn, **settings.redis_options)
         try:
+            as_of = datetime.now(UTC)
             findings = await invariants.check(pool, redis, settings)
         finally:
             await redis.aclose()
-    print(invariants.report(findings))
+    print(invariants.report(findings, as_of))
     return 1 if any(f.count for f in findings) else 0
 
 
@@ -116,7 +123,7 @@ async def run_rotate_credentials(settings: Settings) -> int:
 
     vault = settings.vault()
     rotated = unreadable = 0
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
         for select, update in queries.ROTATE_CREDENTIALS:
             async with pool.acquire() as conn, conn.transaction():
@@ -135,7 +142,7 @@ async def run_rotate_credentials(settings: Settings) -> int:
 async def run_prune(settings: Settings) -> int:
     from producer import retention
 
-    async with pool_context(settings.dsn, max_size=2) as pool:
+    async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
         result = await retention.prune(pool, settings)
     print(

@@ -22,7 +22,7 @@ from shared.cron import deterministic_offset_ms
 from shared.db import Connection, Pool, Record
 from shared.errors import InvalidInput
 from shared.message import cron_message, job_id_for, recipients_json
-from shared.queue import Job, enqueue_many, lost_jobs, requeue_many
+from shared.queue import Job, enqueue_many, held_by_no_worker, lost_jobs, requeue_many
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -252,6 +252,8 @@ class SweepResult:
     requeued: int = 0
     taken_back: int = 0
     lost: int = 0
+    # Queued runs whose job a worker took and no live worker holds (its marker lapses within LEASE_SECONDS).
+    held_by_no_worker: int = 0
 
 
 _NO_ID = UUID(int=0)
@@ -284,10 +286,15 @@ async def sweep(pool: Pool, redis: ArqRedis, settings: Settings, *, grace_second
         cursor = (rows[-1]["created_at"], rows[-1]["id"])
         lost = set(await lost_jobs(redis, [r["job_id"] for r in rows]))
         todo = [r for r in rows if r["job_id"] in lost]
+        present = [r["job_id"] for r in rows if r["job_id"] not in lost]
+        result.held_by_no_worker += len(await held_by_no_worker(redis, present, int(settings.lease_seconds * 1000)))
+        # A job present for a run never marked enqueued (its producer died between the enqueue and the mark).
+        found = [r["id"] for r in rows if not r["enqueued"] and r["job_id"] not in lost]
         if todo:
             result.lost += len(todo)
             result.requeued += len(await requeue_many(redis, settings.queue_name, _jobs(todo), takeover=False))
-            await pool.execute(queries.MARK_ENQUEUED, [r["id"] for r in todo])
+        if todo or found:
+            await pool.execute(queries.MARK_ENQUEUED, [r["id"] for r in todo] + found)
         if len(rows) < batch:
             break
     metrics.ENQUEUED.labels("sweep").inc(result.requeued)

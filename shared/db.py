@@ -52,12 +52,34 @@ async def _no_session_state(conn: Connection) -> None:
     transaction left open."""
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+# The intent written before each send (docs/delivery.md) must survive a server crash once acknowledged.
+_SYNCHRONOUS_COMMIT = "SELECT current_setting('synchronous_commit')"
+
+
+async def commit_durability_warning(pool: Pool) -> str | None:
+    """A warning when this database acknowledges commits before they are durable (synchronous_commit = off):
+    a crash of the server could then lose an intent row the worker relied on, and a report sent again would go
+    uncounted. None when commits are durable."""
+    value = str(await pool.fetchval(_SYNCHRONOUS_COMMIT))
+    if value != "off":
+        return None
+    return (
+        "synchronous_commit is off for this database: a PostgreSQL crash can lose commits it already "
+        "acknowledged, such as the intent written before each send, and a report sent again would not be "
+        "counted as unconfirmed; set synchronous_commit = on for this database or role (see docs/delivery.md)"
+    )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, statement_cache: bool = True) -> Pool:
+    """`statement_cache` False: no named prepared statements, which a transaction-mode pooler (PgBouncer,
+    Supabase's pooler) may route to a server connection that never saw them; asyncpg's unnamed statements keep
+    Parse and Bind in one exchange, so they stay on one server connection."""
     try:
         pool = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
             max_size=max_size,
+            statement_cache_size=100 if statement_cache else 0,
             init=_init_connection,
             reset=_no_session_state,
             command_timeout=60,

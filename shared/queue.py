@@ -18,6 +18,11 @@ from shared.errors import QueueError
 from shared.message import FUNCTION_NAME
 
 DEFAULT_EXPIRES_MS = 86_400_000
+# A worker running a job keeps this key alive (every HELD_RENEW_SECONDS, for HELD_TTL_MS) beside arq's in-progress
+# marker: a marker without it belongs to a worker that is gone.
+HELD_KEY_PREFIX = "arq:held:"
+HELD_RENEW_SECONDS = 1.0
+HELD_TTL_MS = 3000
 
 # Enqueue many jobs in one round trip. A job whose id is queued, running or finished is left alone,
 # which is what makes a repeated enqueue of the same fire a no-op.
@@ -66,20 +71,34 @@ class Job:
     defer_until: datetime | None = None
 
 
-def redis_settings(url: str) -> RedisSettings:
+def redis_settings(
+    url: str, *, sentinels: str | None = None, sentinel_master: str | None = None, ca_file: str | None = None
+) -> RedisSettings:
     try:
-        return RedisSettings.from_dsn(url)
+        settings = RedisSettings.from_dsn(url)
     except (ValueError, TypeError) as exc:
         raise QueueError(f"REDIS_URL is not a valid Redis URL: {exc}") from exc
+    if ca_file:
+        settings.ssl_ca_certs = ca_file
+    if sentinels:
+        # arq asks the sentinels for the primary on every new connection, so a failover is followed.
+        settings.host = [(h.strip(), int(p)) for h, _, p in (s.strip().rpartition(":") for s in sentinels.split(","))]
+        settings.sentinel = True
+        settings.sentinel_master = sentinel_master or "mymaster"
+    return settings
 
 
-async def connect(url: str) -> ArqRedis:
-    settings = redis_settings(url)
+async def connect(
+    url: str, *, sentinels: str | None = None, sentinel_master: str | None = None, ca_file: str | None = None
+) -> ArqRedis:
+    settings = redis_settings(url, sentinels=sentinels, sentinel_master=sentinel_master, ca_file=ca_file)
     settings.conn_retries = 2
     try:
         pool: ArqRedis = await create_pool(settings, job_serializer=serializer.dumps, job_deserializer=serializer.loads)
     except (RedisError, OSError) as exc:
-        raise QueueError(f"cannot connect to Redis (REDIS_URL): {exc}") from exc
+        where = "REDIS_SENTINELS" if sentinels else "REDIS_URL"
+        hint = "; check REDIS_CA_FILE" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else ""
+        raise QueueError(f"cannot connect to Redis ({where}): {exc}{hint}") from exc
     return pool
 
 
@@ -134,6 +153,27 @@ async def lost_jobs(redis: ArqRedis, job_ids: Sequence[str]) -> list[str]:
     except (RedisError, OSError) as exc:
         raise QueueError(f"cannot read job state: {exc}") from exc
     return [job_id for job_id, count in zip(job_ids, counts, strict=True) if count == 0]
+
+
+async def held_by_no_worker(redis: ArqRedis, job_ids: Sequence[str], marker_ms: int) -> list[str]:
+    """Job ids marked in progress whose worker is gone: no live worker renews the holder key. A marker set in
+    the last two seconds is left out (arq sets it, and the worker first renews it a second later)."""
+    if not job_ids:
+        return []
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.pttl(in_progress_key_prefix + job_id)
+                pipe.exists(HELD_KEY_PREFIX + job_id)
+            answers = await pipe.execute()
+    except (RedisError, OSError) as exc:
+        raise QueueError(f"cannot read job state: {exc}") from exc
+    stuck = []
+    for job_id, ttl, held in zip(job_ids, answers[::2], answers[1::2], strict=True):
+        # PTTL: -2 no marker; -1 a marker without expiry (never ours); else ms left.
+        if ttl == -1 or (ttl >= 0 and not held and ttl < marker_ms - 2000):
+            stuck.append(job_id)
+    return stuck
 
 
 async def queue_depth(redis: ArqRedis, queue_name: str) -> int:

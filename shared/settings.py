@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import ConfigError
@@ -53,7 +53,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     database_url: SecretStr | None = None
+    # A direct (session) connection to the same database, for what a transaction-mode pooler in DATABASE_URL
+    # cannot carry: LISTEN, the migrations' advisory lock. Setting it also turns the statement cache of the
+    # pooled connections off (no named server-side prepared statements).
+    direct_database_url: SecretStr | None = None
     redis_url: SecretStr | None = None
+    # Redis through Sentinel: its addresses ("host:port,host:port"); REDIS_URL then gives only the database,
+    # the password and rediss://, and the primary is whichever the sentinels name for REDIS_SENTINEL_MASTER.
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str = "mymaster"
+    # The CA that signed a TLS Redis's certificate (rediss://), when it is not one the system trusts.
+    redis_ca_file: FilePath | None = None
     jwt_secret: SecretStr | None = None
     jwt_audience: str = "authenticated"
     # Asymmetric tokens (RS256, ES256, ...) are checked against the keys published here, e.g.
@@ -193,7 +203,7 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         return check_url(value.rstrip("/"), ("https", "http"))
 
-    @field_validator("database_url")
+    @field_validator("database_url", "direct_database_url")
     @classmethod
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -207,6 +217,22 @@ class Settings(BaseSettings):
         if value is not None:
             text = value.get_secret_value()
             check_url(text, ("redis", "rediss", "unix"), need_host=not text.startswith("unix:"))
+        return value
+
+    @field_validator("redis_ca_file", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        for item in value.split(","):
+            host, _, port = item.strip().rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{item.strip()!r} is not host:port; expected host:port,host:port")
         return value
 
     @field_validator("credentials_keys")
@@ -232,6 +258,7 @@ class Settings(BaseSettings):
             secrets_of(
                 [
                     self.database_url,
+                    self.direct_database_url,
                     self.redis_url,
                     self.jwt_secret,
                     self.loops_api_key,
@@ -271,6 +298,27 @@ class Settings(BaseSettings):
         self.require("database_url")
         assert self.database_url is not None
         return self.database_url.get_secret_value()
+
+    @property
+    def direct_dsn(self) -> str:
+        """Where session state is needed (LISTEN, advisory locks): DIRECT_DATABASE_URL, else DATABASE_URL."""
+        if self.direct_database_url is not None:
+            return self.direct_database_url.get_secret_value()
+        return self.dsn
+
+    @property
+    def statement_cache(self) -> bool:
+        """Whether pooled connections may keep named prepared statements: not behind a transaction pooler."""
+        return self.direct_database_url is None
+
+    @property
+    def redis_options(self) -> dict[str, str | None]:
+        """How to reach Redis beyond REDIS_URL: through Sentinel, and with which CA for TLS."""
+        return {
+            "sentinels": self.redis_sentinels,
+            "sentinel_master": self.redis_sentinel_master,
+            "ca_file": str(self.redis_ca_file) if self.redis_ca_file else None,
+        }
 
     @property
     def redis_dsn(self) -> str:

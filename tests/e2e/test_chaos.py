@@ -19,17 +19,18 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from devkit.fakes.base import Action
-from shared.db import Pool, create_pool
+from shared.db import Pool, connect, create_pool
 from shared.migrate import migrate
 from shared.settings import Settings
 from tests.e2e.test_processes import wait_for
 from tests.integration.test_export import video
 from tests.support import seed
 from tests.support.harness import Fakes, fakes
-from tests.support.processes import env_for
-from tests.support.servers import OwnPostgres, OwnRedis, free_port
+from tests.support.processes import env_for, run_module
+from tests.support.servers import OwnPostgres, OwnRedis, SentinelGroup, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -108,11 +109,9 @@ class Stack:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("*.log")))
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+@contextlib.asynccontextmanager
+async def _stack(tmp_path: Path, own_redis: OwnRedis) -> AsyncIterator[Stack]:
     pg = OwnPostgres()
-    own_redis = OwnRedis(tmp_path)
-    own_redis.start()
     await migrate(pg.url)
     settings = Settings(database_url=pg.url, redis_url=own_redis.url, queue_name="chaos:queue")
     pool = await create_pool(pg.url, max_size=4)
@@ -129,8 +128,18 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     finally:
         with contextlib.suppress(Exception):
             await pool.close()
-        own_redis.kill()
         pg.close()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    own_redis = OwnRedis(tmp_path)
+    own_redis.start()
+    try:
+        async with _stack(tmp_path, own_redis) as s:
+            yield s
+    finally:
+        own_redis.kill()
 
 
 async def due_schedules(pool: Pool, count: int, chats: int, *, email: bool = False) -> dict[str, list[int]]:
@@ -280,7 +289,7 @@ async def test_consumer_sigkill_resumes_within_lease_and_sweep(stack: Stack) -> 
     first.kill()
     await first.wait()
     killed_at = time.monotonic()
-    # arq's own in-progress marker would keep the job for JOB_TIMEOUT_SECONDS + 10 (70 s here): the sweep must win.
+    # The dead worker's in-progress marker lapses one lease after its last renewal, as the lease does.
     await s.start("consumer2", DELIVERY_CONCURRENCY="1", LEASE_SECONDS=str(lease))
 
     async def resumed() -> bool:
@@ -368,3 +377,138 @@ async def _delivered_email(s: Stack) -> bool:
 
 async def _notices(s: Stack, n: int) -> bool:
     return len([m for m in s.fx.loops.received if "status" in m["dataVariables"]]) >= n
+
+
+async def test_consumer_killed_between_dequeue_and_claim_is_redriven_within_lease(stack: Stack) -> None:
+    s = stack
+    plan = await due_schedules(s.pool, 1, 1)
+    lease, interval = 3.0, float(FAST["SWEEP_INTERVAL_SECONDS"])
+    short = {"LEASE_SECONDS": str(lease)}
+    await s.start("producer", **short)
+
+    async def enqueued() -> bool:
+        return bool(await s.pool.fetchval("SELECT count(*) FROM shared_report_runs WHERE enqueued_at IS NOT NULL"))
+
+    await wait_for(enqueued, 30)
+    # A connection of its own (not the pool's, which the fixture closes): it holds the run's row, so the consumer
+    # that dequeues the job waits in its claim.
+    holder = await connect(s.pg.url)
+    try:
+        await holder.execute("BEGIN; SELECT 1 FROM shared_report_runs FOR UPDATE")
+        killed_at = await _killed_in_claim_window(s, short, lease)
+    finally:
+        await holder.close()
+    assert await s.pool.fetchval("SELECT status FROM shared_report_runs") == "queued"
+
+    async def claimed() -> bool:
+        return bool(await s.pool.fetchval("SELECT attempts >= 1 FROM shared_report_runs"))
+
+    await wait_for(claimed, 60, interval=0.05)
+    redriven = time.monotonic() - killed_at
+    await wait_for(lambda: all_final(s.pool, 1), 30, interval=0.1)
+    counts = await verdict(s, plan, await s.stop_all())
+    assert await s.pool.fetchval("SELECT status FROM shared_report_runs") == "sent"
+    assert counts["duplicates"] == 0, counts
+    assert redriven <= lease + interval, redriven
+    print(f"killed before its claim: {counts}, re-driven {redriven:.1f} s after the kill (lease {lease} s)")
+
+
+_CLAIMS_WAITING = (
+    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%WITH claimed AS%'"
+    " AND pid <> pg_backend_pid()"
+)
+
+
+async def _killed_in_claim_window(s: Stack, short: dict[str, str], lease: float) -> float:
+    """Start a consumer while the run's row is held, and SIGKILL it once it waits in its claim; returns when."""
+    first = await s.start("consumer", **short)
+
+    async def claim_waiting() -> bool:
+        return bool(await s.pool.fetchval(_CLAIMS_WAITING))
+
+    await wait_for(claim_waiting, 30)
+    # A second consumer polls the same queue all along; the job is held by the first one's in-progress marker.
+    await s.start("consumer2", **short)
+    await asyncio.sleep(lease)  # longer than a lease: the first consumer keeps its job while alive
+    assert await s.pool.fetchval(_CLAIMS_WAITING) == 1, "only the first consumer took the job"
+    first.kill()  # after arq handed it the job, before it claimed the run
+    await first.wait()
+    killed_at = time.monotonic()
+    # Its claim would otherwise still run once the row is free: the server ends the dead client's session.
+    await s.pool.execute(f"SELECT pg_terminate_backend(pid) FROM ({_CLAIMS_WAITING.replace('count(*)', 'pid')}) w")
+    return killed_at
+
+
+async def test_check_fails_while_a_job_is_held_by_a_dead_consumer_and_passes_after(stack: Stack) -> None:
+    s = stack
+    plan = await due_schedules(s.pool, 1, 1)
+    lease = 10.0  # long enough to run `check` while the dead consumer's marker still holds the job
+    short = {"LEASE_SECONDS": str(lease)}
+    await s.start("producer", **short)
+
+    async def enqueued() -> bool:
+        return bool(await s.pool.fetchval("SELECT count(*) FROM shared_report_runs WHERE enqueued_at IS NOT NULL"))
+
+    await wait_for(enqueued, 30)
+    job_id = await s.pool.fetchval("SELECT job_id FROM shared_report_runs")
+    holder = await connect(s.pg.url)
+    try:
+        await holder.execute("BEGIN; SELECT 1 FROM shared_report_runs FOR UPDATE")
+        killed_at = await _killed_in_claim_window(s, short, 1.0)
+    finally:
+        await holder.close()
+    client = aioredis.from_url(s.redis.url)
+    try:
+        assert await client.exists(f"arq:in-progress:{job_id}")
+
+        async def holder_lapsed() -> bool:
+            return not await client.exists(f"arq:held:{job_id}")
+
+        await wait_for(holder_lapsed, 10)
+        code, text = await run_module("producer", "check", env=s.env(**short))
+        detected = time.monotonic() - killed_at
+        assert await client.exists(f"arq:in-progress:{job_id}"), "checked while the fault is present"
+    finally:
+        await client.aclose()
+    assert code == 1 and "FAIL queued_in_progress_no_worker: 1 queued runs whose job a worker took" in text, text
+    assert re.search(r"^checked at \d{4}-\d\d-\d\dT", text, re.M), text
+    await wait_for(lambda: all_final(s.pool, 1), 30, interval=0.1)
+    recovered = time.monotonic() - killed_at
+    code, text = await run_module("producer", "check", env=s.env(**short))
+    assert code == 0 and "ok   queued_in_progress_no_worker: 0" in text, text
+    counts = await verdict(s, plan, await s.stop_all())
+    assert counts["duplicates"] == 0
+    assert recovered <= lease + float(FAST["SWEEP_INTERVAL_SECONDS"]) + 2, recovered
+    print(f"check after a kill before the claim: FAIL {detected:.1f} s after the kill, run sent {recovered:.1f} s after")
+
+
+async def test_redis_primary_killed_mid_run_sentinel_promotes_the_replica(tmp_path: Path) -> None:
+    group = SentinelGroup(tmp_path)
+    await asyncio.to_thread(group.start)
+    try:
+        async with _stack(tmp_path, group.primary) as s:
+            via = {"REDIS_SENTINELS": group.sentinels, "REDIS_SENTINEL_MASTER": group.MASTER}
+            s.fx.telegram.upload_delay = 0.15
+            plan = await due_schedules(s.pool, 12, 2)
+            await s.start("consumer", WORKER_MAX_JOBS="4", **via)
+            await s.start("producer", **via)
+            await wait_for(lambda: _delivered(s, 4), 60)
+            group.primary.kill()
+            killed_at = time.monotonic()
+
+            async def promoted() -> bool:
+                return await asyncio.to_thread(group.master_port) == group.replica_port
+
+            await wait_for(promoted, 30, interval=0.1)
+            promoted_after = time.monotonic() - killed_at
+            await wait_for(lambda: all_final(s.pool, 12), 90, interval=0.2)
+            recovered = time.monotonic() - killed_at
+            counts = await verdict(s, plan, await s.stop_all())
+            statuses = {r["status"] for r in await s.pool.fetch("SELECT status FROM shared_report_runs")}
+            assert statuses == {"sent"}, statuses
+    finally:
+        await asyncio.to_thread(group.stop)
+    print(
+        f"redis primary killed: {counts}, replica promoted {promoted_after:.1f} s and every run sent "
+        f"{recovered:.1f} s after the kill"
+    )
