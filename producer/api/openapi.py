@@ -17,6 +17,7 @@ _ERRORS = {
     "403": "Role may not write",
     "404": "Not found (or not visible)",
     "409": "Conflict",
+    "410": "Deleted (restore it first)",
     "413": "Body over 64 KiB",
     "422": "Validation error",
 }
@@ -161,20 +162,32 @@ def document() -> dict[str, Any]:
                     errors=("401", "403", "422"),
                 ),
                 "get": _op(
-                    "List schedules", "200", m.ScheduleList, params=[_ORG, *_PAGING], errors=("401", "404", "422")
+                    "List schedules (deleted ones too with include_deleted=true)",
+                    "200",
+                    m.ScheduleList,
+                    params=[_ORG, *_PAGING, _enum("include_deleted", ("true", "false"))],
+                    errors=("401", "404", "422"),
                 ),
             },
             "/v1/schedules/{id}": {
                 "parameters": [_path_id()],
-                "get": _op("Get a schedule", "200", m.ScheduleOut, errors=("401", "404")),
+                "get": _op(
+                    "Get a schedule (a deleted one too, with deleted_at)", "200", m.ScheduleOut, errors=("401", "404")
+                ),
                 "patch": _op(
                     "Update a schedule",
                     "200",
                     m.ScheduleOut,
                     body=m.ScheduleUpdate,
-                    errors=("401", "403", "404", "422"),
+                    errors=("401", "403", "404", "410", "422"),
                 ),
-                "delete": _op("Delete a schedule", "204", None, errors=("401", "403", "404")),
+                "delete": _op("Delete a schedule (kept, restorable)", "204", None, errors=("401", "403", "404", "410")),
+            },
+            "/v1/schedules/{id}/restore": {
+                "parameters": [_path_id()],
+                "post": _op(
+                    "Restore a deleted schedule, paused", "200", m.ScheduleOut, errors=("401", "403", "404", "409")
+                ),
             },
             "/v1/schedules/{id}/recipients": {
                 "parameters": [_path_id()],
@@ -183,7 +196,7 @@ def document() -> dict[str, Any]:
                     "200",
                     m.ScheduleOut,
                     body=m.RecipientsReplace,
-                    errors=("401", "403", "404", "422"),
+                    errors=("401", "403", "404", "410", "422"),
                 ),
             },
             "/v1/schedules/{id}/run": {
@@ -194,7 +207,7 @@ def document() -> dict[str, Any]:
                     m.RunAccepted,
                     body=m.RunRequest,
                     body_required=False,
-                    errors=("401", "403", "404", "422"),
+                    errors=("401", "403", "404", "410", "422"),
                 ),
             },
             "/v1/schedules/{id}/runs": {
@@ -274,7 +287,7 @@ def document() -> dict[str, Any]:
                     "201",
                     d.DestinationOut,
                     body=d.DestinationCreate,
-                    errors=("401", "403", "404", "409", "422"),
+                    errors=("401", "403", "404", "409", "410", "422"),
                 ),
                 "get": _op(
                     "List destinations (no secrets)",

@@ -9,18 +9,19 @@ id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, 
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
 stale_action, subject_template, message_template, channels, enabled, next_run_at, last_run_at, last_run_status,
-created_at, updated_at
+created_at, updated_at, deleted_at
 """
 
 LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
 
-SCHEDULE = f"SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules WHERE id = $1 AND deleted_at IS NULL"
+# Deleted schedules too: their settings and history stay readable until retention removes them.
+SCHEDULE = f"SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules WHERE id = $1"
 
 SCHEDULE_FOR_UPDATE = SCHEDULE + " FOR UPDATE"
 
 LIST_SCHEDULES = f"""
 SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules
-WHERE deleted_at IS NULL
+WHERE ($5::boolean OR deleted_at IS NULL)
   AND ($1::uuid[] IS NULL OR organization_id = ANY($1::uuid[]))
   AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
 ORDER BY created_at, id
@@ -226,4 +227,10 @@ WHERE caller = $1 AND key = $2 AND fingerprint = $6
 
 RELEASE_KEY = """
 DELETE FROM shared_report_idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL AND fingerprint = $3
+"""
+
+# Back, paused: nothing fires until someone resumes it, and nothing missed while deleted is made up.
+RESTORE = """
+UPDATE shared_report_schedules SET deleted_at = NULL, enabled = false, next_run_at = NULL, updated_at = now()
+WHERE id = $1 AND deleted_at IS NOT NULL
 """
