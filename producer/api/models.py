@@ -101,12 +101,15 @@ class RecipientIn(Strict):
 
     @model_validator(mode="after")
     def _one_target(self) -> RecipientIn:
+        self._check_target()
+        return self
+
+    def _check_target(self) -> None:
         if self.channel == "email":
             if (self.user_id is None) == (self.email is None) or self.telegram_chat_id is not None:
                 raise ValueError("an email recipient has exactly one of user_id or email, and no telegram_chat_id")
         elif self.telegram_chat_id is None or self.user_id is not None or self.email is not None:
             raise ValueError("a telegram recipient has telegram_chat_id only")
-        return self
 
     @property
     def target(self) -> str:
@@ -114,6 +117,27 @@ class RecipientIn(Strict):
 
 
 Recipients = Annotated[list[RecipientIn], Field(max_length=MAX_RECIPIENTS)]
+
+
+class RunRecipientIn(RecipientIn):
+    """A test run's recipient: a person or chat as a schedule has them, or a stored destination by its id."""
+
+    channel: Literal["email", "telegram", "slack", "webhook", "sftp"]  # type: ignore[assignment]
+    # A Slack, webhook or SFTP destination of the schedule's organization (GET /v1/destinations lists them).
+    destination_id: UUID | None = None
+
+    def _check_target(self) -> None:
+        if self.channel in ("slack", "webhook", "sftp"):
+            if self.destination_id is None or self.user_id or self.email or self.telegram_chat_id is not None:
+                raise ValueError(f"a {self.channel} recipient has destination_id only (see GET /v1/destinations)")
+        elif self.destination_id is not None:
+            raise ValueError("destination_id is for slack, webhook and sftp recipients")
+        else:
+            super()._check_target()
+
+    @property
+    def target(self) -> str:
+        return str(self.destination_id) if self.destination_id is not None else super().target
 
 
 DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
@@ -211,7 +235,7 @@ class RecipientsReplace(Strict):
 
 
 class RunRequest(Strict):
-    recipients: Annotated[list[RecipientIn], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
+    recipients: Annotated[list[RunRecipientIn], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
     # A test run sends whatever the send conditions say; true makes it obey them like a scheduled fire.
     respect_conditions: bool = False
 

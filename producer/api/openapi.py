@@ -251,6 +251,15 @@ def document() -> dict[str, Any]:
                     errors=("401", "404", "422"),
                 ),
             },
+            "/v1/runs/{id}/resend": {
+                "parameters": [_path_id()],
+                "post": _op(
+                    "Resend a partial or failed run to the recipients it has not served",
+                    "202",
+                    m.RunAccepted,
+                    errors=("401", "403", "404", "409", "410"),
+                ),
+            },
             "/v1/schedules/{id}/stats": {
                 "parameters": [_path_id()],
                 "get": _op(

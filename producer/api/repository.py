@@ -234,3 +234,23 @@ RESTORE = """
 UPDATE shared_report_schedules SET deleted_at = NULL, enabled = false, next_run_at = NULL, updated_at = now()
 WHERE id = $1 AND deleted_at IS NOT NULL
 """
+
+USER_EMAILS = "SELECT id, email FROM users WHERE id = ANY($1::uuid[])"
+
+# The destinations a test run may name: the organization's own and its schedules'.
+ORGANIZATION_DESTINATIONS = """
+SELECT id, channel, target FROM shared_report_destinations WHERE organization_id = $1 AND id = ANY($2::uuid[])
+"""
+
+# A run to resend, with what decides whether it may be: its schedule's organization and deletion, and whether a
+# resend or replay of its chain is still waiting or running.
+RUN_TO_RESEND = """
+SELECT r.id, r.schedule_id, r.status, r.message, s.organization_id, s.deleted_at,
+       EXISTS (SELECT 1 FROM shared_report_runs x
+               WHERE x.origin_run_id = coalesce(r.origin_run_id, r.id) AND x.status IN ('queued', 'running'))
+           AS pending
+FROM shared_report_runs r
+JOIN shared_report_schedules s ON s.id = r.schedule_id
+WHERE r.id = $1
+FOR UPDATE OF r
+"""

@@ -35,6 +35,7 @@ from producer.api.models import (
     ScheduleOut,
     ScheduleUpdate,
 )
+from producer.api.overrides import override
 from producer.api.query import flag
 from producer.api.timing import resolve, resolve_new
 from producer.recipients import Channels, group
@@ -43,7 +44,7 @@ from shared import deadletters, runs
 from shared.cron import next_fire, upcoming
 from shared.db import Connection, Pool, Record
 from shared.health import json_response
-from shared.message import AnyRecipient, EmailRecipient, ReportMessage, TelegramRecipient
+from shared.message import AnyRecipient, ReportMessage
 from shared.queue import has_consumer, no_consumer_warning, queue_depth
 
 M = TypeVar("M", bound=BaseModel)
@@ -416,12 +417,6 @@ async def replace_recipients(request: web.Request) -> web.Response:
     return await _respond_schedule(request, schedule_id)
 
 
-def _message_recipient(r: RecipientIn, emails: dict[UUID, str]) -> EmailRecipient | TelegramRecipient:
-    if r.telegram_chat_id is not None:
-        return TelegramRecipient(channel="telegram", telegram_chat_id=r.telegram_chat_id)
-    return EmailRecipient(channel="email", user_id=r.user_id, email=r.email or emails[r.user_id or UUID(int=0)])
-
-
 async def run_now(request: web.Request) -> web.Response:
     principal = _principal(request)
     schedule_id = _uuid_param(request, "id", "schedule")
@@ -429,16 +424,10 @@ async def run_now(request: web.Request) -> web.Response:
     pool = _pool(request)
     row = await _load_visible(request, principal, schedule_id, write=True)
     org = row["organization_id"]
+    chosen: list[AnyRecipient]
     if body.recipients is not None:
-        await _check_recipients(pool, org, body.recipients)
-        emails = {
-            r["id"]: r["email"]
-            for r in await pool.fetch(
-                "SELECT id, email FROM users WHERE id = ANY($1::uuid[])",
-                [r.user_id for r in body.recipients if r.user_id],
-            )
-        }
-        chosen: list[AnyRecipient] = [_message_recipient(r, emails) for r in body.recipients]
+        await _check_recipients(pool, org, list(body.recipients))
+        chosen = await override(pool, org, body.recipients)
     else:
         own = group(await pool.fetch(scheduler_queries.SCHEDULE_RECIPIENTS, [schedule_id]))
         org_rows = group(await pool.fetch(scheduler_queries.ORG_RECIPIENTS, [org]))

@@ -139,6 +139,7 @@ async def _fuzz(database_url: str, redis_url: str) -> None:
                 ("GET", f"/v1/schedules/{sid}/stats"),
                 ("POST", f"/v1/schedules/{sid}/restore"),
                 ("POST", "/v1/schedules/{any}/restore"),
+                ("POST", "/v1/runs/{any}/resend"),
             ]
 
             async def fingerprint() -> tuple[Any, ...]:
