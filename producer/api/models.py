@@ -189,6 +189,20 @@ class TimingFields(Strict):
         return value
 
 
+WINDOW = (datetime(2000, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
+
+
+def _instant(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone (Z or an offset), e.g. 2026-12-01T00:00:00Z")
+    if not WINDOW[0] <= value <= WINDOW[1]:
+        raise ValueError("must be between 2000 and 3000")
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_instant), Field(examples=["2027-01-01T00:00:00Z"])]
+
+
 class ScheduleOptions(TimingFields):
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     send_email: bool | None = None
@@ -212,6 +226,9 @@ class ScheduleOptions(TimingFields):
     # Channels with stored destinations to deliver to as well: the schedule's own, else the organization's.
     channels: Annotated[list[DestinationKind], Field(max_length=8)] | None = None
     enabled: bool | None = None
+    # The window it fires in (each end included, either optional): nothing fires outside it.
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
 
     @field_validator("channels")
     @classmethod
@@ -283,6 +300,10 @@ class ScheduleOut(BaseModel):
     updated_at: datetime
     # Set when the schedule was deleted: it is kept, readable and restorable, until retention removes it.
     deleted_at: datetime | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    # True once no fire is left before ends_at: next_run_at stays null whatever else changes.
+    ended: bool
     recipients: list[RecipientOut]
     upcoming: list[datetime]
 

@@ -9,7 +9,7 @@ id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, 
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
 stale_action, subject_template, message_template, channels, enabled, next_run_at, last_run_at, last_run_status,
-created_at, updated_at, deleted_at
+created_at, updated_at, deleted_at, starts_at, ends_at
 """
 
 LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
@@ -253,4 +253,9 @@ FROM shared_report_runs r
 JOIN shared_report_schedules s ON s.id = r.schedule_id
 WHERE r.id = $1
 FOR UPDATE OF r
+"""
+
+# The window, and the next fire inside it, in the create or update's own transaction.
+SET_WINDOW = """
+UPDATE shared_report_schedules SET starts_at = $2, ends_at = $3, next_run_at = $4 WHERE id = $1
 """
