@@ -257,6 +257,11 @@ class RunRequest(Strict):
     respect_conditions: bool = False
 
 
+class OwnerChange(Strict):
+    # A member of the schedule's organization: failure notices go to them from now on.
+    user_id: UUID
+
+
 class RecipientOut(BaseModel):
     id: UUID
     channel: Literal["email", "telegram"]

@@ -259,3 +259,7 @@ FOR UPDATE OF r
 SET_WINDOW = """
 UPDATE shared_report_schedules SET starts_at = $2, ends_at = $3, next_run_at = $4 WHERE id = $1
 """
+
+SET_OWNER = """
+UPDATE shared_report_schedules SET created_by = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL
+"""

@@ -140,6 +140,7 @@ async def _fuzz(database_url: str, redis_url: str) -> None:
                 ("POST", f"/v1/schedules/{sid}/restore"),
                 ("POST", "/v1/schedules/{any}/restore"),
                 ("POST", "/v1/runs/{any}/resend"),
+                ("POST", f"/v1/schedules/{sid}/owner"),
             ]
 
             async def fingerprint() -> tuple[Any, ...]:
