@@ -23,6 +23,7 @@ from producer.recipients import Recipient, group
 from shared import quota
 from shared.db import Pool
 from shared.errors import ReportsError
+from shared.message import DestinationRecipient
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,4 +69,11 @@ async def outside(pool: Pool, schedule_id: UUID, organization_id: UUID, chosen: 
     ]
     known = {(r.channel, r.key) for recipients in group(rows).values() for r in recipients}
     known |= {("email", row["email"]) for row in await pool.fetch(queries.MEMBER_EMAILS, organization_id)}
-    return sorted({f"{r.channel}:{r.key}" for r in chosen if (r.channel, r.key) not in known})
+    # A stored destination is the organization's own: the override accepts only those.
+    return sorted(
+        {
+            f"{r.channel}:{r.key}"
+            for r in chosen
+            if not isinstance(r, DestinationRecipient) and (r.channel, r.key) not in known
+        }
+    )

@@ -6,6 +6,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,7 @@ _CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -44,6 +46,14 @@ class ApiError(Exception):
 
 def not_found(what: str = "schedule") -> ApiError:
     return ApiError(404, f"{what} not found")
+
+
+def gone(deleted_at: datetime, what: str = "schedule") -> ApiError:
+    return ApiError(
+        410,
+        f"this {what} was deleted at {deleted_at.isoformat(timespec='seconds')}; its settings and runs can still "
+        f"be read, and POST /v1/{what}s/{{id}}/restore brings it back (paused) before it can be changed",
+    )
 
 
 def validation(field: str, message: str) -> ApiError:

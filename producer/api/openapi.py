@@ -18,6 +18,7 @@ _ERRORS = {
     "403": "Role may not write",
     "404": "Not found (or not visible)",
     "409": "Conflict",
+    "410": "Deleted (restore it first)",
     "413": "Body over 64 KiB",
     "422": "Validation error",
     "429": "Too many manual runs; Retry-After says when to try again",
@@ -93,6 +94,14 @@ def _instant(name: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
 
 
+def _changes_schedule(method: str, summary: str, body: type[BaseModel]) -> dict[str, Any]:
+    """A route that changes one schedule and answers with it (410 once it is deleted)."""
+    return {
+        "parameters": [_path_id()],
+        method: _op(summary, "200", m.ScheduleOut, body=body, errors=("401", "403", "404", "410", "422")),
+    }
+
+
 _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -138,6 +147,7 @@ def document() -> dict[str, Any]:
         people.MeOut,
         people.LinkList,
         people.MemberList,
+        m.OwnerChange,
     ]
     modes: list[tuple[Any, Any]] = [
         (
@@ -169,35 +179,37 @@ def document() -> dict[str, Any]:
                     errors=("401", "403", "422"),
                 ),
                 "get": _op(
-                    "List schedules",
+                    "List schedules (deleted ones too with include_deleted=true)",
                     "200",
                     m.ScheduleList,
-                    params=[_ORG, _NAME, *_PAGING],
+                    params=[_ORG, _NAME, *_PAGING, _enum("include_deleted", ("true", "false"))],
                     errors=("401", "404", "422"),
                 ),
             },
             "/v1/schedules/{id}": {
                 "parameters": [_path_id()],
-                "get": _op("Get a schedule", "200", m.ScheduleOut, errors=("401", "404")),
+                "get": _op(
+                    "Get a schedule (a deleted one too, with deleted_at)", "200", m.ScheduleOut, errors=("401", "404")
+                ),
                 "patch": _op(
                     "Update a schedule",
                     "200",
                     m.ScheduleOut,
                     body=m.ScheduleUpdate,
-                    errors=("401", "403", "404", "422"),
+                    errors=("401", "403", "404", "410", "422"),
                 ),
-                "delete": _op("Delete a schedule", "204", None, errors=("401", "403", "404")),
+                "delete": _op("Delete a schedule (kept, restorable)", "204", None, errors=("401", "403", "404", "410")),
             },
-            "/v1/schedules/{id}/recipients": {
+            "/v1/schedules/{id}/owner": _changes_schedule(
+                "post", "Hand the schedule to another member (its failure notices go to them)", m.OwnerChange
+            ),
+            "/v1/schedules/{id}/restore": {
                 "parameters": [_path_id()],
-                "put": _op(
-                    "Replace the recipients",
-                    "200",
-                    m.ScheduleOut,
-                    body=m.RecipientsReplace,
-                    errors=("401", "403", "404", "422"),
+                "post": _op(
+                    "Restore a deleted schedule, paused", "200", m.ScheduleOut, errors=("401", "403", "404", "409")
                 ),
             },
+            "/v1/schedules/{id}/recipients": _changes_schedule("put", "Replace the recipients", m.RecipientsReplace),
             "/v1/schedules/{id}/run": {
                 "parameters": [_path_id()],
                 "post": _op(
@@ -206,7 +218,7 @@ def document() -> dict[str, Any]:
                     m.RunAccepted,
                     body=m.RunRequest,
                     body_required=False,
-                    errors=("401", "403", "404", "422", "429"),
+                    errors=("401", "403", "404", "410", "422", "429"),
                 ),
             },
             "/v1/schedules/{id}/runs": {
@@ -250,6 +262,15 @@ def document() -> dict[str, Any]:
                     errors=("401", "404", "422"),
                 ),
             },
+            "/v1/runs/{id}/resend": {
+                "parameters": [_path_id()],
+                "post": _op(
+                    "Resend a partial or failed run to the recipients it has not served",
+                    "202",
+                    m.RunAccepted,
+                    errors=("401", "403", "404", "409", "410"),
+                ),
+            },
             "/v1/schedules/{id}/stats": {
                 "parameters": [_path_id()],
                 "get": _op(
@@ -286,7 +307,7 @@ def document() -> dict[str, Any]:
                     "201",
                     d.DestinationOut,
                     body=d.DestinationCreate,
-                    errors=("401", "403", "404", "409", "422"),
+                    errors=("401", "403", "404", "409", "410", "422"),
                 ),
                 "get": _op(
                     "List destinations (no secrets)",
