@@ -163,8 +163,9 @@
         if (err.status !== 401) { sessionStorage.removeItem(TOKEN_KEY); error.textContent = err.message; }
         return;
       }
+      // A changed address routes through hashchange; an unchanged one is routed here, once either way.
       if (!location.hash || location.hash === "#/") location.hash = "#/schedules";
-      route();
+      else route();
     });
     render(form);
     input.focus();
