@@ -360,12 +360,25 @@
     if (write) {
       const target = h("select", { id: "test-target" },
         me.user_id ? h("option", { value: "me" }, `My email (${me.email || "me"})`) : null,
-        h("option", { value: "schedule" }, "The schedule's recipients"));
+        h("option", { value: "schedule" }, "The schedule's recipients"),
+        h("option", { value: "chosen" }, "Recipients I choose"));
+      const chosen = h("input", { id: "test-recipients", type: "text", autocomplete: "off", spellcheck: "false",
+        placeholder: "ana@example.com, -1001234567890" });
+      const chosenField = h("span", { className: "field", hidden: true },
+        h("label", { for: "test-recipients" }, "Test recipients (emails or Telegram chat ids)"), chosen);
+      target.addEventListener("change", () => { chosenField.hidden = target.value !== "chosen"; });
       const testRun = h("button", { type: "button" }, "Test run");
       testRun.addEventListener("click", async () => {
+        let body;
+        if (target.value === "me") body = { recipients: [{ channel: "email", user_id: me.user_id }] };
+        if (target.value === "chosen") {
+          const recipients = chosen.value.split(/[\s,;]+/).filter(Boolean).map((x) => (/^-?[0-9]{1,19}$/.test(x)
+            ? { channel: "telegram", telegram_chat_id: Number(x) } : { channel: "email", email: x }));
+          if (!recipients.length) { live.textContent = "Type at least one email address or Telegram chat id."; chosen.focus(); return; }
+          body = { recipients };
+        }
         testRun.disabled = true;
         live.textContent = "Starting a test run…";
-        const body = target.value === "me" ? { recipients: [{ channel: "email", user_id: me.user_id }] } : undefined;
         try {
           const accepted = await api("POST", `/v1/schedules/${id}/run`, body);
           live.textContent = accepted.warning ? `Test run queued. ${accepted.warning}` : "Test run queued.";
@@ -378,7 +391,7 @@
       const edit = h("button", { type: "button", className: "secondary", onclick: () => { location.hash = `#/schedules/${id}/edit`; } }, "Edit");
       const remove = h("button", { type: "button", className: "danger" }, "Delete");
       remove.addEventListener("click", () => confirmDelete(s));
-      actions.append(h("label", { for: "test-target" }, "Send test to"), target, testRun, edit, remove);
+      actions.append(h("label", { for: "test-target" }, "Send test to"), target, chosenField, testRun, edit, remove);
     } else {
       actions.append(h("p", { className: "muted" }, "You can read this schedule; owners and admins can change it."));
     }
@@ -522,7 +535,11 @@
       return;
     }
     const orgs = writableOrgs();
-    if (!s && !orgs.length) { render(h("h1", {}, "New schedule"), h("p", {}, "Your role may read schedules but not create them.")); return; }
+    if (s ? !canWrite(s.organization_id) : !orgs.length) {
+      render(h("h1", {}, s ? "Edit schedule" : "New schedule"),
+        h("p", { role: "alert" }, "Your role may read schedules but not change them; ask an owner or admin."));
+      return;
+    }
     const org = s ? s.organization_id : (chosenOrg() && canWrite(chosenOrg()) ? chosenOrg() : orgs[0].id);
     const zones = await timezones();
     if (mine !== generation) return;
