@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from producer.api import destinations, directory, preview, runs
+from producer.api import destinations, directory, lifecycle, preview, runs
 from producer.api.errors import error_middleware
+from producer.api.idempotency import idempotency_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
 from producer.api.keys import POOL, REDIS, SETTINGS
 from producer.api.openapi import document
@@ -79,7 +80,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024, middlewares=[error_middleware, jwks_middleware, query_middleware])
+    app = web.Application(
+        client_max_size=64 * 1024,
+        middlewares=[error_middleware, jwks_middleware, query_middleware, idempotency_middleware],
+    )
     app[SETTINGS] = settings
     if settings.jwt_jwks_url:
         app[JWKS] = Jwks(settings.jwt_jwks_url, settings.jwt_jwks_cache_seconds, settings.http_timeout_seconds)
@@ -96,6 +100,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     add_routes(app)
     destinations.add_routes(app)
     runs.add_routes(app)
+    lifecycle.add_routes(app)
     directory.add_routes(app)
     console.add_routes(app, settings)
     return app

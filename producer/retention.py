@@ -45,15 +45,26 @@ JOIN shared_report_runs r ON r.id = n.run_id
 WHERE r.status IN ('sent', 'partial', 'failed', 'skipped', 'dead') AND r.finished_at < $1
 """
 
-PRUNE_DEAD_LETTERS = """
+def _prune_older(table: str, column: str, key: str = "id") -> str:
+    """One batch of `table` rows whose `column` is before $1, at most $2, skipping rows others hold."""
+    return f"""
 WITH doomed AS (
-    SELECT id FROM shared_report_dead_letters WHERE replayed_at < $1 ORDER BY replayed_at LIMIT $2
+    SELECT {key} FROM {table} WHERE {column} < $1 ORDER BY {column} LIMIT $2
     FOR UPDATE SKIP LOCKED
 ), gone AS (
-    DELETE FROM shared_report_dead_letters d USING doomed WHERE d.id = doomed.id RETURNING d.id
+    DELETE FROM {table} t USING doomed WHERE t.{key} = doomed.{key} RETURNING 1
 )
 SELECT count(*) FROM gone
 """
+
+
+PRUNE_DEAD_LETTERS = _prune_older("shared_report_dead_letters", "replayed_at")
+# A deleted schedule stays readable and restorable for RETENTION_DAYS; then it goes, with its runs.
+PRUNE_SCHEDULES = _prune_older("shared_report_schedules", "deleted_at")
+# Idempotency keys answer for 24 hours; after that they are only rows. The row's own address is its key here,
+# held by the lock until the delete.
+PRUNE_IDEMPOTENCY_KEYS = _prune_older("shared_report_idempotency_keys", "created_at", "ctid")
+IDEMPOTENCY_HOURS = 24
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,8 @@ class Pruned:
     notifications: int
     dead_letters: int
     seconds: float
+    idempotency_keys: int = 0
+    schedules: int = 0
 
 
 async def _batches(pool: Pool, sql: str, cutoff: datetime, batch: int, budget: float) -> int:
@@ -84,7 +97,12 @@ async def prune(pool: Pool, settings: Settings, now: datetime | None = None) -> 
     runs = await _batches(pool, PRUNE_RUNS, cutoff, batch, budget)
     notifications = before - int(await pool.fetchval(NOTIFICATIONS_OF, cutoff))
     letters = await _batches(pool, PRUNE_DEAD_LETTERS, cutoff, batch, budget)
-    result = Pruned(runs, notifications, letters, time.monotonic() - started)
+    expired = current - timedelta(hours=IDEMPOTENCY_HOURS)
+    keys = await _batches(pool, PRUNE_IDEMPOTENCY_KEYS, expired, batch, budget)
+    schedules = await _batches(pool, PRUNE_SCHEDULES, cutoff, batch, budget)
+    result = Pruned(runs, notifications, letters, time.monotonic() - started, keys, schedules)
+    metrics.PRUNED.labels("idempotency_keys").inc(keys)
+    metrics.PRUNED.labels("schedules").inc(schedules)
     metrics.PRUNED.labels("runs").inc(runs)
     metrics.PRUNED.labels("notifications").inc(notifications)
     metrics.PRUNED.labels("dead_letters").inc(letters)

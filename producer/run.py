@@ -131,6 +131,7 @@ async def run_prune(settings: Settings) -> int:
         result = await retention.prune(pool, settings)
     print(
         f"deleted {result.runs} run(s), {result.notifications} notification(s) and {result.dead_letters} replayed "
-        f"dead letter(s) older than {settings.retention_days} days in {result.seconds:.1f} s"
+        f"dead letter(s) older than {settings.retention_days} days, {result.schedules} schedule(s) deleted that "
+        f"long ago, and {result.idempotency_keys} idempotency key(s) older than 24 hours, in {result.seconds:.1f} s"
     )
     return 0

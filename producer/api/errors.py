@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +23,7 @@ _CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -43,6 +45,14 @@ def not_found(what: str = "schedule") -> ApiError:
     return ApiError(404, f"{what} not found")
 
 
+def gone(deleted_at: datetime, what: str = "schedule") -> ApiError:
+    return ApiError(
+        410,
+        f"this {what} was deleted at {deleted_at.isoformat(timespec='seconds')}; its settings and runs can still "
+        f"be read, and POST /v1/{what}s/{{id}}/restore brings it back (paused) before it can be changed",
+    )
+
+
 def validation(field: str, message: str) -> ApiError:
     return ApiError(422, f"{field}: {message}", [{"field": field, "message": message}])
 
@@ -55,17 +65,22 @@ def error_body(status: int, code: str, message: str, details: list[dict[str, str
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def refusal(exc: ApiError | InvalidInput) -> web.Response:
+    """The answer to a request the API refuses on purpose (never a bug)."""
+    if isinstance(exc, ApiError):
+        return error_body(exc.status, exc.code, exc.message, exc.details)
+    details = [{"field": i.field, "message": i.message} for i in exc.issues]
+    return error_body(422, "validation_error", str(exc), details)
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
     token = request_id.set(rid)
     try:
         response = await handler(request)
-    except ApiError as exc:
-        response = error_body(exc.status, exc.code, exc.message, exc.details)
-    except InvalidInput as exc:
-        details = [{"field": i.field, "message": i.message} for i in exc.issues]
-        response = error_body(422, "validation_error", str(exc), details)
+    except (ApiError, InvalidInput) as exc:
+        response = refusal(exc)
     except web.HTTPRequestEntityTooLarge:
         response = error_body(413, "payload_too_large", "the request body is over the 64 KiB limit")
     except web.HTTPException as exc:

@@ -257,6 +257,8 @@ class ScheduleOut(BaseModel):
     last_run_status: RunStatus | None
     created_at: datetime
     updated_at: datetime
+    # Set when the schedule was deleted: it is kept, readable and restorable, until retention removes it.
+    deleted_at: datetime | None
     recipients: list[RecipientOut]
     upcoming: list[datetime]
 

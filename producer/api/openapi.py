@@ -18,6 +18,7 @@ _ERRORS = {
     "403": "Role may not write",
     "404": "Not found (or not visible)",
     "409": "Conflict",
+    "410": "Deleted (restore it first)",
     "413": "Body over 64 KiB",
     "422": "Validation error",
 }
@@ -92,6 +93,25 @@ def _instant(name: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "The same key and request within 24 hours gets the first answer, without doing it again",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
+def _idempotent(paths: dict[str, Any]) -> None:
+    """Every POST takes an Idempotency-Key: 409 while its first request is answered, 422 for another request."""
+    for item in paths.values():
+        op = item.get("post")
+        if op is not None:
+            op["parameters"] = [*op.get("parameters", []), _IDEMPOTENCY_KEY]
+            op["responses"].setdefault("409", _json(m.ErrorResponse, _ERRORS["409"]))
+            op["responses"].setdefault("422", _json(m.ErrorResponse, _ERRORS["422"]))
+
+
 @cache
 def document() -> dict[str, Any]:
     models = [
@@ -128,7 +148,7 @@ def document() -> dict[str, Any]:
     ]
     _, schemas = models_json_schema(modes, ref_template="#/components/schemas/{model}")
     health = {"200": {"description": "OK"}, "503": {"description": "A dependency is failing"}}
-    return {
+    doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Scheduled reports API",
@@ -149,24 +169,32 @@ def document() -> dict[str, Any]:
                     errors=("401", "403", "422"),
                 ),
                 "get": _op(
-                    "List schedules",
+                    "List schedules (deleted ones too with include_deleted=true)",
                     "200",
                     m.ScheduleList,
-                    params=[_ORG, _NAME, *_PAGING],
+                    params=[_ORG, _NAME, *_PAGING, _enum("include_deleted", ("true", "false"))],
                     errors=("401", "404", "422"),
                 ),
             },
             "/v1/schedules/{id}": {
                 "parameters": [_path_id()],
-                "get": _op("Get a schedule", "200", m.ScheduleOut, errors=("401", "404")),
+                "get": _op(
+                    "Get a schedule (a deleted one too, with deleted_at)", "200", m.ScheduleOut, errors=("401", "404")
+                ),
                 "patch": _op(
                     "Update a schedule",
                     "200",
                     m.ScheduleOut,
                     body=m.ScheduleUpdate,
-                    errors=("401", "403", "404", "422"),
+                    errors=("401", "403", "404", "410", "422"),
                 ),
-                "delete": _op("Delete a schedule", "204", None, errors=("401", "403", "404")),
+                "delete": _op("Delete a schedule (kept, restorable)", "204", None, errors=("401", "403", "404", "410")),
+            },
+            "/v1/schedules/{id}/restore": {
+                "parameters": [_path_id()],
+                "post": _op(
+                    "Restore a deleted schedule, paused", "200", m.ScheduleOut, errors=("401", "403", "404", "409")
+                ),
             },
             "/v1/schedules/{id}/recipients": {
                 "parameters": [_path_id()],
@@ -175,7 +203,7 @@ def document() -> dict[str, Any]:
                     "200",
                     m.ScheduleOut,
                     body=m.RecipientsReplace,
-                    errors=("401", "403", "404", "422"),
+                    errors=("401", "403", "404", "410", "422"),
                 ),
             },
             "/v1/schedules/{id}/run": {
@@ -186,7 +214,7 @@ def document() -> dict[str, Any]:
                     m.RunAccepted,
                     body=m.RunRequest,
                     body_required=False,
-                    errors=("401", "403", "404", "422"),
+                    errors=("401", "403", "404", "410", "422"),
                 ),
             },
             "/v1/schedules/{id}/runs": {
@@ -266,7 +294,7 @@ def document() -> dict[str, Any]:
                     "201",
                     d.DestinationOut,
                     body=d.DestinationCreate,
-                    errors=("401", "403", "404", "409", "422"),
+                    errors=("401", "403", "404", "409", "410", "422"),
                 ),
                 "get": _op(
                     "List destinations (no secrets)",
@@ -313,3 +341,5 @@ def document() -> dict[str, Any]:
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
         },
     }
+    _idempotent(doc["paths"])
+    return doc

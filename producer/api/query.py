@@ -37,6 +37,13 @@ def choice(request: web.Request, name: str, values: Collection[str]) -> str | No
     return value
 
 
+def flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name, "")
+    if value not in ("", "true", "false"):
+        raise validation(name, "must be true or false")
+    return value == "true"
+
+
 def instant(request: web.Request, name: str) -> datetime | None:
     value = request.query.get(name)
     if value is None or value == "":

@@ -9,7 +9,7 @@ id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, 
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
 stale_action, subject_template, message_template, channels, enabled, next_run_at, last_run_at, last_run_status,
-created_at, updated_at
+created_at, updated_at, deleted_at
 """
 
 LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
@@ -34,16 +34,17 @@ SELECT u.id AS user_id, u.email, u.full_name, m.role FROM organization_members m
 WHERE m.organization_id = $1 ORDER BY u.email LIMIT $2
 """
 
-SCHEDULE = f"SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules WHERE id = $1 AND deleted_at IS NULL"
+# Deleted schedules too: their settings and history stay readable until retention removes them.
+SCHEDULE = f"SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules WHERE id = $1"
 
 SCHEDULE_FOR_UPDATE = SCHEDULE + " FOR UPDATE"
 
 LIST_SCHEDULES = f"""
 SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules
-WHERE deleted_at IS NULL
+WHERE ($5::boolean OR deleted_at IS NULL)
   AND ($1::uuid[] IS NULL OR organization_id = ANY($1::uuid[]))
   AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
-  AND ($5::text IS NULL OR strpos(lower(name), lower($5::text)) > 0)
+  AND ($6::text IS NULL OR strpos(lower(name), lower($6::text)) > 0)
 ORDER BY created_at, id
 LIMIT $4
 """
@@ -224,4 +225,33 @@ LAST_FINISHED_RUN = """
 SELECT id, trigger, status, row_count, byte_count, finished_at FROM shared_report_runs
 WHERE schedule_id = $1 AND finished_at IS NOT NULL
 ORDER BY finished_at DESC LIMIT 1
+"""
+
+# Reserve a key for this request; an expired row (over 24 hours old) is taken over. No row back: the key is
+# held, and IDEMPOTENT_ANSWER says by what.
+RESERVE_KEY = """
+INSERT INTO shared_report_idempotency_keys AS k (caller, key, fingerprint) VALUES ($1, $2, $3)
+ON CONFLICT (caller, key) DO UPDATE
+SET fingerprint = excluded.fingerprint, status = NULL, content_type = NULL, body = NULL, created_at = now()
+WHERE k.created_at < now() - interval '24 hours'
+RETURNING true
+"""
+
+IDEMPOTENT_ANSWER = """
+SELECT fingerprint, status, content_type, body FROM shared_report_idempotency_keys WHERE caller = $1 AND key = $2
+"""
+
+KEEP_ANSWER = """
+UPDATE shared_report_idempotency_keys SET status = $3, content_type = $4, body = $5
+WHERE caller = $1 AND key = $2 AND fingerprint = $6
+"""
+
+RELEASE_KEY = """
+DELETE FROM shared_report_idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL AND fingerprint = $3
+"""
+
+# Back, paused: nothing fires until someone resumes it, and nothing missed while deleted is made up.
+RESTORE = """
+UPDATE shared_report_schedules SET deleted_at = NULL, enabled = false, next_run_at = NULL, updated_at = now()
+WHERE id = $1 AND deleted_at IS NOT NULL
 """

@@ -17,7 +17,7 @@ from producer import queries as scheduler_queries
 from producer.api import messages
 from producer.api import repository as sql
 from producer.api.auth import Principal, authenticate, require_role
-from producer.api.errors import ApiError, not_found, validation
+from producer.api.errors import ApiError, gone, not_found, validation
 from producer.api.keys import POOL, REDIS, SETTINGS
 from producer.api.models import (
     DeadLetterList,
@@ -35,6 +35,7 @@ from producer.api.models import (
     ScheduleOut,
     ScheduleUpdate,
 )
+from producer.api.query import flag
 from producer.api.timing import resolve, resolve_new
 from producer.recipients import Channels, group
 from producer.recipients import resolve as resolve_recipients
@@ -164,6 +165,8 @@ async def _load_visible(
     if row is None:
         raise not_found()
     await require_role(principal, _pool(request), row["organization_id"], write=write)
+    if write and row["deleted_at"] is not None:
+        raise gone(row["deleted_at"])
     return row
 
 
@@ -264,7 +267,8 @@ async def list_schedules(request: web.Request) -> web.Response:
     if name is not None and (len(name) > 200 or not name.isprintable()):
         raise validation("name", "must be up to 200 printable characters of the name to look for")
     pool = _pool(request)
-    rows = await pool.fetch(sql.LIST_SCHEDULES, orgs, after, after_id, limit + 1, name)
+    deleted = flag(request, "include_deleted")
+    rows = await pool.fetch(sql.LIST_SCHEDULES, orgs, after, after_id, limit + 1, deleted, name)
     page = rows[:limit]
     recipients = await pool.fetch(sql.RECIPIENTS, [r["id"] for r in page])
     now = await _now(pool)

@@ -144,8 +144,9 @@ async def test_create_get_list_update_delete(api: Api, world: World) -> None:
     assert len(ids) == 3
 
     assert (await api.call("DELETE", f"/v1/schedules/{sid}"))[0] == 204
-    assert (await api.call("GET", f"/v1/schedules/{sid}"))[0] == 404
-    assert (await api.call("DELETE", f"/v1/schedules/{sid}"))[0] == 404
+    status, deleted = await api.call("GET", f"/v1/schedules/{sid}")
+    assert status == 200 and deleted["deleted_at"] is not None and not deleted["enabled"]
+    assert (await api.call("DELETE", f"/v1/schedules/{sid}"))[0] == 410
 
 
 @pytest.mark.parametrize(

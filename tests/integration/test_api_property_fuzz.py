@@ -137,6 +137,8 @@ async def _fuzz(database_url: str, redis_url: str) -> None:
                 ("GET", "/v1/timezones"),
                 ("GET", "/v1/runs"),
                 ("GET", f"/v1/schedules/{sid}/stats"),
+                ("POST", f"/v1/schedules/{sid}/restore"),
+                ("POST", "/v1/schedules/{any}/restore"),
             ]
 
             async def fingerprint() -> tuple[Any, ...]:

@@ -49,7 +49,11 @@ async def counts(pool: Pool) -> tuple[int, ...]:
     [
         ({"timezone": "America"}, "timezone", "unknown IANA time zone"),
         ({"timezone": "Europe"}, "timezone", "unknown IANA time zone"),
-        ({"cadence": None, "scheduled_time": None, "cron_expression": "0 9 * * 1#²"}, "cron_expression", "printable ASCII, e.g. 0 9 * * 1"),
+        (
+            {"cadence": None, "scheduled_time": None, "cron_expression": "0 9 * * 1#²"},
+            "cron_expression",
+            "printable ASCII, e.g. 0 9 * * 1",
+        ),
         ({"scheduled_time": "0٨:00"}, "scheduled_time", "HH:MM (24-hour), e.g. 09:30"),
         ({"name": "a\x00b"}, "name", "control characters"),
         ({"recipients": [{"channel": "email", "email": "a\x00@x.example"}]}, "recipients.0.email", "control"),
