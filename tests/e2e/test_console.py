@@ -247,6 +247,16 @@ async def test_test_run_status_changes_live(browser: Browser, setup: tuple[World
     await expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
     await expect(page.get_by_role("link", name="Weekly Views")).to_have_count(0)
     assert await pool.fetchval("SELECT deleted_at IS NOT NULL FROM shared_report_schedules WHERE id = $1", w.weekly)
+    # Its page still shows it, with its runs, and Restore brings it back paused.
+    await page.goto(f"/#/schedules/{w.weekly}")
+    await expect(page.get_by_text(re.compile("^Deleted "))).to_be_visible()
+    await expect(page.get_by_role("table", name="Runs").locator("tr[data-run]")).to_have_count(2)
+    await expect(page.get_by_role("button", name="Test run")).to_have_count(0)
+    await page.get_by_role("button", name="Restore").click()
+    await expect(page.get_by_role("button", name="Test run")).to_be_visible()
+    await expect(page.get_by_text("no (paused)")).to_be_visible()
+    await page.get_by_role("navigation").get_by_role("link", name="Schedules").click()
+    await expect(page.get_by_role("switch", name="Active: Weekly Views")).not_to_be_checked()
 
 
 async def test_new_schedule_form_validates_and_saves(browser: Browser, setup: tuple[World, Service, Any]) -> None:

@@ -357,7 +357,24 @@
     const runsBody = h("tbody", {});
     const stats = h("div", {});
     const actions = h("div", { className: "actions" });
-    if (write) {
+    if (s.deleted_at) {
+      actions.append(h("p", { className: "notice" }, `Deleted ${inZone(s.deleted_at, s.timezone)}. Its settings and runs `
+        + "stay readable until retention removes them; restoring brings it back paused."));
+      if (write) {
+        const restore = h("button", { type: "button" }, "Restore");
+        restore.addEventListener("click", async () => {
+          restore.disabled = true;
+          try {
+            await api("POST", `/v1/schedules/${id}/restore`);
+            route();
+          } catch (err) {
+            live.textContent = err.message;
+            restore.disabled = false;
+          }
+        });
+        actions.append(restore);
+      }
+    } else if (write) {
       const target = h("select", { id: "test-target" },
         me.user_id ? h("option", { value: "me" }, `My email (${me.email || "me"})`) : null,
         h("option", { value: "schedule" }, "The schedule's recipients"),
