@@ -440,6 +440,12 @@ async def test_next_fires_follow_typing(browser: Browser, setup: tuple[World, Se
     await expect(fires.get_by_role("listitem")).to_have_count(5)
     for item in await fires.get_by_role("listitem").all():
         await expect(item).to_contain_text(re.compile(r"Wed.*08:15 \(-0[45]:00\)"))
+    await page.get_by_label("Time zone").fill("Mars/Olympus_Mons")
+    await expect(page.locator("#f-zone-error")).to_contain_text("Mars/Olympus_Mons")
+    await expect(fires.get_by_role("listitem")).to_have_count(0)
+    await page.get_by_label("Time zone").fill("America/New_York")
+    await expect(fires.get_by_role("listitem")).to_have_count(5)
+    await expect(page.locator("#f-zone-error")).to_be_empty()
     await page.get_by_label("Cadence").select_option(label="Custom cron")
     await page.get_by_label("Cron expression").fill("61 9 * * *")
     await expect(page.locator("#f-cron-error")).to_contain_text("minute field value 61 is out of range 0-59")

@@ -800,7 +800,12 @@
     for (const [el, elId] of [[c.skipEmpty, "f-skip"], [c.onlyChanged, "f-changed"], [c.sendEmail, "f-send-email"],
       [c.sendTelegram, "f-send-telegram"], [c.email, "f-email"], [c.user, "f-user"], [c.chat, "f-chat"]]) el.id = elId;
 
-    c.org.addEventListener("change", () => { org = c.org.value; recipients.length = 0; loadOrgLists().catch((err) => { general.textContent = err.message; }); });
+    c.org.addEventListener("change", () => {
+      org = c.org.value;
+      recipients.length = 0;
+      save.disabled = true;
+      loadOrgLists().then(() => { save.disabled = false; }, (err) => { general.textContent = err.message; });
+    });
     c.cadence.addEventListener("change", () => { showTiming(); schedulePreview(); });
     for (const el of [c.time, c.dow, c.dom, c.zone, c.cron]) {
       el.addEventListener("input", schedulePreview);
@@ -847,7 +852,9 @@
       }
     });
     showTiming();
-    loadOrgLists().catch((err) => { general.textContent = err.message; });
+    // Save waits for the organization's lists: saving before them would send an empty choice of destinations.
+    save.disabled = true;
+    loadOrgLists().then(() => { save.disabled = false; }, (err) => { general.textContent = err.message; });
     schedulePreview();
     return form;
   }
