@@ -407,7 +407,8 @@ async def test_runs_page_filters_by_status(browser: Browser, setup: tuple[World,
         )  # fmt: skip
         await runs.record(pool, message)
         await pool.execute(
-            "UPDATE shared_report_runs SET status = $2, finished_at = now(), error = $3 WHERE id = $1",
+            "UPDATE shared_report_runs SET status = $2, finished_at = now(), error = $3, created_at = fire_at"
+            " WHERE id = $1",
             message.run_id, status, "loops: 400 bad address" if status == "failed" else None,
         )  # fmt: skip
     page = await page_for(browser, svc)
@@ -423,6 +424,12 @@ async def test_runs_page_filters_by_status(browser: Browser, setup: tuple[World,
     await expect(rows.nth(2)).to_contain_text(PROBE)
     await expect(rows.nth(1)).to_contain_text("loops: 400 bad address")
     await expect(page.get_by_text("Globex")).to_have_count(0)
+    # Runs from two days ago: none in the last 24 hours, all in the last 7 days.
+    await page.get_by_label("Period").select_option(label="Last 24 hours")
+    await expect(rows).to_have_count(1)
+    await expect(page.get_by_role("status")).to_have_text("No failed runs.")
+    await page.get_by_label("Period").select_option(label="Last 7 days")
+    await expect(rows).to_have_count(3)
     assert await axe_violations(page) == []
 
 

@@ -863,13 +863,22 @@
   async function runsPage(state) {
     const status = h("select", { id: "status" }, h("option", { value: "" }, "Any status"),
       options(STATUSES.map((x) => [x, x]), state.status));
-    status.addEventListener("change", () => runsPage({ status: status.value, cursors: [] })
-      .then(() => document.getElementById("status").focus()));
+    const period = h("select", { id: "period" }, options([["", "Any time"], ["1", "Last 24 hours"], ["7", "Last 7 days"],
+      ["30", "Last 30 days"]], state.days || ""));
+    for (const [control, key] of [[status, "status"], [period, "days"]]) {
+      control.addEventListener("change", () => runsPage({ ...state, [key]: control.value, since: "", cursors: [] })
+        .then(() => document.getElementById(control.id).focus()));
+    }
+    // The start of the period is fixed when the filter is chosen, so paging keeps the same window.
+    const since = state.days ? new Date(Date.now() - Number(state.days) * 86400000).toISOString() : "";
+    state.since = state.since || since;
     await pagedTable({
       title: "Runs", state, again: runsPage,
-      toolbar: h("div", { className: "toolbar" }, h("label", { for: "status" }, "Status", status)),
+      toolbar: h("div", { className: "toolbar" }, h("label", { for: "status" }, "Status", status),
+        h("label", { for: "period" }, "Period", period)),
       columns: ["Schedule", "Fire time", "Trigger", "Status", "Rows", "Size", "Duration"],
-      url: (cursor) => `/v1/runs${query({ organization_id: chosenOrg(), status: state.status, limit: PAGE, cursor })}`,
+      url: (cursor) => `/v1/runs${query({ organization_id: chosenOrg(), status: state.status, since: state.since,
+        limit: PAGE, cursor })}`,
       row: (run) => h("tr", {},
         h("td", {}, h("a", { href: `#/schedules/${run.schedule_id}` }, run.schedule_name || run.schedule_id)),
         h("td", {}, inZone(run.fire_at, null)),
