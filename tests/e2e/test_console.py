@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import aiohttp
+import jwt
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
@@ -206,8 +207,16 @@ async def test_member_reads_only_and_expired_token(browser: Browser, setup: tupl
     await expired.goto("/")
     await expired.get_by_label("Token").fill(token(w.owner, exp=time.time() - 60))
     await expired.get_by_role("button", name="Sign in").click()
-    await expect(expired.get_by_role("alert")).to_contain_text("token expired")
+    await expect(expired.get_by_role("alert")).to_contain_text("token was not accepted: token expired")
     await expect(expired.get_by_role("button", name="Sign in")).to_be_visible()
+    # A token that expires while in use: the next request signs out, saying why.
+    short = token(w.owner, exp=time.time() + 2)
+    await sign_in(expired, short)
+    await asyncio.sleep(max(0.0, jwt.decode(short, options={"verify_signature": False})["exp"] - time.time() + 0.5))
+    await expired.get_by_role("navigation").get_by_role("link", name="Dead letters").click()
+    await expect(expired.get_by_role("alert")).to_contain_text("Signed out: token expired")
+    await expect(expired.get_by_label("Token")).to_be_focused()
+    assert await expired.evaluate("sessionStorage.length") == 0
 
 
 async def test_test_run_status_changes_live(browser: Browser, setup: tuple[World, Service, Any], pool: Pool) -> None:

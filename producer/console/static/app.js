@@ -114,10 +114,13 @@
   }
 
   function signOut(reason) {
+    const wasIn = me !== null;
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(ORG_KEY);
     me = null;
-    showSignIn(reason ? `Signed out: ${reason}. Sign in again with a valid token.` : "");
+    let message = "";
+    if (reason) message = wasIn ? `Signed out: ${reason}. Sign in again with a valid token.` : `That token was not accepted: ${reason}.`;
+    showSignIn(message);
   }
 
   function showHeader() {
