@@ -446,7 +446,7 @@
       runsBody.replaceChildren(...page.items.flatMap((run) => runRows(run, s.timezone, expanded)));
       if (!page.items.length) runsBody.append(h("tr", {}, h("td", { colspan: 7, className: "muted" }, "No runs yet.")));
       const busy = page.items.filter((r) => !FINAL.includes(r.status));
-      if (live.textContent.startsWith("Test run") && page.items.length && !busy.length) {
+      if (live.textContent.startsWith("Test run queued") && page.items.length && !busy.length) {
         live.textContent = `Latest run: ${page.items[0].status}.`;
       }
       return true;
@@ -454,7 +454,8 @@
     await loadRuns();
     loadStats(id, stats, mine);
     every(1500, async () => {
-      if (runsBody.querySelector("[data-busy]") || live.textContent.startsWith("Test run")) await loadRuns();
+      // Polled only while a run is not final, or a test run was just queued and has not shown up yet.
+      if (runsBody.querySelector("[data-busy]") || live.textContent.startsWith("Test run queued")) await loadRuns();
     });
     every(30000, tickCountdowns);
   }
