@@ -1,4 +1,5 @@
-"""One notice to a schedule's creator when a run of it fails, ends partial or is dead-lettered."""
+"""One notice to a schedule's owner (or its organization's owners and admins) when a run of it fails, ends partial
+or is dead-lettered."""
 
 from __future__ import annotations
 
@@ -37,23 +38,31 @@ def text_for(schedule_name: str, status: str, reason: str) -> str:
 
 
 async def notify(deps: Deps, run_id: UUID, status: str, reason: str) -> None:
-    """To the creator of the run's schedule: best effort and at most once per run; never changes the run's
-    outcome."""
+    """To the owner of the run's schedule (or, when they are no longer in its organization, to the organization's
+    owners and admins): best effort and at most once per run; never changes the run's outcome."""
     if not deps.settings.notify_failures:
         return
     try:
-        row = await deps.pool.fetchrow(queries.CLAIM_NOTICE, run_id)
-        if row is None:  # already notified, or no such run
-            return
-        if not row["email"]:
-            metrics.NOTICES.labels("no_creator_email").inc()
-            return
-        text = text_for(row["name"], status, reason)
-        outcome = await deps.deliverer.failure_email(str(run_id), row["email"], row["name"], status, text)
+        rows = await deps.pool.fetch(queries.CLAIM_NOTICE, run_id)
     except Exception as exc:  # a notice must never turn a finished run into a failed job
         metrics.NOTICES.labels("error").inc()
         log.error("failure notice for run %s not sent: %s", run_id, redact(str(exc) or type(exc).__name__))
         return
-    metrics.NOTICES.labels(outcome.kind).inc()
-    if outcome.kind != "sent":
-        log.error("failure notice for run %s not sent: %s", run_id, redact(str(outcome.detail.get("reason"))))
+    if not rows:  # already notified, or no such run
+        return
+    addresses = [row["email"] for row in rows if row["email"]]
+    if not addresses:
+        metrics.NOTICES.labels("no_creator_email").inc()
+        return
+    name = rows[0]["name"]
+    text = text_for(name, status, reason)
+    for address in addresses:
+        try:
+            outcome = await deps.deliverer.failure_email(str(run_id), address, name, status, text)
+        except Exception as exc:
+            metrics.NOTICES.labels("error").inc()
+            log.error("failure notice for run %s not sent: %s", run_id, redact(str(exc) or type(exc).__name__))
+            continue
+        metrics.NOTICES.labels(outcome.kind).inc()
+        if outcome.kind != "sent":
+            log.error("failure notice for run %s not sent: %s", run_id, redact(str(outcome.detail.get("reason"))))

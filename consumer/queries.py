@@ -106,17 +106,28 @@ UPDATE shared_report_runs SET status = 'queued', error = $2, lease_token = NULL,
 WHERE id = $1 AND lease_token = $3 AND status = 'running'
 """
 
-# Claimed before it is sent, so a retry after a lost answer cannot notify twice; addressed to the creator of the
-# run's own schedule (never one a message names). No row: the notice was already claimed.
+# Claimed before it is sent, so a retry after a lost answer cannot notify twice. Addressed to the owner of the
+# run's own schedule (never one a message names) while they are a member of its organization; otherwise (the
+# user was removed, or left) to the organization's owners and admins. One row per address; one row with a NULL
+# email when there is nobody. No row: the notice was already claimed.
 CLAIM_NOTICE = """
 WITH claimed AS (
     UPDATE shared_report_runs SET notice_sent_at = now() WHERE id = $1 AND notice_sent_at IS NULL
     RETURNING schedule_id
+), target AS (
+    SELECT s.name, s.organization_id, s.created_by,
+           EXISTS (SELECT 1 FROM organization_members m
+                   WHERE m.organization_id = s.organization_id AND m.user_id = s.created_by) AS owner_is_member
+    FROM claimed c JOIN shared_report_schedules s ON s.id = c.schedule_id
 )
-SELECT s.name, u.email
-FROM claimed c
-JOIN shared_report_schedules s ON s.id = c.schedule_id
-LEFT JOIN users u ON u.id = s.created_by
+SELECT t.name, a.email
+FROM target t
+LEFT JOIN LATERAL (
+    SELECT DISTINCT u.email FROM organization_members m JOIN users u ON u.id = m.user_id
+    WHERE m.organization_id = t.organization_id
+      AND CASE WHEN t.owner_is_member THEN m.user_id = t.created_by ELSE m.role IN ('owner', 'admin') END
+) a ON true
+ORDER BY a.email
 """
 
 MIGRATE_SCHEDULE_CHAT = """

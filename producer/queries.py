@@ -2,7 +2,7 @@
 
 PEEK_DUE = """
 SELECT id, organization_id, shared_link_id, cron_expression, timezone, next_run_at, misfire_policy,
-       misfire_grace_seconds, jitter_seconds, send_email, send_telegram, channels
+       misfire_grace_seconds, jitter_seconds, send_email, send_telegram, channels, ends_at
 FROM shared_report_schedules
 WHERE enabled AND deleted_at IS NULL AND next_run_at <= $1
 ORDER BY next_run_at

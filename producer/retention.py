@@ -45,6 +45,7 @@ JOIN shared_report_runs r ON r.id = n.run_id
 WHERE r.status IN ('sent', 'partial', 'failed', 'skipped', 'dead') AND r.finished_at < $1
 """
 
+
 def _prune_older(table: str, column: str, key: str = "id") -> str:
     """One batch of `table` rows whose `column` is before $1, at most $2, skipping rows others hold."""
     return f"""

@@ -18,6 +18,7 @@ from arq.connections import ArqRedis
 from producer import metrics, queries
 from producer.planning import Plan, plan
 from producer.recipients import NO_RECIPIENTS, Channels, group, resolve
+from producer.window import within
 from shared.cron import deterministic_offset_ms
 from shared.db import Connection, Pool, Record
 from shared.errors import InvalidInput
@@ -93,6 +94,8 @@ async def _plan_batch(
                 )
                 advances.append((row["id"], None, None, "failed"))
                 continue
+        # Shared plans hold no schedule's window: each row cuts its own at its ends_at.
+        schedule_plan = within(schedule_plan, row["ends_at"])
         recipients = resolve(row["id"], row["organization_id"], Channels.of(row), own, org)
         # Schedules that fall back to the same organization-wide list share one JSON form of it.
         shared_key = tuple(id(r) for r in recipients)

@@ -95,7 +95,7 @@ class ReportMessage(BaseModel):
     fire_at: datetime
     trigger: Trigger
     recipients: Annotated[list[Recipient], Field(max_length=200)]
-    # A manual run ignores the schedule's send conditions unless it asks for them; absent means false.
+    # A test run ignores the schedule's send conditions unless it asks for them; absent means false.
     respect_conditions: bool = False
 
     @field_validator("fire_at")
@@ -126,8 +126,9 @@ class ReportMessage(BaseModel):
 
     @property
     def applies_conditions(self) -> bool:
-        """Scheduled runs and replays of them obey the send conditions; a manual run only when it asks."""
-        return self.trigger != "manual" or self.respect_conditions
+        """The schedule's own fires obey its send conditions. A test run only when it asks; a replay or resend
+        delivers what was decided (or asked for) already, and is not judged again."""
+        return self.trigger == "cron" or self.respect_conditions
 
 
 def recipients_json(recipients: list[AnyRecipient]) -> list[dict[str, Any]]:

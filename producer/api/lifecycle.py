@@ -1,4 +1,4 @@
-"""A schedule's life after delete: restore it (paused) while retention has not removed it yet."""
+"""Who a schedule belongs to, and its life after delete: restore it (paused) until retention removes it."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from aiohttp import web
 
 from producer.api import repository as sql
 from producer.api.auth import require_role
-from producer.api.errors import ApiError, not_found
-from producer.api.routes import _pool, _principal, _respond_schedule, _uuid_param
+from producer.api.errors import ApiError, not_found, validation
+from producer.api.models import OwnerChange
+from producer.api.routes import _body, _load_visible, _pool, _principal, _respond_schedule, _uuid_param
 
 
 async def restore_schedule(request: web.Request) -> web.Response:
@@ -24,5 +25,18 @@ async def restore_schedule(request: web.Request) -> web.Response:
     return await _respond_schedule(request, schedule_id)
 
 
+async def change_owner(request: web.Request) -> web.Response:
+    """Owners and admins hand a schedule to another member; its failure notices go to them from then on."""
+    body = await _body(request, OwnerChange)
+    pool = _pool(request)
+    row = await _load_visible(request, _principal(request), _uuid_param(request, "id", "schedule"), write=True)
+    if not await pool.fetch(sql.MEMBERS, row["organization_id"], [body.user_id]):
+        raise validation("user_id", "is not a member of this schedule's organization")
+    # One statement, and only while the schedule is not deleted: a delete in between wins.
+    await pool.execute(sql.SET_OWNER, row["id"], body.user_id)
+    return await _respond_schedule(request, row["id"])
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/schedules/{id}/restore", restore_schedule)
+    app.router.add_post("/v1/schedules/{id}/owner", change_owner)

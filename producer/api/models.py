@@ -101,12 +101,15 @@ class RecipientIn(Strict):
 
     @model_validator(mode="after")
     def _one_target(self) -> RecipientIn:
+        self._check_target()
+        return self
+
+    def _check_target(self) -> None:
         if self.channel == "email":
             if (self.user_id is None) == (self.email is None) or self.telegram_chat_id is not None:
                 raise ValueError("an email recipient has exactly one of user_id or email, and no telegram_chat_id")
         elif self.telegram_chat_id is None or self.user_id is not None or self.email is not None:
             raise ValueError("a telegram recipient has telegram_chat_id only")
-        return self
 
     @property
     def target(self) -> str:
@@ -114,6 +117,27 @@ class RecipientIn(Strict):
 
 
 Recipients = Annotated[list[RecipientIn], Field(max_length=MAX_RECIPIENTS)]
+
+
+class RunRecipientIn(RecipientIn):
+    """A test run's recipient: a person or chat as a schedule has them, or a stored destination by its id."""
+
+    channel: Literal["email", "telegram", "slack", "webhook", "sftp"]  # type: ignore[assignment]
+    # A Slack, webhook or SFTP destination of the schedule's organization (GET /v1/destinations lists them).
+    destination_id: UUID | None = None
+
+    def _check_target(self) -> None:
+        if self.channel in ("slack", "webhook", "sftp"):
+            if self.destination_id is None or self.user_id or self.email or self.telegram_chat_id is not None:
+                raise ValueError(f"a {self.channel} recipient has destination_id only (see GET /v1/destinations)")
+        elif self.destination_id is not None:
+            raise ValueError("destination_id is for slack, webhook and sftp recipients")
+        else:
+            super()._check_target()
+
+    @property
+    def target(self) -> str:
+        return str(self.destination_id) if self.destination_id is not None else super().target
 
 
 DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
@@ -165,6 +189,20 @@ class TimingFields(Strict):
         return value
 
 
+WINDOW = (datetime(2000, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
+
+
+def _instant(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone (Z or an offset), e.g. 2026-12-01T00:00:00Z")
+    if not WINDOW[0] <= value <= WINDOW[1]:
+        raise ValueError("must be between 2000 and 3000")
+    return value.astimezone(UTC)
+
+
+Instant = Annotated[datetime, AfterValidator(_instant), Field(examples=["2027-01-01T00:00:00Z"])]
+
+
 class ScheduleOptions(TimingFields):
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     send_email: bool | None = None
@@ -188,6 +226,9 @@ class ScheduleOptions(TimingFields):
     # Channels with stored destinations to deliver to as well: the schedule's own, else the organization's.
     channels: Annotated[list[DestinationKind], Field(max_length=8)] | None = None
     enabled: bool | None = None
+    # The window it fires in (each end included, either optional): nothing fires outside it.
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
 
     @field_validator("channels")
     @classmethod
@@ -211,9 +252,14 @@ class RecipientsReplace(Strict):
 
 
 class RunRequest(Strict):
-    recipients: Annotated[list[RecipientIn], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
+    recipients: Annotated[list[RunRecipientIn], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = None
     # A test run sends whatever the send conditions say; true makes it obey them like a scheduled fire.
     respect_conditions: bool = False
+
+
+class OwnerChange(Strict):
+    # A member of the schedule's organization: failure notices go to them from now on.
+    user_id: UUID
 
 
 class RecipientOut(BaseModel):
@@ -259,6 +305,10 @@ class ScheduleOut(BaseModel):
     updated_at: datetime
     # Set when the schedule was deleted: it is kept, readable and restorable, until retention removes it.
     deleted_at: datetime | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    # True once no fire is left before ends_at: next_run_at stays null whatever else changes.
+    ended: bool
     recipients: list[RecipientOut]
     upcoming: list[datetime]
 

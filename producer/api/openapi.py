@@ -93,6 +93,14 @@ def _instant(name: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
 
 
+def _changes_schedule(method: str, summary: str, body: type[BaseModel]) -> dict[str, Any]:
+    """A route that changes one schedule and answers with it (410 once it is deleted)."""
+    return {
+        "parameters": [_path_id()],
+        method: _op(summary, "200", m.ScheduleOut, body=body, errors=("401", "403", "404", "410", "422")),
+    }
+
+
 _IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -135,6 +143,7 @@ def document() -> dict[str, Any]:
         m.TimezoneList,
         m.OrganizationRunList,
         m.ScheduleStatsOut,
+        m.OwnerChange,
         people.MeOut,
         people.LinkList,
         people.MemberList,
@@ -190,22 +199,16 @@ def document() -> dict[str, Any]:
                 ),
                 "delete": _op("Delete a schedule (kept, restorable)", "204", None, errors=("401", "403", "404", "410")),
             },
+            "/v1/schedules/{id}/owner": _changes_schedule(
+                "post", "Hand the schedule to another member (its failure notices go to them)", m.OwnerChange
+            ),
             "/v1/schedules/{id}/restore": {
                 "parameters": [_path_id()],
                 "post": _op(
                     "Restore a deleted schedule, paused", "200", m.ScheduleOut, errors=("401", "403", "404", "409")
                 ),
             },
-            "/v1/schedules/{id}/recipients": {
-                "parameters": [_path_id()],
-                "put": _op(
-                    "Replace the recipients",
-                    "200",
-                    m.ScheduleOut,
-                    body=m.RecipientsReplace,
-                    errors=("401", "403", "404", "410", "422"),
-                ),
-            },
+            "/v1/schedules/{id}/recipients": _changes_schedule("put", "Replace the recipients", m.RecipientsReplace),
             "/v1/schedules/{id}/run": {
                 "parameters": [_path_id()],
                 "post": _op(
@@ -256,6 +259,15 @@ def document() -> dict[str, Any]:
                         *_PAGING,
                     ],
                     errors=("401", "404", "422"),
+                ),
+            },
+            "/v1/runs/{id}/resend": {
+                "parameters": [_path_id()],
+                "post": _op(
+                    "Resend a partial or failed run to the recipients it has not served",
+                    "202",
+                    m.RunAccepted,
+                    errors=("401", "403", "404", "409", "410"),
                 ),
             },
             "/v1/schedules/{id}/stats": {

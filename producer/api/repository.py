@@ -9,7 +9,7 @@ id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, 
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
 stale_action, subject_template, message_template, channels, enabled, next_run_at, last_run_at, last_run_status,
-created_at, updated_at, deleted_at
+created_at, updated_at, deleted_at, starts_at, ends_at
 """
 
 LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
@@ -254,4 +254,33 @@ DELETE FROM shared_report_idempotency_keys WHERE caller = $1 AND key = $2 AND st
 RESTORE = """
 UPDATE shared_report_schedules SET deleted_at = NULL, enabled = false, next_run_at = NULL, updated_at = now()
 WHERE id = $1 AND deleted_at IS NOT NULL
+"""
+
+USER_EMAILS = "SELECT id, email FROM users WHERE id = ANY($1::uuid[])"
+
+# The destinations a test run may name: the organization's own and its schedules'.
+ORGANIZATION_DESTINATIONS = """
+SELECT id, channel, target FROM shared_report_destinations WHERE organization_id = $1 AND id = ANY($2::uuid[])
+"""
+
+# A run to resend, with what decides whether it may be: its schedule's organization and deletion, and whether a
+# resend or replay of its chain is still waiting or running.
+RUN_TO_RESEND = """
+SELECT r.id, r.schedule_id, r.status, r.message, s.organization_id, s.deleted_at,
+       EXISTS (SELECT 1 FROM shared_report_runs x
+               WHERE x.origin_run_id = coalesce(r.origin_run_id, r.id) AND x.status IN ('queued', 'running'))
+           AS pending
+FROM shared_report_runs r
+JOIN shared_report_schedules s ON s.id = r.schedule_id
+WHERE r.id = $1
+FOR UPDATE OF r
+"""
+
+# The window, and the next fire inside it, in the create or update's own transaction.
+SET_WINDOW = """
+UPDATE shared_report_schedules SET starts_at = $2, ends_at = $3, next_run_at = $4 WHERE id = $1
+"""
+
+SET_OWNER = """
+UPDATE shared_report_schedules SET created_by = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL
 """

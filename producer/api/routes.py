@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from producer import metrics
+from producer import metrics, window
 from producer import queries as scheduler_queries
 from producer.api import messages
 from producer.api import repository as sql
@@ -35,23 +35,30 @@ from producer.api.models import (
     ScheduleOut,
     ScheduleUpdate,
 )
+from producer.api.overrides import override
 from producer.api.query import flag
 from producer.api.timing import resolve, resolve_new
 from producer.recipients import Channels, group
 from producer.recipients import resolve as resolve_recipients
 from shared import deadletters, runs
-from shared.cron import next_fire, upcoming
+from shared.cron import next_fire
 from shared.db import Connection, Pool, Record
 from shared.health import json_response
-from shared.message import AnyRecipient, EmailRecipient, ReportMessage, TelegramRecipient
+from shared.message import AnyRecipient, ReportMessage
 from shared.queue import has_consumer, no_consumer_warning, queue_depth
 
 M = TypeVar("M", bound=BaseModel)
 _CURSOR_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_MAX = datetime(9999, 1, 1, tzinfo=UTC)
 # Fields whose null in a PATCH clears them (the gate off, the default text back).
-NULLABLE = {"require_fresh_within_seconds", "subject_template", "message_template"}
+NULLABLE = {"require_fresh_within_seconds", "subject_template", "message_template", "starts_at", "ends_at"}
+WINDOW_FIELDS = {"starts_at", "ends_at"}
 TIMING_FIELDS = {"cadence", "scheduled_time", "day_of_week", "day_of_month", "cron_expression", "timezone"}
+
+
+def _check_window(starts_at: datetime | None, ends_at: datetime | None) -> None:
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise validation("ends_at", "must be after starts_at")
 
 
 def _principal(request: web.Request) -> Principal:
@@ -142,11 +149,16 @@ async def _now(conn: Pool | Connection) -> datetime:
 
 
 def _out(row: Record, recipients: list[Record], now: datetime) -> dict[str, Any]:
-    fires = upcoming(row["cron_expression"], row["timezone"], now, 5) if row["enabled"] else []
+    timing = (row["cron_expression"], row["timezone"])
+    # After the last fire as well as after now: a fire already made is not upcoming.
+    after = max(now, row["last_run_at"] or now)
+    fires = window.fires(*timing, after, 5, row["starts_at"], row["ends_at"]) if row["enabled"] else []
+    ended = row["ends_at"] is not None and window.first_fire(*timing, after, row["starts_at"], row["ends_at"]) is None
     data = ScheduleOut(
         **dict(row),
         recipients=[RecipientOut(**dict(r)) for r in recipients if r["schedule_id"] == row["id"]],
         upcoming=fires,
+        ended=ended,
     )
     return data.model_dump(mode="json")
 
@@ -255,6 +267,9 @@ async def create_schedule(request: web.Request) -> web.Response:
             list(body.channels or ()),
         )
         await _write_recipients(conn, row["id"], recipients)
+        _check_window(body.starts_at, body.ends_at)
+        first = window.first_fire(timing.cron_expression, timing.timezone, now, body.starts_at, body.ends_at)
+        await conn.execute(sql.SET_WINDOW, row["id"], body.starts_at, body.ends_at, first if enabled else None)
     return await _respond_schedule(request, row["id"], 201)
 
 
@@ -356,17 +371,23 @@ async def update_schedule(request: web.Request) -> web.Response:
             "message_template",
             "channels",
             "enabled",
+            "starts_at",
+            "ends_at",
         ):
             value = getattr(body, name)
             # null turns the freshness gate off; for the other fields null means "unchanged".
             if name in changed and (value is not None or name in NULLABLE):
                 current[name] = value
         resumed = current["enabled"] and not row["enabled"]
+        _check_window(current["starts_at"], current["ends_at"])
         if not current["enabled"]:
             next_run = None
-        elif timing_changed or resumed or next_run is None:
+        elif timing_changed or resumed or next_run is None or changed & WINDOW_FIELDS:
             # From now on: an edit or a resume never backfills what was missed.
             next_run = next_fire(current["cron_expression"], current["timezone"], now)
+        next_run = window.clamp(
+            current["cron_expression"], current["timezone"], next_run, current["starts_at"], current["ends_at"]
+        )
         await conn.execute(
             sql.UPDATE_SCHEDULE,
             schedule_id,
@@ -396,6 +417,7 @@ async def update_schedule(request: web.Request) -> web.Response:
             current["message_template"],
             list(current["channels"]),
         )
+        await conn.execute(sql.SET_WINDOW, schedule_id, current["starts_at"], current["ends_at"], next_run)
     return await _respond_schedule(request, schedule_id)
 
 
@@ -419,12 +441,6 @@ async def replace_recipients(request: web.Request) -> web.Response:
     return await _respond_schedule(request, schedule_id)
 
 
-def _message_recipient(r: RecipientIn, emails: dict[UUID, str]) -> EmailRecipient | TelegramRecipient:
-    if r.telegram_chat_id is not None:
-        return TelegramRecipient(channel="telegram", telegram_chat_id=r.telegram_chat_id)
-    return EmailRecipient(channel="email", user_id=r.user_id, email=r.email or emails[r.user_id or UUID(int=0)])
-
-
 async def run_now(request: web.Request) -> web.Response:
     principal = _principal(request)
     schedule_id = _uuid_param(request, "id", "schedule")
@@ -432,16 +448,10 @@ async def run_now(request: web.Request) -> web.Response:
     pool = _pool(request)
     row = await _load_visible(request, principal, schedule_id, write=True)
     org = row["organization_id"]
+    chosen: list[AnyRecipient]
     if body.recipients is not None:
-        await _check_recipients(pool, org, body.recipients)
-        emails = {
-            r["id"]: r["email"]
-            for r in await pool.fetch(
-                "SELECT id, email FROM users WHERE id = ANY($1::uuid[])",
-                [r.user_id for r in body.recipients if r.user_id],
-            )
-        }
-        chosen: list[AnyRecipient] = [_message_recipient(r, emails) for r in body.recipients]
+        await _check_recipients(pool, org, list(body.recipients))
+        chosen = await override(pool, org, body.recipients)
     else:
         own = group(await pool.fetch(scheduler_queries.SCHEDULE_RECIPIENTS, [schedule_id]))
         org_rows = group(await pool.fetch(scheduler_queries.ORG_RECIPIENTS, [org]))

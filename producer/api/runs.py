@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 from aiohttp import web
 
+from producer import metrics
 from producer.api import repository as sql
+from producer.api.auth import require_role
+from producer.api.errors import ApiError, gone, not_found
+from producer.api.keys import REDIS, SETTINGS
 from producer.api.models import (
     DurationOut,
     LastRunOut,
@@ -18,6 +23,7 @@ from producer.api.models import (
 )
 from producer.api.query import choice, instant, integer
 from producer.api.routes import (
+    _accepted,
     _decode_cursor,
     _encode_cursor,
     _limit,
@@ -29,10 +35,14 @@ from producer.api.routes import (
     _query_uuid,
     _uuid_param,
 )
+from shared import runs
 from shared.db import Pool, Record
+from shared.errors import InvalidMessage
 from shared.health import json_response
+from shared.message import ReportMessage, parse_message
 
 FINAL = ("sent", "partial", "failed", "skipped", "dead")
+RESENDABLE = ("partial", "failed")
 STATUSES = ("queued", "running", *FINAL)
 TRIGGERS = ("cron", "manual", "replay")
 
@@ -96,6 +106,35 @@ async def schedule_stats(request: web.Request) -> web.Response:
     return json_response(out.model_dump(mode="json"))
 
 
+async def resend(request: web.Request) -> web.Response:
+    """A partial or failed run again, as a replay chained to it: only the recipients its chain has not served."""
+    principal = _principal(request)
+    run_id = _uuid_param(request, "id", "run")
+    pool = _pool(request)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(sql.RUN_TO_RESEND, run_id)
+        if row is None:
+            raise not_found("run")
+        await require_role(principal, pool, row["organization_id"], write=True, what="run")
+        if row["deleted_at"] is not None:
+            raise gone(row["deleted_at"])
+        if row["status"] not in RESENDABLE:
+            raise ApiError(409, f"only a partial or failed run can be resent; this one is {row['status']}")
+        if row["pending"]:
+            raise ApiError(409, "a resend or replay of this run is still queued or running; wait for it to finish")
+        try:
+            original = parse_message(row["message"])
+        except InvalidMessage as exc:
+            raise ApiError(409, "this run's message was not kept whole, so it cannot be resent") from exc
+        # Every recipient of the original: the consumer skips those its chain served, and counts the rest.
+        message = ReportMessage(**{**original.model_dump(), "run_id": uuid4(), "trigger": "replay"})
+        await runs.record(conn, message, repeats=run_id)
+    added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)
+    metrics.ENQUEUED.labels("replay").inc(added)
+    return await _accepted(request, message.run_id)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/runs", list_organization_runs)
+    app.router.add_post("/v1/runs/{id}/resend", resend)
     app.router.add_get("/v1/schedules/{id}/stats", schedule_stats)

@@ -33,7 +33,7 @@ HTTP_LINE_LIMIT = 8190
 FIELDS = [
     "shared_link_id", "name", "cadence", "scheduled_time", "day_of_week", "day_of_month", "cron_expression",
     "timezone", "send_email", "send_telegram", "format", "misfire_policy", "misfire_grace_seconds",
-    "jitter_seconds", "skip_if_empty", "enabled", "recipients",
+    "jitter_seconds", "skip_if_empty", "enabled", "recipients", "starts_at", "ends_at",
 ]  # fmt: skip
 QUERY_KEYS = [
     "limit", "cursor", "organization_id", "x", "status", "trigger", "since", "until", "schedule_id", "days",
@@ -139,6 +139,8 @@ async def _fuzz(database_url: str, redis_url: str) -> None:
                 ("GET", f"/v1/schedules/{sid}/stats"),
                 ("POST", f"/v1/schedules/{sid}/restore"),
                 ("POST", "/v1/schedules/{any}/restore"),
+                ("POST", "/v1/runs/{any}/resend"),
+                ("POST", f"/v1/schedules/{sid}/owner"),
             ]
 
             async def fingerprint() -> tuple[Any, ...]:
