@@ -246,6 +246,21 @@ async def test_test_run_status_changes_live(browser: Browser, setup: tuple[World
     await expect(runs_table.locator("tr[data-run]").first).to_contain_text("sent", timeout=30_000)
     assert [r["email"] for r in f.loops.sent] == ["owner@acme.example", "pat@acme.example"]
     assert len(f.telegram.documents(4242)) == 1
+    # A chat that blocked the bot makes a partial run; once it is back, Resend serves only that chat.
+    f.telegram.blocked.add(77)
+    await page.get_by_label("Test recipients (emails or Telegram chat ids)").fill("lee@acme.example, 77")
+    await page.get_by_role("button", name="Test run").click()
+    await expect(runs_table.locator("tr[data-run]")).to_have_count(3)
+    newest = runs_table.locator("tr[data-run]").first
+    await expect(newest).to_contain_text("partial", timeout=30_000)
+    f.telegram.blocked.discard(77)
+    await newest.get_by_role("button", name="Resend to missed").click()
+    await expect(runs_table.locator("tr[data-run]")).to_have_count(4)
+    await expect(runs_table.locator("tr[data-run]").first).to_contain_text("replay")
+    await expect(runs_table.locator("tr[data-run]").first).to_contain_text("sent", timeout=30_000)
+    reports = [r["email"] for r in f.loops.sent if r["attachments"]]
+    assert reports == ["owner@acme.example", "pat@acme.example", "lee@acme.example"]
+    assert len(f.telegram.documents(77)) == 1
     assert await axe_violations(page) == []
     # Delete asks first; cancelling keeps the schedule, confirming removes it from the list.
     await page.get_by_role("button", name="Delete").click()
@@ -259,7 +274,7 @@ async def test_test_run_status_changes_live(browser: Browser, setup: tuple[World
     # Its page still shows it, with its runs, and Restore brings it back paused.
     await page.goto(f"/#/schedules/{w.weekly}")
     await expect(page.get_by_text(re.compile("^Deleted "))).to_be_visible()
-    await expect(page.get_by_role("table", name="Runs").locator("tr[data-run]")).to_have_count(2)
+    await expect(page.get_by_role("table", name="Runs").locator("tr[data-run]")).to_have_count(4)
     await expect(page.get_by_role("button", name="Test run")).to_have_count(0)
     await page.get_by_role("button", name="Restore").click()
     await expect(page.get_by_role("button", name="Test run")).to_be_visible()

@@ -207,7 +207,7 @@
   }
 
   function nextRunCell(schedule) {
-    if (!schedule.next_run_at) return schedule.enabled ? "—" : "Paused";
+    if (!schedule.next_run_at) return schedule.ended ? "Ended" : schedule.enabled ? "—" : "Paused";
     return [h("time", { datetime: schedule.next_run_at }, `${inZone(schedule.next_run_at, schedule.timezone)} `),
       h("span", { className: "muted" }, schedule.timezone),
       h("span", { className: "countdown", "data-countdown": schedule.next_run_at }, countdown(schedule.next_run_at))];
@@ -402,6 +402,7 @@
         try {
           const accepted = await api("POST", `/v1/schedules/${id}/run`, body);
           live.textContent = accepted.warning ? `Test run queued. ${accepted.warning}` : "Test run queued.";
+          awaiting = true;
           await loadRuns();
         } catch (err) {
           live.textContent = `Test run not started: ${err.message}`;
@@ -433,6 +434,8 @@
           runsBody))),
         h("section", { className: "card", "aria-labelledby": "settings-h" }, h("h2", { id: "settings-h" }, "Settings"), settings, stats)));
     const expanded = new Set();
+    // Set when a run was just asked for, until the table shows it final.
+    let awaiting = false;
 
     async function loadRuns() {
       let page;
@@ -443,19 +446,35 @@
         return false;
       }
       if (mine !== generation) return false;
-      runsBody.replaceChildren(...page.items.flatMap((run) => runRows(run, s.timezone, expanded)));
+      runsBody.replaceChildren(...page.items.flatMap((run) => runRows(run, s.timezone, expanded,
+        write && !s.deleted_at ? resend : null)));
       if (!page.items.length) runsBody.append(h("tr", {}, h("td", { colspan: 7, className: "muted" }, "No runs yet.")));
       const busy = page.items.filter((r) => !FINAL.includes(r.status));
-      if (live.textContent.startsWith("Test run queued") && page.items.length && !busy.length) {
+      if (awaiting && page.items.length && !busy.length) {
+        awaiting = false;
         live.textContent = `Latest run: ${page.items[0].status}.`;
       }
       return true;
+    }
+    // A partial or failed run sent again, to the recipients it has not served yet; the answer shows above the table.
+    async function resend(run, button) {
+      button.disabled = true;
+      try {
+        const accepted = await api("POST", `/v1/runs/${run.id}/resend`);
+        live.textContent = `Resending to the recipients run ${run.id.slice(0, 8)} missed.`
+          + (accepted.warning ? ` ${accepted.warning}` : "");
+        awaiting = true;
+        await loadRuns();
+      } catch (err) {
+        live.textContent = `Not resent: ${err.message}`;
+        button.disabled = false;
+      }
     }
     await loadRuns();
     loadStats(id, stats, mine);
     every(1500, async () => {
       // Polled only while a run is not final, or a test run was just queued and has not shown up yet.
-      if (runsBody.querySelector("[data-busy]") || live.textContent.startsWith("Test run queued")) await loadRuns();
+      if (runsBody.querySelector("[data-busy]") || awaiting) await loadRuns();
     });
     every(30000, tickCountdowns);
   }
@@ -493,10 +512,13 @@
     return parts.join(", ") || "always send";
   }
 
-  function runRows(run, zone, expanded) {
+  function runRows(run, zone, expanded, resend) {
     const open = expanded.has(run.id);
     const toggle = h("button", { type: "button", className: "secondary", "aria-expanded": open ? "true" : "false" },
       `Deliveries (${run.notifications.length})`);
+    const again = resend && ["partial", "failed"].includes(run.status)
+      ? h("button", { type: "button", className: "secondary", onclick: () => resend(run, again) }, "Resend to missed")
+      : null;
     const row = h("tr", { "data-run": run.id, "data-busy": FINAL.includes(run.status) ? null : "1" },
       h("td", {}, inZone(run.fire_at, zone)),
       h("td", {}, run.trigger),
@@ -504,7 +526,7 @@
       h("td", { className: "num" }, num(run.row_count)),
       h("td", { className: "num" }, bytes(run.byte_count)),
       h("td", { className: "num" }, duration(run)),
-      h("td", {}, toggle));
+      h("td", {}, toggle, again ? " " : null, again));
     const detail = h("tr", { className: "deliveries", hidden: !open }, h("td", { colspan: 7 }, h("table", {},
       h("caption", {}, "Deliveries"),
       h("thead", {}, h("tr", {}, ["Channel", "Recipient", "Status", "Error"].map((t) => h("th", { scope: "col" }, t)))),
