@@ -793,7 +793,7 @@
       h("fieldset", {}, h("legend", {}, "Templates"),
         field("f-subject", "Subject template", c.subject),
         field("f-message", "Message template", c.message),
-        h("p", { className: "muted" }, "Placeholders like {{ schedule_name }} and {{ row_count }} are filled in when sent.")),
+        h("p", { className: "muted" }, "Placeholders such as {{ schedule_name }}, {{ fire_date }}, {{ rows }} and {{ total_views }} are filled in when sent.")),
       h("fieldset", { id: "f-recipients" }, h("legend", {}, "Recipients"),
         h("div", { className: "row" },
           h("div", { className: "check" }, c.sendEmail, h("label", { for: "f-send-email" }, "Send by email")),
