@@ -886,6 +886,11 @@
   }
 
   // ---- Runs across schedules ---------------------------------------------------------------------------------
+  function localTimes() {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "your browser's time zone";
+    return h("p", { className: "muted" }, `Times are in ${zone}, this browser's time zone.`);
+  }
+
   async function runsPage(state) {
     const status = h("select", { id: "status" }, h("option", { value: "" }, "Any status"),
       options(STATUSES.map((x) => [x, x]), state.status));
@@ -899,7 +904,7 @@
     const since = state.days ? new Date(Date.now() - Number(state.days) * 86400000).toISOString() : "";
     state.since = state.since || since;
     await pagedTable({
-      title: "Runs", state, again: runsPage,
+      title: "Runs", state, again: runsPage, intro: localTimes(),
       toolbar: h("div", { className: "toolbar" }, h("label", { for: "status" }, "Status", status),
         h("label", { for: "period" }, "Period", period)),
       columns: ["Schedule", "Fire time", "Trigger", "Status", "Rows", "Size", "Duration"],
@@ -921,7 +926,8 @@
   async function deadLettersPage(state) {
     await pagedTable({
       title: "Dead letters", state, again: deadLettersPage,
-      intro: h("p", { className: "muted" }, "Runs that failed every attempt. Replay one once the cause is fixed."),
+      intro: h("p", { className: "muted" }, "Runs that failed every attempt. Replay one once the cause is fixed. ",
+        localTimes().textContent),
       columns: ["Time", "Schedule", "Reason", "Attempts", "Replay"],
       url: (cursor) => `/v1/dead-letters${query({ organization_id: chosenOrg(), limit: PAGE, cursor })}`,
       row: deadLetterRow,
