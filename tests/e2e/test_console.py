@@ -203,6 +203,17 @@ async def test_member_reads_only_and_expired_token(browser: Browser, setup: tupl
     await expect(page.get_by_role("alert")).to_contain_text("not found")
     await expect(page.get_by_text("Globex Secret Plan")).to_have_count(0)
 
+    # service_role sees every organization, and can narrow the lists to one.
+    service = await page_for(browser, svc)
+    await sign_in(service, token(None, role="service_role"))
+    await expect(service.get_by_role("link", name="Globex Secret Plan")).to_be_visible()
+    await expect(service.get_by_role("link", name="Weekly Views")).to_be_visible()
+    await expect(service.get_by_role("switch", name="Active: Globex Secret Plan")).to_be_enabled()
+    await service.get_by_label("Organization").select_option(label="Globex")
+    await expect(service.get_by_role("link", name="Weekly Views")).to_have_count(0)
+    await expect(service.get_by_role("link", name="Globex Secret Plan")).to_be_visible()
+    assert await axe_violations(service) == []
+
     expired = await page_for(browser, svc)
     await expired.goto("/")
     await expired.get_by_label("Token").fill(token(w.owner, exp=time.time() - 60))
