@@ -402,6 +402,9 @@ class PreviewRequest(TimingFields):
 
     count: Annotated[int, Field(ge=1, le=50)] = 5
     from_: Annotated[datetime | None, Field(alias="from")] = None
+    # The schedule's window, if it has one: only fires inside it are shown (fewer than count near its end).
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
 
     @field_validator("from_")
     @classmethod

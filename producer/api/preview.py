@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from producer import window
 from producer.api.keys import SETTINGS
 from producer.api.models import FireOut, PreviewOut, PreviewRequest, TimezoneList, TimezoneOut
-from producer.api.routes import _body, _now, _pool, _principal
+from producer.api.routes import _body, _check_window, _now, _pool, _principal
 from producer.api.timing import resolve_new
-from shared.cron import upcoming, zone, zone_names
+from shared.cron import zone, zone_names
 from shared.health import json_response
 
 
@@ -21,7 +22,10 @@ async def preview(request: web.Request) -> web.Response:
     now = await _now(_pool(request))
     timing = resolve_new(body, request.app[SETTINGS].min_interval_seconds, now)
     tz = zone(timing.timezone)
-    fires = upcoming(timing.cron_expression, timing.timezone, body.from_ or now, body.count)
+    _check_window(body.starts_at, body.ends_at)
+    fires = window.fires(
+        timing.cron_expression, timing.timezone, body.from_ or now, body.count, body.starts_at, body.ends_at
+    )
     out = PreviewOut(
         cron_expression=timing.cron_expression,
         timezone=timing.timezone,

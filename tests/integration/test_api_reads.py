@@ -63,6 +63,20 @@ async def test_preview_refuses_what_create_refuses(api: Api, payload: dict[str, 
     assert error["error"]["details"][0]["field"] == field, error
 
 
+async def test_preview_keeps_inside_the_window(api: Api) -> None:
+    weekly = {"cadence": "weekly", "scheduled_time": "09:30", "day_of_week": "monday", "timezone": "Europe/London"}
+    window = {"starts_at": "2027-01-01T00:00:00Z", "ends_at": "2027-01-20T00:00:00Z", "count": 10}
+    status, out = await api.call("POST", "/v1/schedules/preview", {**weekly, **window})
+    assert status == 200, out
+    assert [f["at"] for f in out["fires"]] == [f"2027-01-{d:02d}T09:30:00Z" for d in (4, 11, 18)]
+    status, error = await api.call(
+        "POST",
+        "/v1/schedules/preview",
+        {**weekly, "starts_at": "2027-02-01T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z"},
+    )
+    assert status == 422 and error["error"]["details"][0] == {"field": "ends_at", "message": "must be after starts_at"}
+
+
 async def test_preview_gives_the_same_message_as_create(api: Api, world: World) -> None:
     wrong = {"cadence": None, "scheduled_time": None, "cron_expression": "0 9 * * 8"}
     _, on_create = await api.call("POST", "/v1/schedules", {**body(world), **wrong})
