@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import jwt
@@ -490,6 +491,25 @@ async def test_next_fires_follow_typing(browser: Browser, setup: tuple[World, Se
     await expect(fires.get_by_role("listitem")).to_have_count(5)
     for item in await fires.get_by_role("listitem").all():
         await expect(item).to_contain_text(re.compile(r"Wed.*08:15 \(-0[45]:00\)"))
+    # A window, each day included in the schedule's zone: only the Wednesdays inside it are listed.
+    zone = ZoneInfo("America/New_York")
+    first = datetime.now(zone).date() + timedelta(days=10)
+    last = first + timedelta(days=15)
+    wednesdays = [first + timedelta(days=i) for i in range(16) if (first + timedelta(days=i)).weekday() == 2]
+    await page.get_by_label("Starts on (optional)").fill(first.isoformat())
+    await page.get_by_label("Ends on (optional)").fill(last.isoformat())
+    await expect(fires.get_by_role("listitem")).to_have_count(len(wednesdays))
+    await expect(fires.get_by_role("listitem").first).to_contain_text(wednesdays[0].strftime("%-d %b %Y"))
+    await page.get_by_label("Name", exact=True).fill("Campaign window")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("heading", name="Campaign window")).to_be_visible()
+    await expect(page.get_by_text(f"{first.isoformat()} to {last.isoformat()}")).to_be_visible()
+    await expect(page.get_by_text(wednesdays[0].strftime("%-d %b %Y")).first).to_be_visible()
+    await page.get_by_role("button", name="Edit").click()
+    await expect(page.get_by_label("Starts on (optional)")).to_have_value(first.isoformat())
+    await page.get_by_label("Starts on (optional)").fill("")
+    await page.get_by_label("Ends on (optional)").fill("")
+    await expect(fires.get_by_role("listitem")).to_have_count(5)
     await page.get_by_label("Time zone").fill("Mars/Olympus_Mons")
     await expect(page.locator("#f-zone-error")).to_contain_text("Mars/Olympus_Mons")
     await expect(fires.get_by_role("listitem")).to_have_count(0)

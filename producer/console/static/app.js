@@ -190,6 +190,32 @@
     }
   }
 
+  // A wall-clock time in an IANA zone as an instant: start from the same digits in UTC and correct by the zone's
+  // offset there, twice (the second pass settles a guess that landed across a DST change).
+  function zonedInstant(date, time, zone) {
+    const [y, mo, d] = date.split("-").map(Number);
+    const [hh, mm, ss] = time.split(":").map(Number);
+    const wanted = Date.UTC(y, mo - 1, d, hh, mm, ss);
+    let guess = wanted;
+    for (let pass = 0; pass < 2; pass += 1) {
+      const p = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric",
+        month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" })
+        .formatToParts(new Date(guess)).map((x) => [x.type, Number(x.value)]));
+      guess += wanted - Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+    }
+    return new Date(guess).toISOString();
+  }
+
+  function localDate(iso, zone) {
+    if (!iso) return "";
+    try {
+      return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" })
+        .format(new Date(iso));
+    } catch {
+      return "";
+    }
+  }
+
   function countdown(iso) {
     const seconds = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
     if (seconds <= 0) return "due now";
@@ -422,6 +448,7 @@
         ["Last status", statusText(s.last_run_status)],
         ["Channels", [s.send_email ? "email" : null, s.send_telegram ? "telegram" : null, ...s.channels].filter(Boolean).join(", ") || "none"],
         ["Recipients", s.recipients.map(recipientText).join(", ") || "the organization's defaults"],
+        ["Window", s.starts_at || s.ends_at ? `${localDate(s.starts_at, s.timezone) || "…"} to ${localDate(s.ends_at, s.timezone) || "…"}${s.ended ? " (ended)" : ""}` : "none"],
         ["Send conditions", conditionsText(s)],
         ["Subject template", s.subject_template || "default"]].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     render(h("p", {}, h("a", { href: "#/schedules" }, "← Schedules")),
@@ -635,6 +662,8 @@
       zone: h("input", { type: "text", list: "zone-list", value: s ? s.timezone : browserZone, autocomplete: "off", spellcheck: "false" }),
       cron: h("input", { type: "text", value: s && s.cadence === "custom" ? s.cron_expression : "0 9 * * 1", spellcheck: "false", autocomplete: "off" }),
       format: h("select", {}, options(FORMATS.map((x) => [x, x]), s ? s.format : "csv")),
+      starts: h("input", { type: "date", value: s ? localDate(s.starts_at, s.timezone) : "" }),
+      ends: h("input", { type: "date", value: s ? localDate(s.ends_at, s.timezone) : "" }),
       skipEmpty: h("input", { type: "checkbox", checked: s ? s.skip_if_empty : false }),
       minRows: h("input", { type: "number", min: 0, value: s ? s.min_rows : 0, inputmode: "numeric" }),
       onlyChanged: h("input", { type: "checkbox", checked: s ? s.only_if_changed : false }),
@@ -669,6 +698,15 @@
 
     function timing() {
       const body = { timezone: c.zone.value.trim() };
+      // Each day included, from its first second to its last, in the schedule's zone; empty clears it.
+      body.starts_at = null;
+      body.ends_at = null;
+      try {
+        if (c.starts.value) body.starts_at = zonedInstant(c.starts.value, "00:00:00", body.timezone);
+        if (c.ends.value) body.ends_at = zonedInstant(c.ends.value, "23:59:59", body.timezone);
+      } catch {
+        // An unknown zone: the API names the timezone field; the window waits for a zone it can place.
+      }
       if (c.cadence.value === "custom") {
         body.cadence = "custom";
         body.cron_expression = c.cron.value;
@@ -683,6 +721,7 @@
 
     const FIELD_IDS = { name: "f-name", shared_link_id: "f-link", cadence: "f-cadence", scheduled_time: "f-time",
       day_of_week: "f-dow", day_of_month: "f-dom", timezone: "f-zone", cron_expression: "f-cron", format: "f-format",
+      starts_at: "f-starts", ends_at: "f-ends",
       min_rows: "f-minrows", subject_template: "f-subject", message_template: "f-message", recipients: "f-recipients",
       channels: "f-recipients", send_email: "f-recipients", send_telegram: "f-recipients" };
 
@@ -712,7 +751,7 @@
       return placed;
     }
 
-    const TIMING_IDS = ["f-cadence", "f-time", "f-dow", "f-dom", "f-zone", "f-cron"];
+    const TIMING_IDS = ["f-cadence", "f-time", "f-dow", "f-dom", "f-zone", "f-cron", "f-starts", "f-ends"];
     let previewing = 0;
     let previewTimer = null;
     async function preview() {
@@ -785,6 +824,8 @@
       h("div", { className: "row" }, field("f-cadence", "Cadence", c.cadence), timeField, dowField, domField),
       h("div", { className: "row" }, field("f-zone", "Time zone", c.zone), cronField, field("f-format", "Format", c.format)),
       zoneList,
+      h("div", { className: "row" }, field("f-starts", "Starts on (optional)", c.starts),
+        field("f-ends", "Ends on (optional)", c.ends)),
       h("section", { className: "fires card", "aria-labelledby": "fires-h" }, h("h2", { id: "fires-h" }, "Next fires"), firesNote, fires),
       h("fieldset", {}, h("legend", {}, "Send conditions"),
         h("div", { className: "check" }, c.skipEmpty, h("label", { for: "f-skip" }, "Skip if empty")),
@@ -833,7 +874,7 @@
       loadOrgLists().then(() => { save.disabled = false; }, (err) => { general.textContent = err.message; });
     });
     c.cadence.addEventListener("change", () => { showTiming(); schedulePreview(); });
-    for (const el of [c.time, c.dow, c.dom, c.zone, c.cron]) {
+    for (const el of [c.time, c.dow, c.dom, c.zone, c.cron, c.starts, c.ends]) {
       el.addEventListener("input", schedulePreview);
       el.addEventListener("change", schedulePreview);
     }
@@ -866,8 +907,9 @@
           saved = await api("PATCH", `/v1/schedules/${s.id}`, body);
           saved = await api("PUT", `/v1/schedules/${s.id}/recipients`, { recipients: wanted });
         } else {
-          if (body.subject_template === null) delete body.subject_template;
-          if (body.message_template === null) delete body.message_template;
+          for (const key of ["subject_template", "message_template", "starts_at", "ends_at"]) {
+            if (body[key] === null) delete body[key];
+          }
           saved = await api("POST", "/v1/schedules", { ...body, recipients: wanted });
         }
         location.hash = `#/schedules/${saved.id}`;
