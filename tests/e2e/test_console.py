@@ -4,6 +4,7 @@ the console found by role and accessible name, as a screen reader would."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import time
@@ -23,8 +24,10 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from demo.seed import seed as demo_seed
 from shared import runs
 from shared.db import Pool
+from shared.fakes.webhook import WebhookReceiver
 from shared.message import EmailRecipient, ReportMessage
 from shared.settings import Settings
+from shared.vault import Vault
 from tests.integration.test_export import video
 from tests.support import seed
 from tests.support.console import Service, chromium_path, service, token
@@ -569,3 +572,34 @@ async def test_narrow_and_wide_screens_with_screenshots(
             await page.context.close()
         for path in shots:
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+async def test_test_run_to_a_stored_destination(
+    browser: Browser, pool: Pool, settings: Settings, tmp_path: Path
+) -> None:
+    """Test run to one of the organization's stored destinations, ticked on the page: only it gets the file."""
+    w = await world(pool)
+    secret = "whsec_" + base64.b64encode(b"console-test-signing-key-0123456").decode()
+    receiver = WebhookReceiver(secret)
+    await receiver.start()
+    try:
+        assert settings.credentials_keys is not None
+        vault = Vault([settings.credentials_keys.get_secret_value()])
+        url = f"{receiver.url}/ops"
+        await seed.destination(pool, vault, w.org, None, "webhook", url, {"url": url}, secret)
+        async with fakes(tmp_path) as f, service(settings, f, tmp_path, OUTBOUND_ALLOW_PRIVATE="true") as svc:
+            page = await page_for(browser, svc)
+            await sign_in(page, token(w.owner))
+            await page.get_by_role("link", name="Weekly Views").click()
+            await page.get_by_label("Send test to").select_option(label="Recipients I choose")
+            await page.get_by_label(f"webhook: {url}").check()
+            await page.get_by_role("button", name="Test run").click()
+            runs_table = page.get_by_role("table", name="Runs")
+            await expect(runs_table.locator("tr[data-run]").first).to_contain_text("sent", timeout=30_000)
+            await runs_table.get_by_role("button", name=re.compile("Deliveries")).first.click()
+            await expect(page.get_by_role("table", name="Deliveries")).to_contain_text("webhook")
+            assert [d["path"] for d in receiver.deliveries()] == ["/ops"]
+            assert f.loops.sent == [] and f.telegram.documents() == []
+            assert await axe_violations(page) == []
+    finally:
+        await receiver.stop()

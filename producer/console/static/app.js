@@ -410,9 +410,25 @@
         h("option", { value: "chosen" }, "Recipients I choose"));
       const chosen = h("input", { id: "test-recipients", type: "text", autocomplete: "off", spellcheck: "false",
         placeholder: "ana@example.com, -1001234567890" });
+      const stored = h("span", { className: "row" });
       const chosenField = h("span", { className: "field", hidden: true },
-        h("label", { for: "test-recipients" }, "Test recipients (emails or Telegram chat ids)"), chosen);
-      target.addEventListener("change", () => { chosenField.hidden = target.value !== "chosen"; });
+        h("label", { for: "test-recipients" }, "Test recipients (emails or Telegram chat ids)"), chosen, stored);
+      let storedLoaded = false;
+      target.addEventListener("change", async () => {
+        chosenField.hidden = target.value !== "chosen";
+        if (chosenField.hidden || storedLoaded) return;
+        storedLoaded = true;
+        // The schedule's own Slack, webhook and SFTP destinations and the organization's, to test one of them.
+        const lists = await Promise.all([query({ schedule_id: id }), query({ organization_id: s.organization_id })]
+          .map((q) => api("GET", `/v1/destinations${q}`).catch(() => ({ items: [] }))));
+        const seen = new Set();
+        for (const d of lists.flatMap((list) => list.items)) {
+          if (seen.has(d.id)) continue;
+          seen.add(d.id);
+          const box = h("input", { type: "checkbox", id: `test-dest-${d.id}`, "data-destination": d.id, "data-channel": d.channel });
+          stored.append(h("span", { className: "check" }, box, h("label", { for: box.id }, `${d.channel}: ${d.label || d.target}`)));
+        }
+      });
       const testRun = h("button", { type: "button" }, "Test run");
       testRun.addEventListener("click", async () => {
         let body;
@@ -420,7 +436,10 @@
         if (target.value === "chosen") {
           const recipients = chosen.value.split(/[\s,;]+/).filter(Boolean).map((x) => (/^-?[0-9]{1,19}$/.test(x)
             ? { channel: "telegram", telegram_chat_id: Number(x) } : { channel: "email", email: x }));
-          if (!recipients.length) { live.textContent = "Type at least one email address or Telegram chat id."; chosen.focus(); return; }
+          for (const box of stored.querySelectorAll("input:checked")) {
+            recipients.push({ channel: box.dataset.channel, destination_id: box.dataset.destination });
+          }
+          if (!recipients.length) { live.textContent = "Type an email address or Telegram chat id, or tick a destination."; chosen.focus(); return; }
           body = { recipients };
         }
         testRun.disabled = true;
