@@ -434,6 +434,18 @@ async def test_keyboard_alone(browser: Browser, setup: tuple[World, Service, Any
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("heading", name="Dead letters")).to_be_visible()
     assert await axe_violations(page) == []
+    # A new schedule by keyboard: the form's defaults (weekly, Monday 09:00, the first link) plus a name.
+    await tab_to("link", "Schedules")
+    await page.keyboard.press("Enter")
+    await tab_to("link", "New schedule")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="New schedule")).to_be_visible()
+    await tab_to("textbox", "Name")
+    await page.keyboard.type("Typed by keyboard")
+    await expect(page.get_by_role("region", name="Next fires").get_by_role("listitem")).to_have_count(5)
+    await tab_to("button", "Save")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Typed by keyboard")).to_be_visible()
     await tab_to("button", "Sign out")
     await page.keyboard.press("Enter")
     await expect(page.get_by_label("Token")).to_be_focused()
