@@ -615,3 +615,32 @@ async def test_test_run_to_a_stored_destination(
             assert await axe_violations(page) == []
     finally:
         await receiver.stop()
+
+
+async def test_schedules_are_paged(browser: Browser, setup: tuple[World, Service, Any], pool: Pool) -> None:
+    w, svc, _ = setup
+    await pool.execute(
+        "INSERT INTO shared_report_schedules (organization_id, shared_link_id, name, cadence, cron_expression,"
+        " timezone, next_run_at, created_at) SELECT $1, $2, 'Bulk ' || lpad(g::text, 3, '0'), 'custom',"
+        " '0 9 * * *', 'UTC', now() + interval '1 day', now() + g * interval '1 second'"
+        " FROM generate_series(1, 60) g",
+        w.org,
+        w.link,
+    )
+    page = await page_for(browser, svc)
+    await sign_in(page, token(w.owner))
+    switches = page.get_by_role("switch")
+    await expect(switches).to_have_count(50)
+    await expect(page.get_by_role("button", name="Previous page")).to_be_disabled()
+    await page.get_by_role("button", name="Next page").click()
+    # 62 in all, oldest first: the last 12 on the second page, the last one "Bulk 060".
+    await expect(switches).to_have_count(12)
+    await expect(switches.last).to_have_accessible_name("Active: Bulk 060")
+    await expect(page.get_by_role("button", name="Next page")).to_be_disabled()
+    await page.get_by_role("button", name="Previous page").click()
+    await expect(switches).to_have_count(50)
+    await expect(switches.first).to_have_accessible_name("Active: Weekly Views")
+    # Searching pages too, and keeps the words typed.
+    await page.get_by_label("Search").fill("bulk 05")
+    await expect(switches).to_have_count(10)
+    await expect(page.get_by_label("Search")).to_have_value("bulk 05")
