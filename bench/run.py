@@ -49,14 +49,23 @@ def with_db(url: str, name: str) -> str:
     return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
 
 
-async def fresh_db(server: str) -> str:
+async def fresh_db(server: str, name: str = DB) -> str:
     conn = await asyncpg.connect(server)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    await conn.execute(f'CREATE DATABASE "{DB}"')
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.execute(f'CREATE DATABASE "{name}"')
     await conn.close()
-    url = with_db(server, DB)
+    url = with_db(server, name)
     await migrate(url)
     return url
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "when": datetime.now(UTC).isoformat(),
+    }
 
 
 async def seed_videos(pool: Any, rows: int, slug: str) -> UUID:
@@ -415,14 +424,7 @@ async def bench_delivery(
 async def main(quick: bool) -> dict[str, Any]:
     sizes = (20_000, 100_000) if quick else (200_000, 1_000_000)
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    results: dict[str, Any] = {
-        "machine": {
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "when": datetime.now(UTC).isoformat(),
-        }
-    }
+    results: dict[str, Any] = {"machine": machine()}
     with services() as urls:
         url = await fresh_db(urls.database_url)
         settings = Settings(database_url=url, redis_url=urls.redis_url, queue_name="bench:queue", jwt_secret="x" * 40)

@@ -101,8 +101,8 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     add_routes(app)
     destinations.add_routes(app)
     runs.add_routes(app)
-    directory.add_routes(app)
     lifecycle.add_routes(app)
+    directory.add_routes(app)
     console.add_routes(app, settings)
     return app
 

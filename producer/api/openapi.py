@@ -144,10 +144,10 @@ def document() -> dict[str, Any]:
         m.TimezoneList,
         m.OrganizationRunList,
         m.ScheduleStatsOut,
+        m.OwnerChange,
         people.MeOut,
         people.LinkList,
         people.MemberList,
-        m.OwnerChange,
     ]
     modes: list[tuple[Any, Any]] = [
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,13 @@ FILES = {
 class Asset:
     body: bytes
     content_type: str
+    # The same bytes gzipped once at start (mtime 0, so the same every time), for clients that accept it.
+    gzipped: bytes
+
+    @classmethod
+    def of(cls, path: Path, content_type: str) -> Asset:
+        body = path.read_bytes()
+        return cls(body, content_type, gzip.compress(body, compresslevel=9, mtime=0))
 
 
 def security_headers(settings: Settings) -> dict[str, str]:
@@ -40,20 +48,28 @@ def security_headers(settings: Settings) -> dict[str, str]:
 
 def add_routes(app: web.Application, settings: Settings) -> None:
     headers = security_headers(settings)
-    index = Asset((STATIC / "index.html").read_bytes(), "text/html")
-    assets = {name: Asset((STATIC / name).read_bytes(), kind) for name, kind in FILES.items()}
+    index = Asset.of(STATIC / "index.html", "text/html")
+    assets = {name: Asset.of(STATIC / name, kind) for name, kind in FILES.items()}
 
-    def respond(asset: Asset) -> web.Response:
-        return web.Response(body=asset.body, content_type=asset.content_type, charset="utf-8", headers=headers)
+    def respond(request: web.Request, asset: Asset) -> web.Response:
+        if "gzip" in request.headers.get("Accept-Encoding", "").lower():
+            zipped = {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+            return web.Response(body=asset.gzipped, content_type=asset.content_type, charset="utf-8", headers=zipped)
+        return web.Response(
+            body=asset.body,
+            content_type=asset.content_type,
+            charset="utf-8",
+            headers={**headers, "Vary": "Accept-Encoding"},
+        )
 
-    async def page(_: web.Request) -> web.Response:
-        return respond(index)
+    async def page(request: web.Request) -> web.Response:
+        return respond(request, index)
 
     async def static(request: web.Request) -> web.Response:
         asset = assets.get(request.match_info["path"])
         if asset is None:
             raise web.HTTPNotFound(reason="no such console file")
-        return respond(asset)
+        return respond(request, asset)
 
     app.router.add_get("/", page)
     app.router.add_get("/console/{path:.+}", static)

@@ -3,9 +3,11 @@ pickers use (who is signed in, an organization's shared links and members) with 
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,6 +19,8 @@ from shared.settings import Settings, load_settings
 from tests.integration.test_api import Api, World, token
 from tests.integration.test_api import world as world  # the fixture, used by name
 from tests.support import seed
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -122,3 +126,14 @@ async def test_schedule_list_filters_by_name(client: TestClient, world: World, p
     assert await names("name=week&limit=1") == ["Weekly Views"]
     status, error = await api.call("GET", "/v1/schedules?name=%01")
     assert status == 422 and error["error"]["details"][0]["field"] == "name"
+
+
+async def test_files_are_gzipped_for_clients_that_accept_it(client: TestClient) -> None:
+    source = (ROOT / "producer" / "console" / "static" / "app.js").read_bytes()
+    async with client.get("/console/app.js", headers={"Accept-Encoding": "identity"}) as plain:
+        assert "Content-Encoding" not in plain.headers and await plain.read() == source
+    async with client.get("/console/app.js", headers={"Accept-Encoding": "gzip, br"}, auto_decompress=False) as zipped:
+        assert zipped.headers["Content-Encoding"] == "gzip" and zipped.headers["Vary"] == "Accept-Encoding"
+        body = await zipped.read()
+        assert "script-src 'self'" in zipped.headers["Content-Security-Policy"]
+    assert gzip.decompress(body) == source and len(body) < len(source) / 3

@@ -114,10 +114,13 @@
   }
 
   function signOut(reason) {
+    const wasIn = me !== null;
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(ORG_KEY);
     me = null;
-    showSignIn(reason ? `Signed out: ${reason}. Sign in again with a valid token.` : "");
+    let message = "";
+    if (reason) message = wasIn ? `Signed out: ${reason}. Sign in again with a valid token.` : `That token was not accepted: ${reason}.`;
+    showSignIn(message);
   }
 
   function showHeader() {
@@ -163,8 +166,9 @@
         if (err.status !== 401) { sessionStorage.removeItem(TOKEN_KEY); error.textContent = err.message; }
         return;
       }
+      // A changed address routes through hashchange; an unchanged one is routed here, once either way.
       if (!location.hash || location.hash === "#/") location.hash = "#/schedules";
-      route();
+      else route();
     });
     render(form);
     input.focus();
@@ -186,6 +190,32 @@
     }
   }
 
+  // A wall-clock time in an IANA zone as an instant: start from the same digits in UTC and correct by the zone's
+  // offset there, twice (the second pass settles a guess that landed across a DST change).
+  function zonedInstant(date, time, zone) {
+    const [y, mo, d] = date.split("-").map(Number);
+    const [hh, mm, ss] = time.split(":").map(Number);
+    const wanted = Date.UTC(y, mo - 1, d, hh, mm, ss);
+    let guess = wanted;
+    for (let pass = 0; pass < 2; pass += 1) {
+      const p = Object.fromEntries(new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric",
+        month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric" })
+        .formatToParts(new Date(guess)).map((x) => [x.type, Number(x.value)]));
+      guess += wanted - Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+    }
+    return new Date(guess).toISOString();
+  }
+
+  function localDate(iso, zone) {
+    if (!iso) return "";
+    try {
+      return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" })
+        .format(new Date(iso));
+    } catch {
+      return "";
+    }
+  }
+
   function countdown(iso) {
     const seconds = Math.round((new Date(iso).getTime() - Date.now()) / 1000);
     if (seconds <= 0) return "due now";
@@ -203,7 +233,7 @@
   }
 
   function nextRunCell(schedule) {
-    if (!schedule.next_run_at) return schedule.enabled ? "—" : "Paused";
+    if (!schedule.next_run_at) return schedule.ended ? "Ended" : schedule.enabled ? "—" : "Paused";
     return [h("time", { datetime: schedule.next_run_at }, `${inZone(schedule.next_run_at, schedule.timezone)} `),
       h("span", { className: "muted" }, schedule.timezone),
       h("span", { className: "countdown", "data-countdown": schedule.next_run_at }, countdown(schedule.next_run_at))];
@@ -356,18 +386,68 @@
     const runsBody = h("tbody", {});
     const stats = h("div", {});
     const actions = h("div", { className: "actions" });
-    if (write) {
+    if (s.deleted_at) {
+      actions.append(h("p", { className: "notice" }, `Deleted ${inZone(s.deleted_at, s.timezone)}. Its settings and runs `
+        + "stay readable until retention removes them; restoring brings it back paused."));
+      if (write) {
+        const restore = h("button", { type: "button" }, "Restore");
+        restore.addEventListener("click", async () => {
+          restore.disabled = true;
+          try {
+            await api("POST", `/v1/schedules/${id}/restore`);
+            route();
+          } catch (err) {
+            live.textContent = err.message;
+            restore.disabled = false;
+          }
+        });
+        actions.append(restore);
+      }
+    } else if (write) {
       const target = h("select", { id: "test-target" },
         me.user_id ? h("option", { value: "me" }, `My email (${me.email || "me"})`) : null,
-        h("option", { value: "schedule" }, "The schedule's recipients"));
+        h("option", { value: "schedule" }, "The schedule's recipients"),
+        h("option", { value: "chosen" }, "Recipients I choose"));
+      const chosen = h("input", { id: "test-recipients", type: "text", autocomplete: "off", spellcheck: "false",
+        placeholder: "ana@example.com, -1001234567890" });
+      const stored = h("span", { className: "row" });
+      const chosenField = h("span", { className: "field", hidden: true },
+        h("label", { for: "test-recipients" }, "Test recipients (emails or Telegram chat ids)"), chosen, stored);
+      let storedLoaded = false;
+      target.addEventListener("change", async () => {
+        chosenField.hidden = target.value !== "chosen";
+        if (chosenField.hidden || storedLoaded) return;
+        storedLoaded = true;
+        // The schedule's own Slack, webhook and SFTP destinations and the organization's, to test one of them.
+        const lists = await Promise.all([query({ schedule_id: id }), query({ organization_id: s.organization_id })]
+          .map((q) => api("GET", `/v1/destinations${q}`).catch(() => ({ items: [] }))));
+        const seen = new Set();
+        for (const d of lists.flatMap((list) => list.items)) {
+          if (seen.has(d.id)) continue;
+          seen.add(d.id);
+          const box = h("input", { type: "checkbox", id: `test-dest-${d.id}`, "data-destination": d.id, "data-channel": d.channel });
+          stored.append(h("span", { className: "check" }, box, h("label", { for: box.id }, `${d.channel}: ${d.label || d.target}`)));
+        }
+      });
       const testRun = h("button", { type: "button" }, "Test run");
       testRun.addEventListener("click", async () => {
+        let body;
+        if (target.value === "me") body = { recipients: [{ channel: "email", user_id: me.user_id }] };
+        if (target.value === "chosen") {
+          const recipients = chosen.value.split(/[\s,;]+/).filter(Boolean).map((x) => (/^-?[0-9]{1,19}$/.test(x)
+            ? { channel: "telegram", telegram_chat_id: Number(x) } : { channel: "email", email: x }));
+          for (const box of stored.querySelectorAll("input:checked")) {
+            recipients.push({ channel: box.dataset.channel, destination_id: box.dataset.destination });
+          }
+          if (!recipients.length) { live.textContent = "Type an email address or Telegram chat id, or tick a destination."; chosen.focus(); return; }
+          body = { recipients };
+        }
         testRun.disabled = true;
         live.textContent = "Starting a test run…";
-        const body = target.value === "me" ? { recipients: [{ channel: "email", user_id: me.user_id }] } : undefined;
         try {
           const accepted = await api("POST", `/v1/schedules/${id}/run`, body);
           live.textContent = accepted.warning ? `Test run queued. ${accepted.warning}` : "Test run queued.";
+          awaiting = true;
           await loadRuns();
         } catch (err) {
           live.textContent = `Test run not started: ${err.message}`;
@@ -377,7 +457,7 @@
       const edit = h("button", { type: "button", className: "secondary", onclick: () => { location.hash = `#/schedules/${id}/edit`; } }, "Edit");
       const remove = h("button", { type: "button", className: "danger" }, "Delete");
       remove.addEventListener("click", () => confirmDelete(s));
-      actions.append(h("label", { for: "test-target" }, "Send test to"), target, testRun, edit, remove);
+      actions.append(h("label", { for: "test-target" }, "Send test to"), target, chosenField, testRun, edit, remove);
     } else {
       actions.append(h("p", { className: "muted" }, "You can read this schedule; owners and admins can change it."));
     }
@@ -387,6 +467,7 @@
         ["Last status", statusText(s.last_run_status)],
         ["Channels", [s.send_email ? "email" : null, s.send_telegram ? "telegram" : null, ...s.channels].filter(Boolean).join(", ") || "none"],
         ["Recipients", s.recipients.map(recipientText).join(", ") || "the organization's defaults"],
+        ["Window", s.starts_at || s.ends_at ? `${localDate(s.starts_at, s.timezone) || "…"} to ${localDate(s.ends_at, s.timezone) || "…"}${s.ended ? " (ended)" : ""}` : "none"],
         ["Send conditions", conditionsText(s)],
         ["Subject template", s.subject_template || "default"]].map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
     render(h("p", {}, h("a", { href: "#/schedules" }, "← Schedules")),
@@ -399,6 +480,8 @@
           runsBody))),
         h("section", { className: "card", "aria-labelledby": "settings-h" }, h("h2", { id: "settings-h" }, "Settings"), settings, stats)));
     const expanded = new Set();
+    // Set when a run was just asked for, until the table shows it final.
+    let awaiting = false;
 
     async function loadRuns() {
       let page;
@@ -409,18 +492,35 @@
         return false;
       }
       if (mine !== generation) return false;
-      runsBody.replaceChildren(...page.items.flatMap((run) => runRows(run, s.timezone, expanded)));
+      runsBody.replaceChildren(...page.items.flatMap((run) => runRows(run, s.timezone, expanded,
+        write && !s.deleted_at ? resend : null)));
       if (!page.items.length) runsBody.append(h("tr", {}, h("td", { colspan: 7, className: "muted" }, "No runs yet.")));
       const busy = page.items.filter((r) => !FINAL.includes(r.status));
-      if (live.textContent.startsWith("Test run") && page.items.length && !busy.length) {
+      if (awaiting && page.items.length && !busy.length) {
+        awaiting = false;
         live.textContent = `Latest run: ${page.items[0].status}.`;
       }
       return true;
     }
+    // A partial or failed run sent again, to the recipients it has not served yet; the answer shows above the table.
+    async function resend(run, button) {
+      button.disabled = true;
+      try {
+        const accepted = await api("POST", `/v1/runs/${run.id}/resend`);
+        live.textContent = `Resending to the recipients run ${run.id.slice(0, 8)} missed.`
+          + (accepted.warning ? ` ${accepted.warning}` : "");
+        awaiting = true;
+        await loadRuns();
+      } catch (err) {
+        live.textContent = `Not resent: ${err.message}`;
+        button.disabled = false;
+      }
+    }
     await loadRuns();
     loadStats(id, stats, mine);
     every(1500, async () => {
-      if (runsBody.querySelector("[data-busy]") || live.textContent.startsWith("Test run")) await loadRuns();
+      // Polled only while a run is not final, or a test run was just queued and has not shown up yet.
+      if (runsBody.querySelector("[data-busy]") || awaiting) await loadRuns();
     });
     every(30000, tickCountdowns);
   }
@@ -458,10 +558,13 @@
     return parts.join(", ") || "always send";
   }
 
-  function runRows(run, zone, expanded) {
+  function runRows(run, zone, expanded, resend) {
     const open = expanded.has(run.id);
     const toggle = h("button", { type: "button", className: "secondary", "aria-expanded": open ? "true" : "false" },
       `Deliveries (${run.notifications.length})`);
+    const again = resend && ["partial", "failed"].includes(run.status)
+      ? h("button", { type: "button", className: "secondary", onclick: () => resend(run, again) }, "Resend to missed")
+      : null;
     const row = h("tr", { "data-run": run.id, "data-busy": FINAL.includes(run.status) ? null : "1" },
       h("td", {}, inZone(run.fire_at, zone)),
       h("td", {}, run.trigger),
@@ -469,7 +572,7 @@
       h("td", { className: "num" }, num(run.row_count)),
       h("td", { className: "num" }, bytes(run.byte_count)),
       h("td", { className: "num" }, duration(run)),
-      h("td", {}, toggle));
+      h("td", {}, toggle, again ? " " : null, again));
     const detail = h("tr", { className: "deliveries", hidden: !open }, h("td", { colspan: 7 }, h("table", {},
       h("caption", {}, "Deliveries"),
       h("thead", {}, h("tr", {}, ["Channel", "Recipient", "Status", "Error"].map((t) => h("th", { scope: "col" }, t)))),
@@ -521,7 +624,11 @@
       return;
     }
     const orgs = writableOrgs();
-    if (!s && !orgs.length) { render(h("h1", {}, "New schedule"), h("p", {}, "Your role may read schedules but not create them.")); return; }
+    if (s ? !canWrite(s.organization_id) : !orgs.length) {
+      render(h("h1", {}, s ? "Edit schedule" : "New schedule"),
+        h("p", { role: "alert" }, "Your role may read schedules but not change them; ask an owner or admin."));
+      return;
+    }
     const org = s ? s.organization_id : (chosenOrg() && canWrite(chosenOrg()) ? chosenOrg() : orgs[0].id);
     const zones = await timezones();
     if (mine !== generation) return;
@@ -574,6 +681,8 @@
       zone: h("input", { type: "text", list: "zone-list", value: s ? s.timezone : browserZone, autocomplete: "off", spellcheck: "false" }),
       cron: h("input", { type: "text", value: s && s.cadence === "custom" ? s.cron_expression : "0 9 * * 1", spellcheck: "false", autocomplete: "off" }),
       format: h("select", {}, options(FORMATS.map((x) => [x, x]), s ? s.format : "csv")),
+      starts: h("input", { type: "date", value: s ? localDate(s.starts_at, s.timezone) : "" }),
+      ends: h("input", { type: "date", value: s ? localDate(s.ends_at, s.timezone) : "" }),
       skipEmpty: h("input", { type: "checkbox", checked: s ? s.skip_if_empty : false }),
       minRows: h("input", { type: "number", min: 0, value: s ? s.min_rows : 0, inputmode: "numeric" }),
       onlyChanged: h("input", { type: "checkbox", checked: s ? s.only_if_changed : false }),
@@ -608,6 +717,15 @@
 
     function timing() {
       const body = { timezone: c.zone.value.trim() };
+      // Each day included, from its first second to its last, in the schedule's zone; empty clears it.
+      body.starts_at = null;
+      body.ends_at = null;
+      try {
+        if (c.starts.value) body.starts_at = zonedInstant(c.starts.value, "00:00:00", body.timezone);
+        if (c.ends.value) body.ends_at = zonedInstant(c.ends.value, "23:59:59", body.timezone);
+      } catch {
+        // An unknown zone: the API names the timezone field; the window waits for a zone it can place.
+      }
       if (c.cadence.value === "custom") {
         body.cadence = "custom";
         body.cron_expression = c.cron.value;
@@ -622,6 +740,7 @@
 
     const FIELD_IDS = { name: "f-name", shared_link_id: "f-link", cadence: "f-cadence", scheduled_time: "f-time",
       day_of_week: "f-dow", day_of_month: "f-dom", timezone: "f-zone", cron_expression: "f-cron", format: "f-format",
+      starts_at: "f-starts", ends_at: "f-ends",
       min_rows: "f-minrows", subject_template: "f-subject", message_template: "f-message", recipients: "f-recipients",
       channels: "f-recipients", send_email: "f-recipients", send_telegram: "f-recipients" };
 
@@ -651,7 +770,7 @@
       return placed;
     }
 
-    const TIMING_IDS = ["f-cadence", "f-time", "f-dow", "f-dom", "f-zone", "f-cron"];
+    const TIMING_IDS = ["f-cadence", "f-time", "f-dow", "f-dom", "f-zone", "f-cron", "f-starts", "f-ends"];
     let previewing = 0;
     let previewTimer = null;
     async function preview() {
@@ -724,6 +843,8 @@
       h("div", { className: "row" }, field("f-cadence", "Cadence", c.cadence), timeField, dowField, domField),
       h("div", { className: "row" }, field("f-zone", "Time zone", c.zone), cronField, field("f-format", "Format", c.format)),
       zoneList,
+      h("div", { className: "row" }, field("f-starts", "Starts on (optional)", c.starts),
+        field("f-ends", "Ends on (optional)", c.ends)),
       h("section", { className: "fires card", "aria-labelledby": "fires-h" }, h("h2", { id: "fires-h" }, "Next fires"), firesNote, fires),
       h("fieldset", {}, h("legend", {}, "Send conditions"),
         h("div", { className: "check" }, c.skipEmpty, h("label", { for: "f-skip" }, "Skip if empty")),
@@ -732,7 +853,7 @@
       h("fieldset", {}, h("legend", {}, "Templates"),
         field("f-subject", "Subject template", c.subject),
         field("f-message", "Message template", c.message),
-        h("p", { className: "muted" }, "Placeholders like {{ schedule_name }} and {{ row_count }} are filled in when sent.")),
+        h("p", { className: "muted" }, "Placeholders such as {{ schedule_name }}, {{ fire_date }}, {{ rows }} and {{ total_views }} are filled in when sent.")),
       h("fieldset", { id: "f-recipients" }, h("legend", {}, "Recipients"),
         h("div", { className: "row" },
           h("div", { className: "check" }, c.sendEmail, h("label", { for: "f-send-email" }, "Send by email")),
@@ -765,9 +886,14 @@
     for (const [el, elId] of [[c.skipEmpty, "f-skip"], [c.onlyChanged, "f-changed"], [c.sendEmail, "f-send-email"],
       [c.sendTelegram, "f-send-telegram"], [c.email, "f-email"], [c.user, "f-user"], [c.chat, "f-chat"]]) el.id = elId;
 
-    c.org.addEventListener("change", () => { org = c.org.value; recipients.length = 0; loadOrgLists().catch((err) => { general.textContent = err.message; }); });
+    c.org.addEventListener("change", () => {
+      org = c.org.value;
+      recipients.length = 0;
+      save.disabled = true;
+      loadOrgLists().then(() => { save.disabled = false; }, (err) => { general.textContent = err.message; });
+    });
     c.cadence.addEventListener("change", () => { showTiming(); schedulePreview(); });
-    for (const el of [c.time, c.dow, c.dom, c.zone, c.cron]) {
+    for (const el of [c.time, c.dow, c.dom, c.zone, c.cron, c.starts, c.ends]) {
       el.addEventListener("input", schedulePreview);
       el.addEventListener("change", schedulePreview);
     }
@@ -800,8 +926,9 @@
           saved = await api("PATCH", `/v1/schedules/${s.id}`, body);
           saved = await api("PUT", `/v1/schedules/${s.id}/recipients`, { recipients: wanted });
         } else {
-          if (body.subject_template === null) delete body.subject_template;
-          if (body.message_template === null) delete body.message_template;
+          for (const key of ["subject_template", "message_template", "starts_at", "ends_at"]) {
+            if (body[key] === null) delete body[key];
+          }
           saved = await api("POST", "/v1/schedules", { ...body, recipients: wanted });
         }
         location.hash = `#/schedules/${saved.id}`;
@@ -812,22 +939,38 @@
       }
     });
     showTiming();
-    loadOrgLists().catch((err) => { general.textContent = err.message; });
+    // Save waits for the organization's lists: saving before them would send an empty choice of destinations.
+    save.disabled = true;
+    loadOrgLists().then(() => { save.disabled = false; }, (err) => { general.textContent = err.message; });
     schedulePreview();
     return form;
   }
 
   // ---- Runs across schedules ---------------------------------------------------------------------------------
+  function localTimes() {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "your browser's time zone";
+    return h("p", { className: "muted" }, `Times are in ${zone}, this browser's time zone.`);
+  }
+
   async function runsPage(state) {
     const status = h("select", { id: "status" }, h("option", { value: "" }, "Any status"),
       options(STATUSES.map((x) => [x, x]), state.status));
-    status.addEventListener("change", () => runsPage({ status: status.value, cursors: [] })
-      .then(() => document.getElementById("status").focus()));
+    const period = h("select", { id: "period" }, options([["", "Any time"], ["1", "Last 24 hours"], ["7", "Last 7 days"],
+      ["30", "Last 30 days"]], state.days || ""));
+    for (const [control, key] of [[status, "status"], [period, "days"]]) {
+      control.addEventListener("change", () => runsPage({ ...state, [key]: control.value, since: "", cursors: [] })
+        .then(() => document.getElementById(control.id).focus()));
+    }
+    // The start of the period is fixed when the filter is chosen, so paging keeps the same window.
+    const since = state.days ? new Date(Date.now() - Number(state.days) * 86400000).toISOString() : "";
+    state.since = state.since || since;
     await pagedTable({
-      title: "Runs", state, again: runsPage,
-      toolbar: h("div", { className: "toolbar" }, h("label", { for: "status" }, "Status", status)),
+      title: "Runs", state, again: runsPage, intro: localTimes(),
+      toolbar: h("div", { className: "toolbar" }, h("label", { for: "status" }, "Status", status),
+        h("label", { for: "period" }, "Period", period)),
       columns: ["Schedule", "Fire time", "Trigger", "Status", "Rows", "Size", "Duration"],
-      url: (cursor) => `/v1/runs${query({ organization_id: chosenOrg(), status: state.status, limit: PAGE, cursor })}`,
+      url: (cursor) => `/v1/runs${query({ organization_id: chosenOrg(), status: state.status, since: state.since,
+        limit: PAGE, cursor })}`,
       row: (run) => h("tr", {},
         h("td", {}, h("a", { href: `#/schedules/${run.schedule_id}` }, run.schedule_name || run.schedule_id)),
         h("td", {}, inZone(run.fire_at, null)),
@@ -844,7 +987,8 @@
   async function deadLettersPage(state) {
     await pagedTable({
       title: "Dead letters", state, again: deadLettersPage,
-      intro: h("p", { className: "muted" }, "Runs that failed every attempt. Replay one once the cause is fixed."),
+      intro: h("p", { className: "muted" }, "Runs that failed every attempt. Replay one once the cause is fixed. ",
+        localTimes().textContent),
       columns: ["Time", "Schedule", "Reason", "Attempts", "Replay"],
       url: (cursor) => `/v1/dead-letters${query({ organization_id: chosenOrg(), limit: PAGE, cursor })}`,
       row: deadLetterRow,
