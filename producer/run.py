@@ -140,6 +140,7 @@ async def run_prune(settings: Settings) -> int:
     print(
         f"deleted {result.runs} run(s), {result.notifications} notification(s) and {result.dead_letters} replayed "
         f"dead letter(s) older than {settings.retention_days} days, and {result.idempotency_keys} idempotency "
-        f"key(s) older than 24 hours, in {result.seconds:.1f} s"
+        f"key(s) older than 24 hours, and {result.audit_rows} audit row(s) older than "
+        f"{settings.audit_retention_days} days, in {result.seconds:.1f} s"
     )
     return 0

@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
     retention_budget_seconds: float = Field(default=60.0, gt=0)
+    # The audit log is kept longer than runs: who changed a schedule matters after its runs are gone.
+    audit_retention_days: int = Field(default=365, ge=1, le=36_500)
 
     queue_name: str = "arq:queue"
     max_tries: int = Field(default=5, ge=1)

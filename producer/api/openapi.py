@@ -8,9 +8,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from producer.api import audit_models as log
 from producer.api import destinations_models as d
 from producer.api import directory_models as people
 from producer.api import models as m
+from shared.audit import ACTIONS
 
 _ERRORS = {
     "400": "Malformed JSON",
@@ -137,6 +139,7 @@ def document() -> dict[str, Any]:
         people.MeOut,
         people.LinkList,
         people.MemberList,
+        log.AuditList,
     ]
     modes: list[tuple[Any, Any]] = [
         (
@@ -326,6 +329,28 @@ def document() -> dict[str, Any]:
             "/v1/organizations/{id}/members": {
                 "parameters": [_path_id()],
                 "get": _op("An organization's members", "200", people.MemberList, errors=("401", "404")),
+            },
+            "/v1/audit": {
+                "get": _op(
+                    "Who changed what, newest first (owners and admins)",
+                    "200",
+                    log.AuditList,
+                    params=[
+                        _ORG,
+                        {**_ORG, "name": "schedule_id"},
+                        {
+                            "name": "actor",
+                            "in": "query",
+                            "required": False,
+                            "description": "A user id, or service",
+                            "schema": {"type": "string", "maxLength": 64},
+                        },
+                        _enum("action", ACTIONS),
+                        _instant("since"),
+                        *_PAGING,
+                    ],
+                    errors=("401", "403", "404", "422"),
+                ),
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
             "/readyz": {"get": {"summary": "Readiness", "responses": health}},

@@ -117,6 +117,52 @@ LIMIT $4
 
 DEAD_LETTER = "SELECT id, organization_id FROM shared_report_dead_letters WHERE id = $1"
 
+# The audit log (producer/api/audit.py): filters like RUN_FILTERS, newest first, keyset-paged.
+AUDIT_FILTERS = {
+    "organization_id": "organization_id = {}",
+    "organizations": "organization_id = ANY({}::uuid[])",
+    "schedule_id": "schedule_id = {}",
+    "actor": "actor = {}",
+    "action": "action = {}",
+    "since": "created_at >= {}",
+}
+
+
+def keyset_where(
+    known: dict[str, str], filters: dict[str, Any], after: tuple[Any, Any] | None, limit: int, prefix: str = ""
+) -> tuple[str, list[Any]]:
+    """The WHERE of a newest-first list: the filters given (each a condition of `known`) and the (created_at, id)
+    cursor; the limit is the last argument."""
+    conditions, args = [], []
+    for name, value in filters.items():
+        if value is not None:
+            args.append(value)
+            conditions.append(known[name].format(f"${len(args)}"))
+    if after is not None:
+        args.extend(after)
+        conditions.append(f"({prefix}created_at, {prefix}id) < (${len(args) - 1}::timestamptz, ${len(args)}::uuid)")
+    args.append(limit)
+    return " AND ".join(conditions) or "true", args
+
+
+def audit_entries(filters: dict[str, Any], after: tuple[Any, Any] | None, limit: int) -> tuple[str, list[Any]]:
+    where, args = keyset_where(AUDIT_FILTERS, filters, after, limit)
+    query = f"""
+SELECT id, organization_id, actor, actor_role, action, schedule_id, destination_id, changes, request_id, created_at
+FROM shared_report_audit_log
+WHERE {where}
+ORDER BY created_at DESC, id DESC
+LIMIT ${len(args)}
+"""
+    return query, args
+
+
+# Organizations where the user may read the audit log: owners and admins.
+AUDIT_ORGANIZATIONS = """
+SELECT organization_id FROM organization_members WHERE user_id = $1 AND role IN ('owner', 'admin')
+"""
+
+
 DESTINATION_COLUMNS = (
     "id, organization_id, schedule_id, channel, target, label, config, secret IS NOT NULL AS has_secret, created_at"
 )
@@ -146,6 +192,8 @@ LIMIT 1000
 """
 
 DESTINATION_OWNER = "SELECT organization_id FROM shared_report_destinations WHERE id = $1"
+
+DESTINATION = f"SELECT {DESTINATION_COLUMNS} FROM shared_report_destinations WHERE id = $1"
 
 DELETE_DESTINATION = "DELETE FROM shared_report_destinations WHERE id = $1"
 
@@ -182,20 +230,12 @@ RUN_FILTERS = {
 def organization_runs(filters: dict[str, Any], after: tuple[Any, Any] | None, limit: int) -> tuple[str, list[Any]]:
     """Runs newest first after the (created_at, id) cursor, each with its schedule's name, deleted or not; one
     organization's walk shared_report_runs_org_idx (or _org_status_idx when a status is asked for)."""
-    conditions, args = [], []
-    for name, value in filters.items():
-        if value is not None:
-            args.append(value)
-            conditions.append(RUN_FILTERS[name].format(f"${len(args)}"))
-    if after is not None:
-        args.extend(after)
-        conditions.append(f"(r.created_at, r.id) < (${len(args) - 1}::timestamptz, ${len(args)}::uuid)")
-    args.append(limit)
+    where, args = keyset_where(RUN_FILTERS, filters, after, limit, "r.")
     query = f"""
 SELECT {RUN_COLUMNS}, s.name AS schedule_name
 FROM shared_report_runs r
 JOIN shared_report_schedules s ON s.id = r.schedule_id
-WHERE {" AND ".join(conditions) or "true"}
+WHERE {where}
 ORDER BY r.created_at DESC, r.id DESC
 LIMIT ${len(args)}
 """

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from producer import metrics
 from producer import queries as scheduler_queries
-from producer.api import messages
+from producer.api import changes, messages
 from producer.api import repository as sql
 from producer.api.auth import Principal, authenticate, require_role
 from producer.api.errors import ApiError, not_found, validation
@@ -252,6 +252,8 @@ async def create_schedule(request: web.Request) -> web.Response:
             list(body.channels or ()),
         )
         await _write_recipients(conn, row["id"], recipients)
+        state = {**changes.schedule_state(row), "recipients": changes.recipient_targets(recipients)}
+        await changes.changed(conn, principal, "schedule.create", org, None, state, schedule_id=row["id"])
     return await _respond_schedule(request, row["id"], 201)
 
 
@@ -363,7 +365,7 @@ async def update_schedule(request: web.Request) -> web.Response:
         elif timing_changed or resumed or next_run is None:
             # From now on: an edit or a resume never backfills what was missed.
             next_run = next_fire(current["cron_expression"], current["timezone"], now)
-        await conn.execute(
+        after = await conn.fetchrow(
             sql.UPDATE_SCHEDULE,
             schedule_id,
             link_id,
@@ -392,14 +394,26 @@ async def update_schedule(request: web.Request) -> web.Response:
             current["message_template"],
             list(current["channels"]),
         )
+        await changes.changed(
+            conn,
+            principal,
+            changes.schedule_action(row, after),
+            row["organization_id"],
+            changes.schedule_state(row),
+            changes.schedule_state(after),
+            schedule_id=schedule_id,
+        )
     return await _respond_schedule(request, schedule_id)
 
 
 async def delete_schedule(request: web.Request) -> web.Response:
     principal = _principal(request)
     schedule_id = _uuid_param(request, "id", "schedule")
-    await _load_visible(request, principal, schedule_id, write=True)
-    await _pool(request).execute(sql.SOFT_DELETE, schedule_id)
+    async with _pool(request).acquire() as conn, conn.transaction():
+        row = await _load_visible(request, principal, schedule_id, write=True, conn=conn, lock=True)
+        await conn.execute(sql.SOFT_DELETE, schedule_id)
+        org = row["organization_id"]
+        await changes.changed(conn, principal, "schedule.delete", org, *changes.DELETED, schedule_id=schedule_id)
     return web.Response(status=204)
 
 
@@ -410,7 +424,17 @@ async def replace_recipients(request: web.Request) -> web.Response:
     async with _pool(request).acquire() as conn, conn.transaction():
         row = await _load_visible(request, principal, schedule_id, write=True, conn=conn, lock=True)
         await _check_recipients(conn, row["organization_id"], body.recipients)
+        before = changes.recipient_targets(await conn.fetch(sql.RECIPIENTS, [schedule_id]))
         await _write_recipients(conn, schedule_id, body.recipients)
+        await changes.changed(
+            conn,
+            principal,
+            "schedule.recipients",
+            row["organization_id"],
+            {"recipients": before},
+            {"recipients": changes.recipient_targets(body.recipients)},
+            schedule_id=schedule_id,
+        )
         await conn.execute("UPDATE shared_report_schedules SET updated_at = now() WHERE id = $1", schedule_id)
     return await _respond_schedule(request, schedule_id)
 
@@ -461,7 +485,10 @@ async def run_now(request: web.Request) -> web.Response:
         recipients=chosen,
         respect_conditions=body.respect_conditions,
     )
-    await runs.record(pool, message)
+    async with pool.acquire() as conn, conn.transaction():
+        await runs.record(conn, message)
+        what = {"run_id": run_id, "recipients": sorted(f"{r.channel}:{r.key}" for r in chosen)}
+        await changes.changed(conn, principal, "run.now", org, None, what, schedule_id=schedule_id)
     added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)
     metrics.ENQUEUED.labels("manual").inc(added)
     return await _accepted(request, run_id)
@@ -527,7 +554,13 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
     else:
         await require_role(principal, pool, row["organization_id"], write=True, what="dead letter")
     try:
-        run_id = await deadletters.replay(pool, request.app[REDIS], request.app[SETTINGS].queue_name, dead_id)
+        run_id = await deadletters.replay(
+            pool,
+            request.app[REDIS],
+            request.app[SETTINGS].queue_name,
+            dead_id,
+            audit=changes.replayed(principal, dead_id),
+        )
     except deadletters.NotReplayable as exc:
         raise ApiError(409, str(exc)) from exc
     return await _accepted(request, run_id)
