@@ -76,9 +76,7 @@ async def reach(deps: Deps, run_id: UUID, recipients: Sequence[AnyRecipient]) ->
     return result
 
 
-async def notify(
-    deps: Deps, run_id: UUID, status: str, reason: str, recipients: Sequence[AnyRecipient] = ()
-) -> None:
+async def notify(deps: Deps, run_id: UUID, status: str, reason: str, recipients: Sequence[AnyRecipient] = ()) -> None:
     """To the creator of the run's schedule: best effort and at most once per run; never changes the run's
     outcome. With the message's `recipients`, the notice lists those not delivered apart from those that may
     have been (never telling a creator a report failed for a recipient who may have it)."""

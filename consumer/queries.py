@@ -90,6 +90,21 @@ UPDATE shared_report_notifications SET status = $2, telegram_chat_id = coalesce(
 WHERE id = $1
 """
 
+# A recipient not sent to on purpose (consumer/gate.py): logged once per run, never a delivery.
+RECORD_GATED = """
+INSERT INTO shared_report_notifications
+    (schedule_id, run_id, destination_id, channel, recipient_user_id, email, telegram_chat_id, recipient, status,
+     payload)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+WHERE NOT EXISTS (SELECT 1 FROM shared_report_notifications WHERE run_id = $2 AND channel = $4 AND recipient = $8
+                  AND status = $9)
+"""
+
+GATED_COUNT = """
+SELECT count(DISTINCT (channel, recipient)) FROM shared_report_notifications
+WHERE run_id = $1 AND status IN ('blocked_by_policy', 'unsubscribed')
+"""
+
 # The run's outcome and its schedule's last status in one statement, so one round trip records both; an intent
 # of its chain still open (a try lost before it delivered, on a run that ends without delivering) is settled
 # 'unconfirmed' in the same statement, and its channel returned.

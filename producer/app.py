@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from producer.api import audit, destinations, directory, preview, runs
+from producer.api import audit, destinations, directory, policy, preview, runs
 from producer.api.errors import error_middleware
 from producer.api.idempotency import idempotency_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
@@ -102,6 +102,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     runs.add_routes(app)
     directory.add_routes(app)
     audit.add_routes(app)
+    policy.add_routes(app)
     console.add_routes(app, settings)
     return app
 

@@ -9,7 +9,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import TypeAdapter
 
-from producer.api import changes
+from producer.api import allowed, changes
 from producer.api import repository as sql
 from producer.api.auth import require_role
 from producer.api.destinations_models import (
@@ -86,6 +86,7 @@ async def create_destination(request: web.Request) -> web.Response:
         _check_webhook_url(request, body.url)
     if isinstance(body, SftpIn):
         _check_sftp_host(request, body.host)
+    await allowed.check_destination(pool, org, body.channel, body.config(), body.target())
     stored = _vault(request).encrypt(secret) if secret is not None else None
     async with pool.acquire() as conn, conn.transaction():
         count = await conn.fetchval(sql.COUNT_DESTINATIONS, org, body.schedule_id)

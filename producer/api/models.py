@@ -275,7 +275,7 @@ class NotificationOut(BaseModel):
     recipient_user_id: UUID | None
     email: str | None
     telegram_chat_id: int | None
-    status: Literal["sending", "sent", "failed", "unconfirmed"]
+    status: Literal["sending", "sent", "failed", "unconfirmed", "blocked_by_policy"]
     payload: dict[str, Any]
     created_at: datetime
 

@@ -12,6 +12,7 @@ from producer.api import audit_models as log
 from producer.api import destinations_models as d
 from producer.api import directory_models as people
 from producer.api import models as m
+from producer.api import policy_models as rules
 from shared.audit import ACTIONS
 
 _ERRORS = {
@@ -140,6 +141,8 @@ def document() -> dict[str, Any]:
         people.LinkList,
         people.MemberList,
         log.AuditList,
+        rules.PolicyReplace,
+        rules.PolicyOut,
     ]
     modes: list[tuple[Any, Any]] = [
         (
@@ -351,6 +354,11 @@ def document() -> dict[str, Any]:
                     ],
                     errors=("401", "403", "404", "422"),
                 ),
+            },
+            "/v1/organizations/{id}/policy": {
+                "parameters": [_path_id()],
+                "get": _op("Where reports may go (owners)", "200", rules.PolicyOut, errors=("401", "403", "404")),
+                "put": _op("Replace the destination policy (owners)", "200", rules.PolicyOut, body=rules.PolicyReplace),
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
             "/readyz": {"get": {"summary": "Readiness", "responses": health}},

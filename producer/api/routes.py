@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from producer import metrics
 from producer import queries as scheduler_queries
-from producer.api import changes, messages
+from producer.api import allowed, changes, messages
 from producer.api import repository as sql
 from producer.api.auth import Principal, authenticate, require_role
 from producer.api.errors import ApiError, not_found, validation
@@ -186,6 +186,7 @@ async def _check_recipients(conn: Pool | Connection, organization_id: UUID, reci
         for index, r in enumerate(recipients):
             if r.user_id is not None and r.user_id not in members:
                 raise validation(f"recipients.{index}.user_id", "is not a member of this organization")
+    await allowed.check_recipients(conn, organization_id, recipients)
 
 
 async def _write_recipients(conn: Connection, schedule_id: UUID, recipients: list[RecipientIn]) -> None:
