@@ -1,6 +1,8 @@
 """Who may not be sent to, decided just before sending: a recipient the organization's destination policy now
-forbids is logged `blocked_by_policy` with the rule, and nothing is sent to it. Such a recipient does not count
-against the run: a run whose other recipients were all served is `sent`; one with nobody left is `skipped`."""
+forbids is logged `blocked_by_policy` with the rule, and an address that unsubscribed (from the schedule, or
+every report of the organization) is logged `unsubscribed`; nothing is sent to either. Such a recipient does
+not count against the run: a run whose other recipients were all served is `sent`; one with nobody left is
+`skipped`."""
 
 from __future__ import annotations
 
@@ -8,11 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from consumer import queries
-from shared import policy
+from shared import policy, unsubscribe
 from shared.db import Pool
 from shared.message import AnyRecipient, DestinationRecipient, EmailRecipient, ReportMessage, TelegramRecipient
 
-NOBODY_LEFT = "no recipient may be sent to: each is blocked by the organization's destination policy"
+NOBODY_LEFT = "no recipient may be sent to: each unsubscribed or is blocked by the organization's destination policy"
 
 
 def _rule(rules: policy.Policy, recipient: AnyRecipient, destinations: dict[Any, Any]) -> str | None:
@@ -39,13 +41,18 @@ async def log(pool: Pool, message: ReportMessage, recipient: AnyRecipient, statu
 
 async def screen(pool: Pool, message: ReportMessage, pending: Sequence[AnyRecipient]) -> list[AnyRecipient]:
     """The recipients that may be sent to; the others are logged here, once per run."""
+    addresses = [r.email for r in pending if isinstance(r, EmailRecipient)]
+    left = await unsubscribe.suppressed(pool, message.organization_id, message.schedule_id, addresses)
     rules = await policy.load(pool, message.organization_id)
-    if rules == policy.Policy():
+    if not left and rules == policy.Policy():
         return list(pending)
     ids = [r.destination_id for r in pending if isinstance(r, DestinationRecipient)]
     destinations = {row["id"]: row for row in await pool.fetch(policy.DESTINATIONS, ids)} if ids else {}
     allowed: list[AnyRecipient] = []
     for recipient in pending:
+        if isinstance(recipient, EmailRecipient) and recipient.email in left:
+            await log(pool, message, recipient, "unsubscribed", "not sent: this address unsubscribed")
+            continue
         rule = _rule(rules, recipient, destinations)
         if rule is None:
             allowed.append(recipient)

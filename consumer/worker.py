@@ -24,7 +24,7 @@ from consumer.deliver import Deliverer
 from consumer.destinations import Destinations
 from consumer.job import Deps, shared_report
 from consumer.ratelimit import RateLimiter
-from shared import deadletters, logs, serializer
+from shared import deadletters, logs, serializer, unsubscribe
 from shared.db import DB_ERRORS, Pool, create_pool
 from shared.listen import bind
 from shared.message import FUNCTION_NAME
@@ -136,6 +136,7 @@ def build_worker(
 
 async def run_consumer(settings: Settings) -> None:
     settings.require_consumer()
+    unsubscribe.warn_if_off(settings)
     sock = bind(settings.consumer_host, settings.consumer_port, setting="CONSUMER_PORT")
     try:
         await _serve(settings, sock)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import email.policy
 from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
 
 import aiosmtplib
 
@@ -28,6 +31,9 @@ def _classify(exc: Exception) -> Outcome:
     return Outcome.transient(f"smtp: {type(exc).__name__}: {exc}")
 
 
+_LONG_LINES = email.policy.SMTP.clone(max_line_length=998)
+
+
 async def send(
     settings: Settings,
     *,
@@ -36,11 +42,14 @@ async def send(
     text: str,
     attachment: Attachment | None,
     html: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Outcome:
     message = EmailMessage()
     message["From"] = settings.email_from
     message["To"] = to
     message["Subject"] = subject
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(text)
     if html is not None:
         # The plain text stays as the alternative for clients that do not show HTML.
@@ -49,9 +58,17 @@ async def send(
         data = await asyncio.get_running_loop().run_in_executor(None, attachment.path.read_bytes)
         maintype, _, subtype = attachment.content_type.partition("/")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    envelope: dict[str, Any] = {}
+    # (An internationalized address keeps aiosmtplib's SMTPUTF8 handling, and so the encoded header.)
+    flat = bool(headers) and to.isascii() and settings.email_from.isascii()
+    if flat:
+        # A List-Unsubscribe URL is one long word: folded at 78 characters (aiosmtplib's own flattening) it would
+        # be RFC 2047-encoded, which mailbox providers do not read as a link. RFC 5322 allows 998.
+        envelope = {"sender": parseaddr(settings.email_from)[1], "recipients": [to]}
     try:
         await aiosmtplib.send(
-            message,
+            message.as_bytes(policy=_LONG_LINES) if flat else message,
+            **envelope,
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,

@@ -222,6 +222,8 @@ class RecipientOut(BaseModel):
     user_id: UUID | None
     email: str | None
     telegram_chat_id: int | None
+    # When this address unsubscribed (from the schedule, or every report of the organization); null: it did not.
+    unsubscribed_at: datetime | None = None
 
 
 class ScheduleOut(BaseModel):
@@ -275,7 +277,7 @@ class NotificationOut(BaseModel):
     recipient_user_id: UUID | None
     email: str | None
     telegram_chat_id: int | None
-    status: Literal["sending", "sent", "failed", "unconfirmed", "blocked_by_policy"]
+    status: Literal["sending", "sent", "failed", "unconfirmed", "blocked_by_policy", "unsubscribed"]
     payload: dict[str, Any]
     created_at: datetime
 

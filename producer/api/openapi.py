@@ -13,6 +13,7 @@ from producer.api import destinations_models as d
 from producer.api import directory_models as people
 from producer.api import models as m
 from producer.api import policy_models as rules
+from producer.api import unsubscribes as leave
 from shared.audit import ACTIONS
 
 _ERRORS = {
@@ -143,6 +144,7 @@ def document() -> dict[str, Any]:
         log.AuditList,
         rules.PolicyReplace,
         rules.PolicyOut,
+        leave.LiftRequest,
     ]
     modes: list[tuple[Any, Any]] = [
         (
@@ -359,6 +361,16 @@ def document() -> dict[str, Any]:
                 "parameters": [_path_id()],
                 "get": _op("Where reports may go (owners)", "200", rules.PolicyOut, errors=("401", "403", "404")),
                 "put": _op("Replace the destination policy (owners)", "200", rules.PolicyOut, body=rules.PolicyReplace),
+            },
+            "/v1/schedules/{id}/unsubscribes/lift": {
+                "parameters": [_path_id()],
+                "post": _op(
+                    "Send to an address that unsubscribed again (owners; audited)",
+                    "204",
+                    None,
+                    body=leave.LiftRequest,
+                    errors=("401", "403", "404", "422"),
+                ),
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
             "/readyz": {"get": {"summary": "Readiness", "responses": health}},

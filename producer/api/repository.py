@@ -49,8 +49,15 @@ LIMIT $4
 """
 
 RECIPIENTS = """
-SELECT id, schedule_id, channel, user_id, email, telegram_chat_id FROM shared_report_schedule_recipients
-WHERE schedule_id = ANY($1::uuid[]) ORDER BY channel, target
+SELECT r.id, r.schedule_id, r.channel, r.user_id, r.email, r.telegram_chat_id,
+       (SELECT min(x.created_at) FROM shared_report_unsubscribes x
+        WHERE r.channel = 'email' AND x.organization_id = s.organization_id
+          AND (x.schedule_id IS NULL OR x.schedule_id = r.schedule_id)
+          AND x.address_sha256 = sha256(convert_to(lower(coalesce(r.email, u.email)), 'UTF8'))) AS unsubscribed_at
+FROM shared_report_schedule_recipients r
+JOIN shared_report_schedules s ON s.id = r.schedule_id
+LEFT JOIN users u ON u.id = r.user_id
+WHERE r.schedule_id = ANY($1::uuid[]) ORDER BY r.channel, r.target
 """
 
 MEMBERS = """
