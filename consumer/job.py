@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from arq import Retry
 
-from consumer import gate, lease, metrics, notices, queries
+from consumer import alerts, gate, lease, metrics, notices, queries
 from consumer.deliver import Deliverer, ReportFiles
 from consumer.delivery.outcome import Outcome, Report
 from consumer.delivery.retry import capped
@@ -305,6 +305,8 @@ async def _finish(
     _count_settled(done["settled"])
     if status in ("failed", "partial"):
         await notices.notify(deps, message.run_id, status, error or status, message.recipients)
+    elif status == "sent" and message.trigger != "manual":
+        await alerts.succeeded(deps, message.run_id, message.schedule_id)
 
 
 def _count_settled(channels: list[str]) -> None:

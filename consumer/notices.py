@@ -1,4 +1,5 @@
-"""One notice to a schedule's creator when a run of it fails, ends partial or is dead-lettered."""
+"""One notice when a run fails, ends partial or is dead-lettered: a test run's to the schedule's creator, the
+schedule's own fires' to its notify_on_failure (consumer/alerts.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from consumer import metrics, queries
+from consumer import alerts, metrics, queries
 from shared.message import AnyRecipient
 from shared.redact import redact
 
@@ -86,15 +87,19 @@ async def notify(deps: Deps, run_id: UUID, status: str, reason: str, recipients:
         row = await deps.pool.fetchrow(queries.CLAIM_NOTICE, run_id)
         if row is None:  # already notified, or no such run
             return
+        text = text_for(row["name"], status, reason, await reach(deps, run_id, recipients) if recipients else None)
+        if row["trigger"] != "manual":
+            # The schedule's own fires and replays: its notify_on_failure, once per quiet window (consumer/alerts).
+            await alerts.failed(deps, run_id, row["schedule_id"], status, text)
+            return
         if not row["email"]:
             metrics.NOTICES.labels("no_creator_email").inc()
             return
-        text = text_for(row["name"], status, reason, await reach(deps, run_id, recipients) if recipients else None)
         outcome = await deps.deliverer.failure_email(str(run_id), row["email"], row["name"], status, text)
     except Exception as exc:  # a notice must never turn a finished run into a failed job
         metrics.NOTICES.labels("error").inc()
         log.error("failure notice for run %s not sent: %s", run_id, redact(str(exc) or type(exc).__name__))
         return
     metrics.NOTICES.labels(outcome.kind).inc()
-    if outcome.kind != "sent":
+    if outcome.kind != "sent":  # (the schedule's own fires report their outcomes in consumer/alerts)
         log.error("failure notice for run %s not sent: %s", run_id, redact(str(outcome.detail.get("reason"))))

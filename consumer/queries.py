@@ -149,9 +149,9 @@ WHERE id = $1 AND lease_token = $3 AND status = 'running'
 CLAIM_NOTICE = """
 WITH claimed AS (
     UPDATE shared_report_runs SET notice_sent_at = now() WHERE id = $1 AND notice_sent_at IS NULL
-    RETURNING schedule_id
+    RETURNING schedule_id, trigger
 )
-SELECT s.name, u.email
+SELECT s.name, u.email, c.schedule_id, c.trigger
 FROM claimed c
 JOIN shared_report_schedules s ON s.id = c.schedule_id
 LEFT JOIN users u ON u.id = s.created_by

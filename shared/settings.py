@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     # A running run's lease: renewed every third of it, taken back by the sweep once it lapses.
     lease_seconds: float = Field(default=60.0, ge=1)
     notify_failures: bool = True
+    # A failing schedule's notices: the first at once, then at most one per this many hours, with the count since.
+    failure_notice_quiet_hours: float = Field(default=24.0, ge=0, le=8760)
     delivery_concurrency: int = Field(default=8, ge=1, le=100)
     worker_shutdown_wait_seconds: int = Field(default=60, ge=0)
 

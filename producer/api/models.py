@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -165,6 +166,22 @@ class TimingFields(Strict):
         return value
 
 
+def _notice_target(value: str) -> str:
+    if value in ("owner", "admins"):
+        return value
+    if value.startswith("destination:"):
+        try:
+            return f"destination:{UUID(value.removeprefix('destination:'))}"
+        except ValueError:
+            raise ValueError("destination: must be followed by a destination's id (a UUID)") from None
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) and len(value) <= 320:
+        return value
+    raise ValueError("must be owner, admins, an email address, or destination:<id>, e.g. admins")
+
+
+NoticeTarget = Annotated[str, Field(min_length=1, max_length=400, examples=["admins"]), AfterValidator(_notice_target)]
+
+
 class ScheduleOptions(TimingFields):
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     send_email: bool | None = None
@@ -188,6 +205,8 @@ class ScheduleOptions(TimingFields):
     # Channels with stored destinations to deliver to as well: the schedule's own, else the organization's.
     channels: Annotated[list[DestinationKind], Field(max_length=8)] | None = None
     enabled: bool | None = None
+    # Whom to tell when runs fail: owner, admins, email addresses, destination:<id> (Slack or webhook).
+    notify_on_failure: Annotated[list[NoticeTarget], Field(max_length=20)] | None = None
 
     @field_validator("channels")
     @classmethod
@@ -254,6 +273,7 @@ class ScheduleOut(BaseModel):
     message_template: str | None
     channels: list[str]
     enabled: bool
+    notify_on_failure: list[str] | None = None
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_run_status: RunStatus | None

@@ -9,7 +9,7 @@ id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, 
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
 stale_action, subject_template, message_template, channels, enabled, next_run_at, last_run_at, last_run_status,
-created_at, updated_at
+created_at, updated_at, notify_on_failure
 """
 
 LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
@@ -84,6 +84,10 @@ UPDATE shared_report_schedules SET shared_link_id = $2, name = $3, cadence = $4,
     subject_template = $24, message_template = $25, channels = $26, updated_at = now()
 WHERE id = $1
 RETURNING {SCHEDULE_COLUMNS}
+"""
+
+SET_NOTIFY_ON_FAILURE = f"""
+UPDATE shared_report_schedules SET notify_on_failure = $2 WHERE id = $1 RETURNING {SCHEDULE_COLUMNS}
 """
 
 DELETE_RECIPIENTS = "DELETE FROM shared_report_schedule_recipients WHERE schedule_id = $1"

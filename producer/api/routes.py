@@ -253,6 +253,9 @@ async def create_schedule(request: web.Request) -> web.Response:
             list(body.channels or ()),
         )
         await _write_recipients(conn, row["id"], recipients)
+        if body.notify_on_failure is not None:
+            await allowed.check_notice_targets(conn, org, body.notify_on_failure)
+            row = await conn.fetchrow(sql.SET_NOTIFY_ON_FAILURE, row["id"], body.notify_on_failure)
         state = {**changes.schedule_state(row), "recipients": changes.recipient_targets(recipients)}
         await changes.changed(conn, principal, "schedule.create", org, None, state, schedule_id=row["id"])
     return await _respond_schedule(request, row["id"], 201)
@@ -395,6 +398,10 @@ async def update_schedule(request: web.Request) -> web.Response:
             current["message_template"],
             list(current["channels"]),
         )
+        if "notify_on_failure" in changed:
+            # null: back to the default (the owner).
+            await allowed.check_notice_targets(conn, row["organization_id"], body.notify_on_failure or [])
+            after = await conn.fetchrow(sql.SET_NOTIFY_ON_FAILURE, schedule_id, body.notify_on_failure)
         await changes.changed(
             conn,
             principal,
