@@ -6,7 +6,7 @@ does. Values are stored JSON-safe; secrets (any field named like one) are "***",
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +14,7 @@ import orjson
 
 from shared.db import Connection
 from shared.logs import request_id
+from shared.message import ReportMessage
 from shared.redact import redact
 
 MASK = "***"
@@ -43,9 +44,9 @@ ACTIONS = (
 _INSERT = """
 INSERT INTO shared_report_audit_log
     (organization_id, actor, actor_role, action, schedule_id, destination_id, changes, request_id)
-VALUES ($1, coalesce($2::uuid::text, 'service'),
+VALUES ($1, coalesce($2::uuid::text, $8),
         coalesce((SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2::uuid),
-                 CASE WHEN $2::uuid IS NULL THEN 'service' ELSE 'none' END),
+                 CASE WHEN $2::uuid IS NULL THEN $8 ELSE 'none' END),
         $3, $4, $5, $6, $7)
 RETURNING id
 """
@@ -95,9 +96,11 @@ async def record(
     schedule_id: UUID | None = None,
     destination_id: UUID | None = None,
     changes: Mapping[str, Any] | None = None,
+    operator: str = "service",
 ) -> UUID:
-    """One audit row for `action` by `actor` (a user id; None for the service role), in `conn`'s transaction.
-    The actor's role is read in the same statement, so the row says what the actor was allowed as then."""
+    """One audit row for `action` by `actor` (a user id), in `conn`'s transaction; without a user, the actor and
+    role are `operator` ('service' for the service role's token, 'cli' for the command line). The actor's role
+    is read in the same statement, so the row says what the actor was allowed as then."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     row_id: UUID = await conn.fetchval(
@@ -109,8 +112,28 @@ async def record(
         destination_id,
         {str(k): v for k, v in (changes or {}).items()},
         request_id.get(),
+        operator,
     )
     return row_id
 
 
-__all__ = ["ACTIONS", "MASK", "diff", "is_secret", "record"]
+def replayed(
+    actor: UUID | None, dead_letter_id: UUID, operator: str = "service"
+) -> Callable[[Connection, ReportMessage], Awaitable[None]]:
+    """The audit row of a dead letter's replay, written by shared.deadletters.replay in its transaction."""
+
+    async def write(conn: Connection, message: ReportMessage) -> None:
+        await record(
+            conn,
+            organization_id=message.organization_id,
+            actor=actor,
+            action="dead_letter.replay",
+            schedule_id=message.schedule_id,
+            changes=diff(None, {"dead_letter_id": dead_letter_id, "run_id": message.run_id}),
+            operator=operator,
+        )
+
+    return write
+
+
+__all__ = ["ACTIONS", "MASK", "diff", "is_secret", "record", "replayed"]

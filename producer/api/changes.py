@@ -6,14 +6,13 @@ since the scheduler changes them on its own.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from uuid import UUID
 
 from producer.api.auth import Principal
 from shared import audit
 from shared.db import Connection
-from shared.message import ReportMessage
 
 DERIVED = {"id", "organization_id", "created_by", "next_run_at", "last_run_at", "last_run_status", "created_at"}
 DERIVED |= {"updated_at", "deleted_at"}
@@ -65,22 +64,6 @@ async def changed(
         destination_id=destination_id,
         changes=audit.diff(before, after),
     )
-
-
-def replayed(principal: Principal, dead_letter_id: UUID) -> Callable[[Connection, ReportMessage], Awaitable[None]]:
-    """The audit row of a dead letter's replay, written by shared.deadletters.replay in its transaction."""
-
-    async def write(conn: Connection, message: ReportMessage) -> None:
-        await audit.record(
-            conn,
-            organization_id=message.organization_id,
-            actor=principal.user_id,
-            action="dead_letter.replay",
-            schedule_id=message.schedule_id,
-            changes=audit.diff(None, {"dead_letter_id": dead_letter_id, "run_id": message.run_id}),
-        )
-
-    return write
 
 
 def destination_state(row: Any, secret: object | None) -> dict[str, Any]:

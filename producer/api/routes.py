@@ -38,7 +38,7 @@ from producer.api.models import (
 from producer.api.timing import resolve, resolve_new
 from producer.recipients import Channels, group
 from producer.recipients import resolve as resolve_recipients
-from shared import deadletters, runs
+from shared import audit, deadletters, runs
 from shared.cron import next_fire, upcoming
 from shared.db import Connection, Pool, Record
 from shared.health import json_response
@@ -567,7 +567,7 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
             request.app[REDIS],
             request.app[SETTINGS].queue_name,
             dead_id,
-            audit=changes.replayed(principal, dead_id),
+            audit=audit.replayed(principal.user_id, dead_id),
         )
     except deadletters.NotReplayable as exc:
         raise ApiError(409, str(exc)) from exc

@@ -191,3 +191,23 @@ async def test_retention_prunes_rows_older_than_audit_retention_days(
     assert result.audit_rows == 1
     left = [r["id"] for r in await rows(pool)]
     assert len(left) == 1 and old not in left
+
+
+async def test_a_replay_from_the_command_line_is_audited_as_cli(
+    api: Api, world: World, pool: Pool, settings: Settings
+) -> None:
+    from consumer.cli import dead_letters_replay
+
+    _, created = await api.call("POST", "/v1/schedules", body(world))
+    await api.call("POST", f"/v1/schedules/{created['id']}/run")
+    payload = await pool.fetchval("SELECT message FROM shared_report_runs")
+    dead = await pool.fetchval(
+        "INSERT INTO shared_report_dead_letters (run_id, organization_id, job_id, payload, error)"
+        " VALUES (NULL, $1, 'j', $2, 'e') RETURNING id",
+        world.org,
+        payload,
+    )
+    assert await dead_letters_replay(settings, str(dead), False) == 0
+    row = await pool.fetchrow("SELECT * FROM shared_report_audit_log WHERE action = 'dead_letter.replay'")
+    assert (row["actor"], row["actor_role"]) == ("cli", "cli")
+    assert row["changes"]["dead_letter_id"]["after"] == str(dead)
