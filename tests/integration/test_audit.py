@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -20,6 +21,18 @@ WEBHOOK_SECRET = "whsec_" + "C" * 43 + "="
 async def rows(pool: Pool) -> list[dict[str, Any]]:
     found = await pool.fetch("SELECT * FROM shared_report_audit_log ORDER BY created_at, id")
     return [dict(r) for r in found]
+
+
+async def dead_letter(pool: Pool, world: World) -> UUID:
+    """A dead letter holding the message of the (only) run, as the consumer would store it."""
+    payload = await pool.fetchval("SELECT message FROM shared_report_runs")
+    dead: UUID = await pool.fetchval(
+        "INSERT INTO shared_report_dead_letters (run_id, organization_id, job_id, payload, error)"
+        " VALUES (NULL, $1, 'j', $2, 'e') RETURNING id",
+        world.org,
+        payload,
+    )
+    return dead
 
 
 async def every_action(api: Api, world: World, pool: Pool) -> str:
@@ -48,13 +61,7 @@ async def every_action(api: Api, world: World, pool: Pool) -> str:
         assert status == expected, (path, answer)
     webhook = await pool.fetchval("SELECT id FROM shared_report_destinations WHERE channel = 'webhook'")
     assert (await api.call("DELETE", f"/v1/destinations/{webhook}"))[0] == 204
-    payload = await pool.fetchval("SELECT message FROM shared_report_runs")
-    dead = await pool.fetchval(
-        "INSERT INTO shared_report_dead_letters (run_id, organization_id, job_id, payload, error)"
-        " VALUES (NULL, $1, 'j', $2, 'e') RETURNING id",
-        world.org,
-        payload,
-    )
+    dead = await dead_letter(pool, world)
     assert (await api.call("POST", f"/v1/dead-letters/{dead}/replay"))[0] == 202
     assert (await api.call("DELETE", f"/v1/schedules/{sid}"))[0] == 204
     return str(sid)
@@ -200,13 +207,7 @@ async def test_a_replay_from_the_command_line_is_audited_as_cli(
 
     _, created = await api.call("POST", "/v1/schedules", body(world))
     await api.call("POST", f"/v1/schedules/{created['id']}/run")
-    payload = await pool.fetchval("SELECT message FROM shared_report_runs")
-    dead = await pool.fetchval(
-        "INSERT INTO shared_report_dead_letters (run_id, organization_id, job_id, payload, error)"
-        " VALUES (NULL, $1, 'j', $2, 'e') RETURNING id",
-        world.org,
-        payload,
-    )
+    dead = await dead_letter(pool, world)
     assert await dead_letters_replay(settings, str(dead), False) == 0
     row = await pool.fetchrow("SELECT * FROM shared_report_audit_log WHERE action = 'dead_letter.replay'")
     assert (row["actor"], row["actor_role"]) == ("cli", "cli")
