@@ -2,10 +2,11 @@
 
 A schedule's `notify_on_failure` says whom to tell: `owner` (its creator), `admins` (the organization's owners
 and admins), email addresses, and `destination:<id>` (a Slack or webhook destination of the organization); NULL
-means the owner. A failing schedule's own fires and replays form a streak: the first failure is told at once,
-later ones at most once per FAILURE_NOTICE_QUIET_HOURS with the count since the last notice, and the first
-success after a told failure sends one "recovered" notice. A manual test run that fails tells its creator only,
-each time, and neither starts nor ends a streak.
+means the owner. A schedule's own failing fires form a streak: the first failure is told at once, later ones
+at most once per FAILURE_NOTICE_QUIET_HOURS with the count since the last notice, and the first successful fire
+after a told failure sends one "recovered" notice. Like last_run_status, only the schedule's own fires count: a
+test run or a replay that fails tells the schedule's creator only, each time, and neither starts nor ends a
+streak.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _since(at: datetime) -> str:
 
 
 async def failed(deps: Deps, run_id: UUID, schedule_id: UUID, status: str, text: str) -> None:
-    """A failure of the schedule's own fires (or a replay): told now, or counted for the next notice."""
+    """A failure of the schedule's own fires: told now, or counted for the next notice."""
     quiet = deps.settings.failure_notice_quiet_hours * 3600
     schedule = await deps.pool.fetchrow(SCHEDULE, schedule_id)
     streak = await deps.pool.fetchrow(FAILED, schedule_id, quiet)

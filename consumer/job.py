@@ -305,7 +305,7 @@ async def _finish(
     _count_settled(done["settled"])
     if status in ("failed", "partial"):
         await notices.notify(deps, message.run_id, status, error or status, message.recipients)
-    elif status == "sent" and message.trigger != "manual":
+    elif status == "sent" and message.trigger == "cron":
         await alerts.succeeded(deps, message.run_id, message.schedule_id)
 
 

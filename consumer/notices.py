@@ -1,5 +1,5 @@
-"""One notice when a run fails, ends partial or is dead-lettered: a test run's to the schedule's creator, the
-schedule's own fires' to its notify_on_failure (consumer/alerts.py)."""
+"""One notice when a run fails, ends partial or is dead-lettered: a test run's or a replay's to the schedule's
+creator, the schedule's own fires' to its notify_on_failure (consumer/alerts.py)."""
 
 from __future__ import annotations
 
@@ -88,8 +88,8 @@ async def notify(deps: Deps, run_id: UUID, status: str, reason: str, recipients:
         if row is None:  # already notified, or no such run
             return
         text = text_for(row["name"], status, reason, await reach(deps, run_id, recipients) if recipients else None)
-        if row["trigger"] != "manual":
-            # The schedule's own fires and replays: its notify_on_failure, once per quiet window (consumer/alerts).
+        if row["trigger"] == "cron":
+            # The schedule's own fires: its notify_on_failure, once per quiet window (consumer/alerts).
             await alerts.failed(deps, run_id, row["schedule_id"], status, text)
             return
         if not row["email"]:

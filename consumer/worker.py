@@ -136,7 +136,6 @@ def build_worker(
 
 async def run_consumer(settings: Settings) -> None:
     settings.require_consumer()
-    unsubscribe.warn_if_off(settings)
     sock = bind(settings.consumer_host, settings.consumer_port, setting="CONSUMER_PORT")
     try:
         await _serve(settings, sock)
@@ -152,6 +151,8 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     except BaseException:
         await pool.close()
         raise
+    # Said once, and only by a consumer that is about to work (not one stopping on its port or schema).
+    unsubscribe.warn_if_off(settings)
     redis = await connect_redis(settings.redis_dsn)
     runner: web.AppRunner | None = None
     try:
