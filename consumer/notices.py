@@ -69,7 +69,8 @@ async def reach(deps: Deps, run_id: UUID, recipients: Sequence[AnyRecipient]) ->
     result = Reach()
     for recipient in recipients:
         row = seen.get((recipient.channel, recipient.key))
-        if row is not None and row["sent"]:
+        # Served, or not sent to on purpose (unsubscribed, or outside the destination policy): not a failure.
+        if row is not None and (row["sent"] or row["withheld"]):
             continue
         (result.maybe if row is not None and row["maybe"] else result.missed).append(
             f"{recipient.channel} {recipient.key}"

@@ -58,7 +58,8 @@ WHERE (r.id = $2 OR r.origin_run_id = $2)
 # whose outcome is unknown, or a send whose answer was lost or unclear).
 CHAIN_OUTCOMES = """
 SELECT n.channel, n.recipient, bool_or(n.status = 'sent') AS sent,
-       bool_or(n.status = 'unconfirmed' OR coalesce((n.payload->>'unconfirmed')::boolean, false)) AS maybe
+       bool_or(n.status = 'unconfirmed' OR coalesce((n.payload->>'unconfirmed')::boolean, false)) AS maybe,
+       bool_or(n.status IN ('blocked_by_policy', 'unsubscribed')) AS withheld
 FROM shared_report_notifications n
 JOIN shared_report_runs r ON r.id = n.run_id
 WHERE coalesce(r.origin_run_id, r.id) = (SELECT coalesce(origin_run_id, id) FROM shared_report_runs WHERE id = $1)

@@ -12,6 +12,7 @@ from uuid import UUID
 import pytest
 from arq.connections import ArqRedis
 
+from devkit.fakes.base import Action
 from devkit.fakes.slack import FakeSlack
 from producer.scheduler import tick
 from shared import runs
@@ -156,3 +157,19 @@ async def test_notify_on_failure_through_the_api(api: Api, world: World, pool: P
         "SELECT changes FROM shared_report_audit_log WHERE action = 'schedule.update' ORDER BY created_at DESC LIMIT 1"
     )
     assert change == {"notify_on_failure": {"before": targets, "after": None}}
+
+
+async def test_a_notice_does_not_list_a_withheld_recipient_as_not_delivered(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    org, _ = await make(pool, emails=("a@example.com", "b@outside.example"))
+    await pool.execute(
+        "INSERT INTO shared_report_destination_policies (organization_id, allowed_email_domains)"
+        " VALUES ($1, '{example.com}')",
+        org,
+    )
+    fx.loops.fail_next(Action(404, {"success": False, "message": "Transactional email not found"}))
+    assert (await fire_at(pool, redis, s, tmp_path, 0))["status"] == "failed"
+    note = [r for r in fx.loops.sent if "status" in r["dataVariables"]][-1]["dataVariables"]["note"]
+    assert "Not delivered: email a@example.com" in note and "outside.example" not in note
