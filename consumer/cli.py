@@ -8,7 +8,7 @@ from uuid import UUID
 
 from consumer.export import export_to_file
 from consumer.filters import parse_filters
-from shared import deadletters
+from shared import audit, deadletters
 from shared.cron import zone
 from shared.db import pool_context
 from shared.errors import FieldIssue, InvalidInput
@@ -111,7 +111,9 @@ async def dead_letters_replay(settings: Settings, dead_id: str | None, replay_al
         try:
             for dead in ids:
                 try:
-                    run_id = await deadletters.replay(pool, redis, settings.queue_name, dead)
+                    run_id = await deadletters.replay(
+                        pool, redis, settings.queue_name, dead, audit=audit.replayed(None, dead, operator="cli")
+                    )
                     print(f"replayed {dead} as run {run_id}")
                 except deadletters.NotReplayable as exc:
                     failures += 1

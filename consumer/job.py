@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from arq import Retry
 
-from consumer import lease, metrics, notices, queries
+from consumer import alerts, gate, lease, metrics, notices, queries
 from consumer.deliver import Deliverer, ReportFiles
 from consumer.delivery.outcome import Outcome, Report
 from consumer.delivery.retry import capped
@@ -314,6 +314,8 @@ async def _finish(
     _count_settled(done["settled"])
     if status in ("failed", "partial"):
         await notices.notify(deps, message.run_id, status, error or status, message.recipients)
+    elif status == "sent" and message.trigger == "cron":
+        await alerts.succeeded(deps, message.run_id, message.schedule_id)
 
 
 def _count_settled(channels: list[str]) -> None:
@@ -415,7 +417,7 @@ async def _export_and_deliver(
             metrics.UNCONFIRMED.labels(row["channel"], "worker_lost").inc()
         else:
             done.add((row["channel"], row["recipient"]))
-    pending = [r for r in message.recipients if (r.channel, r.key) not in done]
+    pending = await gate.screen(pool, message, [r for r in message.recipients if (r.channel, r.key) not in done])
     limit = asyncio.Semaphore(settings.delivery_concurrency)
 
     async def one(recipient: AnyRecipient) -> Outcome:
@@ -431,9 +433,11 @@ async def _export_and_deliver(
         )
     reached = await pool.fetchrow(queries.SERVED, run["origin"], run["id"])
     served, maybe = reached["served"], reached["maybe"]
-    total = len(message.recipients)
+    total = len(message.recipients) - await gate.gated(pool, run["id"])
     status = "sent" if served >= total else ("partial" if served or maybe else "failed")
     error = None if status == "sent" else _shortfall(total, served, maybe)
+    if total <= 0:
+        status, error = "skipped", gate.NOBODY_LEFT
     await _finish(
         deps,
         message,

@@ -1,5 +1,6 @@
-"""One notice to a schedule's owner (or its organization's owners and admins) when a run of it fails, ends partial
-or is dead-lettered."""
+"""One notice when a run fails, ends partial or is dead-lettered: a test run's or a replay's to the schedule's
+owner (or, when they left its organization, its owners and admins), the schedule's own fires' to its
+notify_on_failure, once per quiet window (consumer/alerts.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from consumer import metrics, queries
+from consumer import alerts, metrics, queries
 from shared.message import AnyRecipient
 from shared.redact import redact
 
@@ -69,7 +70,8 @@ async def reach(deps: Deps, run_id: UUID, recipients: Sequence[AnyRecipient]) ->
     result = Reach()
     for recipient in recipients:
         row = seen.get((recipient.channel, recipient.key))
-        if row is not None and row["sent"]:
+        # Served, or not sent to on purpose (unsubscribed, or outside the destination policy): not a failure.
+        if row is not None and (row["sent"] or row["withheld"]):
             continue
         (result.maybe if row is not None and row["maybe"] else result.missed).append(
             f"{recipient.channel} {recipient.key}"
@@ -94,16 +96,20 @@ async def notify(
         return
     if not rows:  # already notified, or no such run
         return
-    addresses = [row["email"] for row in rows if row["email"]]
-    if not addresses:
-        metrics.NOTICES.labels("no_creator_email").inc()
-        return
     name = rows[0]["name"]
     try:
         text = text_for(name, status, reason, await reach(deps, run_id, recipients) if recipients else None)
+        if rows[0]["trigger"] == "cron":
+            # The schedule's own fires: its notify_on_failure, once per quiet window (consumer/alerts).
+            await alerts.failed(deps, run_id, rows[0]["schedule_id"], status, text)
+            return
     except Exception as exc:
         metrics.NOTICES.labels("error").inc()
         log.error("failure notice for run %s not sent: %s", run_id, redact(str(exc) or type(exc).__name__))
+        return
+    addresses = [row["email"] for row in rows if row["email"]]
+    if not addresses:
+        metrics.NOTICES.labels("no_creator_email").inc()
         return
     for address in addresses:
         try:

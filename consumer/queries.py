@@ -58,7 +58,8 @@ WHERE (r.id = $2 OR r.origin_run_id = $2)
 # whose outcome is unknown, or a send whose answer was lost or unclear).
 CHAIN_OUTCOMES = """
 SELECT n.channel, n.recipient, bool_or(n.status = 'sent') AS sent,
-       bool_or(n.status = 'unconfirmed' OR coalesce((n.payload->>'unconfirmed')::boolean, false)) AS maybe
+       bool_or(n.status = 'unconfirmed' OR coalesce((n.payload->>'unconfirmed')::boolean, false)) AS maybe,
+       bool_or(n.status IN ('blocked_by_policy', 'unsubscribed')) AS withheld
 FROM shared_report_notifications n
 JOIN shared_report_runs r ON r.id = n.run_id
 WHERE coalesce(r.origin_run_id, r.id) = (SELECT coalesce(origin_run_id, id) FROM shared_report_runs WHERE id = $1)
@@ -88,6 +89,21 @@ RETURNING id
 RECORD_OUTCOME = """
 UPDATE shared_report_notifications SET status = $2, telegram_chat_id = coalesce($3, telegram_chat_id), payload = $4
 WHERE id = $1
+"""
+
+# A recipient not sent to on purpose (consumer/gate.py): logged once per run, never a delivery.
+RECORD_GATED = """
+INSERT INTO shared_report_notifications
+    (schedule_id, run_id, destination_id, channel, recipient_user_id, email, telegram_chat_id, recipient, status,
+     payload)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+WHERE NOT EXISTS (SELECT 1 FROM shared_report_notifications WHERE run_id = $2 AND channel = $4 AND recipient = $8
+                  AND status = $9)
+"""
+
+GATED_COUNT = """
+SELECT count(DISTINCT (channel, recipient)) FROM shared_report_notifications
+WHERE run_id = $1 AND status IN ('blocked_by_policy', 'unsubscribed')
 """
 
 # The run's outcome and its schedule's last status in one statement, so one round trip records both; an intent
@@ -136,14 +152,14 @@ WHERE id = $1 AND lease_token = $3 AND status = 'running'
 CLAIM_NOTICE = """
 WITH claimed AS (
     UPDATE shared_report_runs SET notice_sent_at = now() WHERE id = $1 AND notice_sent_at IS NULL
-    RETURNING schedule_id
+    RETURNING schedule_id, trigger
 ), target AS (
-    SELECT s.name, s.organization_id, s.created_by,
+    SELECT s.id AS schedule_id, c.trigger, s.name, s.organization_id, s.created_by,
            EXISTS (SELECT 1 FROM organization_members m
                    WHERE m.organization_id = s.organization_id AND m.user_id = s.created_by) AS owner_is_member
     FROM claimed c JOIN shared_report_schedules s ON s.id = c.schedule_id
 )
-SELECT t.name, a.email
+SELECT t.name, t.schedule_id, t.trigger, a.email
 FROM target t
 LEFT JOIN LATERAL (
     SELECT DISTINCT u.email FROM organization_members m JOIN users u ON u.id = m.user_id

@@ -24,7 +24,7 @@ from consumer.deliver import Deliverer
 from consumer.destinations import Destinations
 from consumer.job import Deps, shared_report
 from consumer.ratelimit import RateLimiter
-from shared import deadletters, logs, serializer
+from shared import deadletters, logs, serializer, unsubscribe
 from shared.db import DB_ERRORS, Pool, commit_durability_warning, create_pool
 from shared.listen import bind
 from shared.message import FUNCTION_NAME
@@ -186,6 +186,8 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     except BaseException:
         await pool.close()
         raise
+    # Said once, and only by a consumer that is about to work (not one stopping on its port or schema).
+    unsubscribe.warn_if_off(settings)
     redis = await connect_redis(settings.redis_dsn, **settings.redis_options)
     runner: web.AppRunner | None = None
     try:

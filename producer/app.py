@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from producer.api import destinations, directory, lifecycle, preview, runs
+from producer import unsubscribe
+from producer.api import audit, destinations, directory, lifecycle, policy, preview, runs, unsubscribes
 from producer.api.errors import error_middleware
 from producer.api.idempotency import idempotency_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
@@ -103,7 +104,11 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     runs.add_routes(app)
     lifecycle.add_routes(app)
     directory.add_routes(app)
+    audit.add_routes(app)
+    policy.add_routes(app)
+    unsubscribes.add_routes(app)
     console.add_routes(app, settings)
+    unsubscribe.add_routes(app)
     return app
 
 

@@ -67,6 +67,17 @@ PRUNE_SCHEDULES = _prune_older("shared_report_schedules", "deleted_at")
 PRUNE_IDEMPOTENCY_KEYS = _prune_older("shared_report_idempotency_keys", "created_at", "ctid")
 IDEMPOTENCY_HOURS = 24
 
+# Audit rows older than AUDIT_RETENTION_DAYS; nothing else refers to them.
+PRUNE_AUDIT = """
+WITH doomed AS (
+    SELECT id FROM shared_report_audit_log WHERE created_at < $1 ORDER BY created_at LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM shared_report_audit_log a USING doomed WHERE a.id = doomed.id RETURNING 1
+)
+SELECT count(*) FROM gone
+"""
+
 
 @dataclass(frozen=True)
 class Pruned:
@@ -76,6 +87,7 @@ class Pruned:
     seconds: float
     idempotency_keys: int = 0
     schedules: int = 0
+    audit_rows: int = 0
 
 
 async def _batches(pool: Pool, sql: str, cutoff: datetime, batch: int, budget: float) -> int:
@@ -101,7 +113,10 @@ async def prune(pool: Pool, settings: Settings, now: datetime | None = None) -> 
     expired = current - timedelta(hours=IDEMPOTENCY_HOURS)
     keys = await _batches(pool, PRUNE_IDEMPOTENCY_KEYS, expired, batch, budget)
     schedules = await _batches(pool, PRUNE_SCHEDULES, cutoff, batch, budget)
-    result = Pruned(runs, notifications, letters, time.monotonic() - started, keys, schedules)
+    audit_cutoff = current - timedelta(days=settings.audit_retention_days)
+    audit_rows = await _batches(pool, PRUNE_AUDIT, audit_cutoff, batch, budget)
+    result = Pruned(runs, notifications, letters, time.monotonic() - started, keys, schedules, audit_rows)
+    metrics.PRUNED.labels("audit_log").inc(audit_rows)
     metrics.PRUNED.labels("idempotency_keys").inc(keys)
     metrics.PRUNED.labels("schedules").inc(schedules)
     metrics.PRUNED.labels("runs").inc(runs)

@@ -148,6 +148,7 @@ async def run_prune(settings: Settings) -> int:
     print(
         f"deleted {result.runs} run(s), {result.notifications} notification(s) and {result.dead_letters} replayed "
         f"dead letter(s) older than {settings.retention_days} days, {result.schedules} schedule(s) deleted that "
-        f"long ago, and {result.idempotency_keys} idempotency key(s) older than 24 hours, in {result.seconds:.1f} s"
+        f"long ago, {result.idempotency_keys} idempotency key(s) older than 24 hours, and {result.audit_rows} audit "
+        f"row(s) older than {settings.audit_retention_days} days, in {result.seconds:.1f} s"
     )
     return 0

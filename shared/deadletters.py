@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
@@ -10,7 +11,7 @@ import orjson
 from arq.connections import ArqRedis
 
 from shared import runs
-from shared.db import Pool
+from shared.db import Connection, Pool
 from shared.errors import InvalidMessage, ReportsError
 from shared.message import ReportMessage, parse_message
 
@@ -121,8 +122,16 @@ async def record(
     return Recorded(dead_id, settled)
 
 
-async def replay(pool: Pool, redis: ArqRedis, queue_name: str, dead_letter_id: UUID) -> UUID:
-    """Re-enqueue the stored message as a new replay run; returns its id."""
+async def replay(
+    pool: Pool,
+    redis: ArqRedis,
+    queue_name: str,
+    dead_letter_id: UUID,
+    *,
+    audit: Callable[[Connection, ReportMessage], Awaitable[None]] | None = None,
+) -> UUID:
+    """Re-enqueue the stored message as a new replay run; returns its id. `audit` writes who replayed it, in
+    the transaction that records the replay run."""
     async with pool.acquire() as conn, conn.transaction():
         # The row lock serializes concurrent replays of one letter; the second sees it replayed.
         row = await conn.fetchrow(_GET, dead_letter_id)
@@ -148,6 +157,8 @@ async def replay(pool: Pool, redis: ArqRedis, queue_name: str, dead_letter_id: U
             await conn.execute(SETTLE_INTENTS, row["run_id"])
         await runs.record(conn, message, repeats=row["run_id"])
         await conn.execute(_MARK_REPLAYED, dead_letter_id)
+        if audit is not None:
+            await audit(conn, message)
     await runs.enqueue(pool, redis, queue_name, message)
     return message.run_id
 

@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     retention_interval_seconds: float = Field(default=3600.0, gt=0)
     retention_batch_size: int = Field(default=1000, ge=1, le=100_000)
     retention_budget_seconds: float = Field(default=60.0, gt=0)
+    # The audit log is kept longer than runs: who changed a schedule matters after its runs are gone.
+    audit_retention_days: int = Field(default=365, ge=1, le=36_500)
 
     queue_name: str = "arq:queue"
     max_tries: int = Field(default=5, ge=1)
@@ -154,6 +156,8 @@ class Settings(BaseSettings):
     # A running run's lease: renewed every third of it, taken back by the sweep once it lapses.
     lease_seconds: float = Field(default=60.0, ge=1)
     notify_failures: bool = True
+    # A failing schedule's notices: the first at once, then at most one per this many hours, with the count since.
+    failure_notice_quiet_hours: float = Field(default=24.0, ge=0, le=8760)
     delivery_concurrency: int = Field(default=8, ge=1, le=100)
     worker_shutdown_wait_seconds: int = Field(default=60, ge=0)
 
@@ -168,11 +172,17 @@ class Settings(BaseSettings):
     consumer_port: int = Field(default=8081, ge=0, lt=65536)
     # Who may show the console in a frame (the CSP frame-ancestors sources): 'none', 'self' or origins.
     console_frame_ancestors: str = "'none'"
+    # The origin of the one-click unsubscribe links in emails (https://reports.example.com); unset: no link.
+    public_base_url: str | None = None
+    # Signs those links (HMAC-SHA256); at least 32 characters, required with PUBLIC_BASE_URL.
+    unsubscribe_secret: SecretStr | None = None
+    # Unsubscribe requests per minute from one client address; more answer 429.
+    unsubscribe_rate_per_minute: int = Field(default=30, ge=1, le=10_000)
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("jwt_secret")
+    @field_validator("jwt_secret", "unsubscribe_secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
@@ -197,6 +207,11 @@ class Settings(BaseSettings):
     @classmethod
     def _jwks_url(cls, value: str | None) -> str | None:
         return check_url(value, ("https", "http")) if value else None
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        return check_url(value.rstrip("/"), ("https", "http")) if value else None
 
     @field_validator("loops_api_url", "telegram_api_url", "slack_api_url")
     @classmethod
@@ -265,6 +280,7 @@ class Settings(BaseSettings):
                     self.smtp_password,
                     self.telegram_bot_token,
                     self.credentials_keys,
+                    self.unsubscribe_secret,
                 ]
             )
         )
@@ -279,11 +295,21 @@ class Settings(BaseSettings):
         missing = [name.upper() for name in ("database_url", "redis_url") if getattr(self, name) in (None, "")]
         if self.jwt_secret is None and not self.jwt_jwks_url:
             missing.append("JWT_SECRET (or JWT_JWKS_URL)")
+        missing += self._unsubscribe_missing()
         if missing:
             raise ConfigError("missing required setting(s): " + ", ".join(missing) + " (set them in the environment)")
 
+    def _unsubscribe_missing(self) -> list[str]:
+        return (
+            ["UNSUBSCRIBE_SECRET (PUBLIC_BASE_URL is set)"]
+            if self.public_base_url and not self.unsubscribe_secret
+            else []
+        )
+
     def require_consumer(self) -> None:
         self.require("database_url", "redis_url")
+        if self._unsubscribe_missing():
+            raise ConfigError("missing required setting(s): " + ", ".join(self._unsubscribe_missing()))
         if self.email_transport is EmailTransport.loops:
             self.require("loops_api_key", "loops_transactional_id")
         else:

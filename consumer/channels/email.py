@@ -8,6 +8,7 @@ from consumer import summary
 from consumer.channels.base import Context
 from consumer.delivery import loops, smtp
 from consumer.delivery.outcome import Attachment, Outcome, Report
+from shared import unsubscribe
 from shared.message import EmailRecipient
 from shared.settings import EmailTransport, Settings
 from shared.templates import one_line
@@ -19,6 +20,8 @@ def subject(report: Report) -> str:
 
 async def send(ctx: Context, to: str, report: Report, attachment: Attachment | None, note: str | None) -> Outcome:
     s = ctx.settings
+    # RFC 8058 one-click unsubscribe, scoped to this schedule and address (none without PUBLIC_BASE_URL).
+    leave = unsubscribe.link(s, report.organization_id, report.schedule_id, to)
     if s.email_transport is EmailTransport.smtp:
         body = note or f"Attached: {report.filename} with {report.rows} rows ({report.fire_date})."
         if note is None:
@@ -32,7 +35,15 @@ async def send(ctx: Context, to: str, report: Report, attachment: Attachment | N
                 + f"<p>Attached: <b>{html.escape(report.filename)}</b> with {report.rows:,} rows "
                 f"({html.escape(report.fire_date)}).</p>" + summary.html_table(report.summary)
             )
-        return await smtp.send(s, to=to, subject=subject(report), text=body, html=html_body, attachment=attachment)
+        headers = None
+        if leave is not None:
+            body += f"\n\nUnsubscribe: {leave}"
+            if html_body is not None:
+                html_body += f'<p><a href="{html.escape(leave)}">Unsubscribe</a></p>'
+            headers = {"List-Unsubscribe": f"<{leave}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        return await smtp.send(
+            s, to=to, subject=subject(report), text=body, html=html_body, attachment=attachment, headers=headers
+        )
     variables: dict[str, object] = {
         "reportName": report.name,
         "rowCount": report.rows,
@@ -45,6 +56,8 @@ async def send(ctx: Context, to: str, report: Report, attachment: Attachment | N
     variables["staleNote"] = report.stale or ""
     variables["subject"] = subject(report)
     variables["message"] = report.message or ""
+    # The template shows it as a link (and Loops can set the List-Unsubscribe header from it).
+    variables["unsubscribeUrl"] = leave or ""
     if note:
         variables["note"] = note
     assert s.loops_transactional_id is not None

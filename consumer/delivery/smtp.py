@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import email.policy
 from email.errors import MessageError
 from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
 
 import aiosmtplib
 
@@ -38,11 +41,14 @@ def _message(
     html: str | None,
     attachment: Attachment | None,
     data: bytes | None,
+    headers: dict[str, str],
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.email_from
     message["To"] = to
     message["Subject"] = subject
+    for name, value in headers.items():
+        message[name] = value
     message.set_content(text)
     if html is not None:
         # The plain text stays as the alternative for clients that do not show HTML.
@@ -53,6 +59,9 @@ def _message(
     return message
 
 
+_LONG_LINES = email.policy.SMTP.clone(max_line_length=998)
+
+
 async def send(
     settings: Settings,
     *,
@@ -61,18 +70,28 @@ async def send(
     text: str,
     attachment: Attachment | None,
     html: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Outcome:
     data = None
     if attachment is not None:
         data = await asyncio.get_running_loop().run_in_executor(None, attachment.path.read_bytes)
+    envelope: dict[str, Any] = {}
+    # (An internationalized address keeps aiosmtplib's SMTPUTF8 handling, and so the encoded header.)
+    flat = bool(headers) and to.isascii() and settings.email_from.isascii()
     try:
-        message = _message(settings, to, one_line(subject), text, html, attachment, data)
+        message = _message(settings, to, one_line(subject), text, html, attachment, data, headers or {})
+        if flat:
+            # A List-Unsubscribe URL is one long word: folded at 78 characters (aiosmtplib's own flattening) it
+            # would be RFC 2047-encoded, which mailbox providers do not read as a link. RFC 5322 allows 998.
+            envelope = {"sender": parseaddr(settings.email_from)[1], "recipients": [to]}
+        body: EmailMessage | bytes = message.as_bytes(policy=_LONG_LINES) if flat else message
     except (ValueError, TypeError, MessageError) as exc:
         # A header the email library refuses fails this recipient for good; the run still ends with its outcome.
         return Outcome.permanent(f"smtp: the message could not be built: {type(exc).__name__}: {exc}"[:300])
     try:
         await aiosmtplib.send(
-            message,
+            body,
+            **envelope,
             hostname=settings.smtp_host,
             port=settings.smtp_port,
             username=settings.smtp_username,

@@ -9,6 +9,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import TypeAdapter
 
+from producer.api import allowed, changes
 from producer.api import repository as sql
 from producer.api.auth import require_role
 from producer.api.destinations_models import (
@@ -85,6 +86,7 @@ async def create_destination(request: web.Request) -> web.Response:
         _check_webhook_url(request, body.url)
     if isinstance(body, SftpIn):
         _check_sftp_host(request, body.host)
+    await allowed.check_destination(pool, org, body.channel, body.config(), body.target())
     stored = _vault(request).encrypt(secret) if secret is not None else None
     async with pool.acquire() as conn, conn.transaction():
         count = await conn.fetchval(sql.COUNT_DESTINATIONS, org, body.schedule_id)
@@ -106,6 +108,16 @@ async def create_destination(request: web.Request) -> web.Response:
         if body.schedule_id is not None:
             # A schedule given its own destination of a channel delivers to that channel.
             await conn.execute(sql.ENABLE_CHANNEL, body.schedule_id, body.channel)
+        await changes.changed(
+            conn,
+            principal,
+            "destination.create",
+            org,
+            None,
+            changes.destination_state(row, stored),
+            schedule_id=body.schedule_id,
+            destination_id=row["id"],
+        )
     return json_response(_out(row), status=201)
 
 
@@ -130,7 +142,21 @@ async def delete_destination(request: web.Request) -> web.Response:
     if row is None:
         raise not_found("destination")
     await require_role(principal, pool, row["organization_id"], write=True, what="destination")
-    await pool.execute(sql.DELETE_DESTINATION, destination_id)
+    async with pool.acquire() as conn, conn.transaction():
+        gone = await conn.fetchrow(sql.DESTINATION + " FOR UPDATE", destination_id)
+        if gone is None:
+            raise not_found("destination")
+        await conn.execute(sql.DELETE_DESTINATION, destination_id)
+        await changes.changed(
+            conn,
+            principal,
+            "destination.delete",
+            gone["organization_id"],
+            changes.destination_state(gone, gone["has_secret"] or None),
+            None,
+            schedule_id=gone["schedule_id"],
+            destination_id=destination_id,
+        )
     return web.Response(status=204)
 
 
@@ -145,7 +171,19 @@ async def put_slack(request: web.Request) -> web.Response:
     pool = _pool(request)
     await require_role(principal, pool, body.organization_id, write=True, what="integration")
     token = _vault(request).encrypt(body.bot_token)
-    updated = await pool.fetchval(sql.PUT_CREDENTIAL, body.organization_id, "slack", token)
+    async with pool.acquire() as conn, conn.transaction():
+        before = await conn.fetchval(sql.CREDENTIAL_UPDATED + " FOR UPDATE", body.organization_id, "slack")
+        updated = await conn.fetchval(sql.PUT_CREDENTIAL, body.organization_id, "slack", token)
+        # A new token is a change even when the old one was set: both sides show only that one is set.
+        was = {"bot_token": "set" if before is not None else None, "replaced_at": before}
+        await changes.changed(
+            conn,
+            principal,
+            "integration.update",
+            body.organization_id,
+            was,
+            {"bot_token": "set", "replaced_at": updated},
+        )
     return _credential_out(body.organization_id, "slack", updated)
 
 
@@ -166,7 +204,12 @@ async def get_slack(request: web.Request) -> web.Response:
 
 async def delete_slack(request: web.Request) -> web.Response:
     org = await _credential_org(request, write=True)
-    await _pool(request).execute(sql.DELETE_CREDENTIAL, org, "slack")
+    async with _pool(request).acquire() as conn, conn.transaction():
+        deleted = await conn.fetchval(sql.DELETE_CREDENTIAL + " RETURNING updated_at", org, "slack")
+        if deleted is not None:
+            await changes.changed(
+                conn, _principal(request), "integration.delete", org, {"bot_token": "set"}, {"bot_token": None}
+            )
     return web.Response(status=204)
 
 

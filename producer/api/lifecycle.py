@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from producer.api import changes
 from producer.api import repository as sql
 from producer.api.auth import require_role
 from producer.api.errors import ApiError, not_found, validation
@@ -22,6 +23,16 @@ async def restore_schedule(request: web.Request) -> web.Response:
         if row["deleted_at"] is None:
             raise ApiError(409, "this schedule is not deleted; there is nothing to restore")
         await conn.execute(sql.RESTORE, schedule_id)
+        after = await conn.fetchrow(sql.SCHEDULE, schedule_id)
+        await changes.changed(
+            conn,
+            principal,
+            "schedule.restore",
+            row["organization_id"],
+            changes.schedule_state(row),
+            changes.schedule_state(after),
+            schedule_id=schedule_id,
+        )
     return await _respond_schedule(request, schedule_id)
 
 
@@ -29,11 +40,17 @@ async def change_owner(request: web.Request) -> web.Response:
     """Owners and admins hand a schedule to another member; its failure notices go to them from then on."""
     body = await _body(request, OwnerChange)
     pool = _pool(request)
-    row = await _load_visible(request, _principal(request), _uuid_param(request, "id", "schedule"), write=True)
+    principal = _principal(request)
+    row = await _load_visible(request, principal, _uuid_param(request, "id", "schedule"), write=True)
     if not await pool.fetch(sql.MEMBERS, row["organization_id"], [body.user_id]):
         raise validation("user_id", "is not a member of this schedule's organization")
-    # One statement, and only while the schedule is not deleted: a delete in between wins.
-    await pool.execute(sql.SET_OWNER, row["id"], body.user_id)
+    async with pool.acquire() as conn, conn.transaction():
+        # One statement, and only while the schedule is not deleted: a delete in between wins.
+        await conn.execute(sql.SET_OWNER, row["id"], body.user_id)
+        before, after = {"owner": row["created_by"]}, {"owner": body.user_id}
+        await changes.changed(
+            conn, principal, "schedule.owner", row["organization_id"], before, after, schedule_id=row["id"]
+        )
     return await _respond_schedule(request, row["id"])
 
 

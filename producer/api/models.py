@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -204,6 +205,22 @@ def _instant(value: datetime) -> datetime:
 Instant = Annotated[datetime, AfterValidator(_instant), Field(examples=["2027-01-01T00:00:00Z"])]
 
 
+def _notice_target(value: str) -> str:
+    if value in ("owner", "admins"):
+        return value
+    if value.startswith("destination:"):
+        try:
+            return f"destination:{UUID(value.removeprefix('destination:'))}"
+        except ValueError:
+            raise ValueError("destination: must be followed by a destination's id (a UUID)") from None
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) and len(value) <= 320:
+        return value
+    raise ValueError("must be owner, admins, an email address, or destination:<id>, e.g. admins")
+
+
+NoticeTarget = Annotated[str, Field(min_length=1, max_length=400, examples=["admins"]), AfterValidator(_notice_target)]
+
+
 class ScheduleOptions(TimingFields):
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     send_email: bool | None = None
@@ -233,6 +250,8 @@ class ScheduleOptions(TimingFields):
     # The window it fires in (each end included, either optional): nothing fires outside it.
     starts_at: Instant | None = None
     ends_at: Instant | None = None
+    # Whom to tell when runs fail: owner, admins, email addresses, destination:<id> (Slack or webhook).
+    notify_on_failure: Annotated[list[NoticeTarget], Field(max_length=20)] | None = None
 
     @field_validator("channels")
     @classmethod
@@ -272,6 +291,8 @@ class RecipientOut(BaseModel):
     user_id: UUID | None
     email: str | None
     telegram_chat_id: int | None
+    # When this address unsubscribed (from the schedule, or every report of the organization); null: it did not.
+    unsubscribed_at: datetime | None = None
 
 
 class ScheduleOut(BaseModel):
@@ -303,6 +324,7 @@ class ScheduleOut(BaseModel):
     channels: list[str]
     enabled: bool
     csv_formula_guard: bool
+    notify_on_failure: list[str] | None = None
     next_run_at: datetime | None
     last_run_at: datetime | None
     last_run_status: RunStatus | None
@@ -332,7 +354,7 @@ class NotificationOut(BaseModel):
     recipient_user_id: UUID | None
     email: str | None
     telegram_chat_id: int | None
-    status: Literal["sending", "sent", "failed", "unconfirmed"]
+    status: Literal["sending", "sent", "failed", "unconfirmed", "blocked_by_policy", "unsubscribed"]
     payload: dict[str, Any]
     created_at: datetime
 

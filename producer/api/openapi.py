@@ -8,9 +8,13 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from producer.api import audit_models as log
 from producer.api import destinations_models as d
 from producer.api import directory_models as people
 from producer.api import models as m
+from producer.api import policy_models as rules
+from producer.api import unsubscribes as leave
+from shared.audit import ACTIONS
 
 _ERRORS = {
     "400": "Malformed JSON",
@@ -148,6 +152,10 @@ def document() -> dict[str, Any]:
         people.MeOut,
         people.LinkList,
         people.MemberList,
+        log.AuditList,
+        rules.PolicyReplace,
+        rules.PolicyOut,
+        leave.LiftRequest,
     ]
     modes: list[tuple[Any, Any]] = [
         (
@@ -348,6 +356,43 @@ def document() -> dict[str, Any]:
             "/v1/organizations/{id}/members": {
                 "parameters": [_path_id()],
                 "get": _op("An organization's members", "200", people.MemberList, errors=("401", "404")),
+            },
+            "/v1/audit": {
+                "get": _op(
+                    "Who changed what, newest first (owners and admins)",
+                    "200",
+                    log.AuditList,
+                    params=[
+                        _ORG,
+                        {**_ORG, "name": "schedule_id"},
+                        {
+                            "name": "actor",
+                            "in": "query",
+                            "required": False,
+                            "description": "A user id, or service",
+                            "schema": {"type": "string", "maxLength": 64},
+                        },
+                        _enum("action", ACTIONS),
+                        _instant("since"),
+                        *_PAGING,
+                    ],
+                    errors=("401", "403", "404", "422"),
+                ),
+            },
+            "/v1/organizations/{id}/policy": {
+                "parameters": [_path_id()],
+                "get": _op("Where reports may go (owners)", "200", rules.PolicyOut, errors=("401", "403", "404")),
+                "put": _op("Replace the destination policy (owners)", "200", rules.PolicyOut, body=rules.PolicyReplace),
+            },
+            "/v1/schedules/{id}/unsubscribes/lift": {
+                "parameters": [_path_id()],
+                "post": _op(
+                    "Send to an address that unsubscribed again (owners; audited)",
+                    "204",
+                    None,
+                    body=leave.LiftRequest,
+                    errors=("401", "403", "404", "422"),
+                ),
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
             "/readyz": {"get": {"summary": "Readiness", "responses": health}},

@@ -9,7 +9,7 @@ id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, 
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
 stale_action, subject_template, message_template, channels, enabled, next_run_at, last_run_at, last_run_status,
-created_at, updated_at, csv_formula_guard, deleted_at, starts_at, ends_at
+created_at, updated_at, csv_formula_guard, deleted_at, starts_at, ends_at, notify_on_failure
 """
 
 LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
@@ -50,8 +50,15 @@ LIMIT $4
 """
 
 RECIPIENTS = """
-SELECT id, schedule_id, channel, user_id, email, telegram_chat_id FROM shared_report_schedule_recipients
-WHERE schedule_id = ANY($1::uuid[]) ORDER BY channel, target
+SELECT r.id, r.schedule_id, r.channel, r.user_id, r.email, r.telegram_chat_id,
+       (SELECT min(x.created_at) FROM shared_report_unsubscribes x
+        WHERE r.channel = 'email' AND x.organization_id = s.organization_id
+          AND (x.schedule_id IS NULL OR x.schedule_id = r.schedule_id)
+          AND x.address_sha256 = sha256(convert_to(lower(coalesce(r.email, u.email)), 'UTF8'))) AS unsubscribed_at
+FROM shared_report_schedule_recipients r
+JOIN shared_report_schedules s ON s.id = r.schedule_id
+LEFT JOIN users u ON u.id = r.user_id
+WHERE r.schedule_id = ANY($1::uuid[]) ORDER BY r.channel, r.target
 """
 
 MEMBERS = """
@@ -78,6 +85,10 @@ UPDATE shared_report_schedules SET shared_link_id = $2, name = $3, cadence = $4,
     subject_template = $24, message_template = $25, channels = $26, csv_formula_guard = $27, updated_at = now()
 WHERE id = $1
 RETURNING {SCHEDULE_COLUMNS}
+"""
+
+SET_NOTIFY_ON_FAILURE = f"""
+UPDATE shared_report_schedules SET notify_on_failure = $2 WHERE id = $1 RETURNING {SCHEDULE_COLUMNS}
 """
 
 DELETE_RECIPIENTS = "DELETE FROM shared_report_schedule_recipients WHERE schedule_id = $1"
@@ -122,6 +133,52 @@ FROM shared_report_dead_letters d LEFT JOIN shared_report_runs r ON r.id = d.run
 WHERE d.id = $1
 """
 
+# The audit log (producer/api/audit.py): filters like RUN_FILTERS, newest first, keyset-paged.
+AUDIT_FILTERS = {
+    "organization_id": "organization_id = {}",
+    "organizations": "organization_id = ANY({}::uuid[])",
+    "schedule_id": "schedule_id = {}",
+    "actor": "actor = {}",
+    "action": "action = {}",
+    "since": "created_at >= {}",
+}
+
+
+def keyset_where(
+    known: dict[str, str], filters: dict[str, Any], after: tuple[Any, Any] | None, limit: int, prefix: str = ""
+) -> tuple[str, list[Any]]:
+    """The WHERE of a newest-first list: the filters given (each a condition of `known`) and the (created_at, id)
+    cursor; the limit is the last argument."""
+    conditions, args = [], []
+    for name, value in filters.items():
+        if value is not None:
+            args.append(value)
+            conditions.append(known[name].format(f"${len(args)}"))
+    if after is not None:
+        args.extend(after)
+        conditions.append(f"({prefix}created_at, {prefix}id) < (${len(args) - 1}::timestamptz, ${len(args)}::uuid)")
+    args.append(limit)
+    return " AND ".join(conditions) or "true", args
+
+
+def audit_entries(filters: dict[str, Any], after: tuple[Any, Any] | None, limit: int) -> tuple[str, list[Any]]:
+    where, args = keyset_where(AUDIT_FILTERS, filters, after, limit)
+    query = f"""
+SELECT id, organization_id, actor, actor_role, action, schedule_id, destination_id, changes, request_id, created_at
+FROM shared_report_audit_log
+WHERE {where}
+ORDER BY created_at DESC, id DESC
+LIMIT ${len(args)}
+"""
+    return query, args
+
+
+# Organizations where the user may read the audit log: owners and admins.
+AUDIT_ORGANIZATIONS = """
+SELECT organization_id FROM organization_members WHERE user_id = $1 AND role IN ('owner', 'admin')
+"""
+
+
 DESTINATION_COLUMNS = (
     "id, organization_id, schedule_id, channel, target, label, config, secret IS NOT NULL AS has_secret, created_at"
 )
@@ -151,6 +208,8 @@ LIMIT 1000
 """
 
 DESTINATION_OWNER = "SELECT organization_id FROM shared_report_destinations WHERE id = $1"
+
+DESTINATION = f"SELECT {DESTINATION_COLUMNS} FROM shared_report_destinations WHERE id = $1"
 
 DELETE_DESTINATION = "DELETE FROM shared_report_destinations WHERE id = $1"
 
@@ -187,20 +246,12 @@ RUN_FILTERS = {
 def organization_runs(filters: dict[str, Any], after: tuple[Any, Any] | None, limit: int) -> tuple[str, list[Any]]:
     """Runs newest first after the (created_at, id) cursor, each with its schedule's name, deleted or not; one
     organization's walk shared_report_runs_org_idx (or _org_status_idx when a status is asked for)."""
-    conditions, args = [], []
-    for name, value in filters.items():
-        if value is not None:
-            args.append(value)
-            conditions.append(RUN_FILTERS[name].format(f"${len(args)}"))
-    if after is not None:
-        args.extend(after)
-        conditions.append(f"(r.created_at, r.id) < (${len(args) - 1}::timestamptz, ${len(args)}::uuid)")
-    args.append(limit)
+    where, args = keyset_where(RUN_FILTERS, filters, after, limit, "r.")
     query = f"""
 SELECT {RUN_COLUMNS}, s.name AS schedule_name
 FROM shared_report_runs r
 JOIN shared_report_schedules s ON s.id = r.schedule_id
-WHERE {" AND ".join(conditions) or "true"}
+WHERE {where}
 ORDER BY r.created_at DESC, r.id DESC
 LIMIT ${len(args)}
 """

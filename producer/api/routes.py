@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from producer import manual, metrics, window
 from producer import queries as scheduler_queries
-from producer.api import messages
+from producer.api import allowed, changes, messages
 from producer.api import repository as sql
 from producer.api.auth import Principal, authenticate, require_role
 from producer.api.errors import ApiError, gone, not_found, validation
@@ -40,7 +40,7 @@ from producer.api.query import flag
 from producer.api.timing import resolve, resolve_new
 from producer.recipients import Channels, group
 from producer.recipients import resolve as resolve_recipients
-from shared import deadletters, runs
+from shared import audit, deadletters, runs
 from shared.cron import next_fire
 from shared.db import Connection, Pool, Record
 from shared.health import json_response
@@ -201,6 +201,7 @@ async def _check_recipients(conn: Pool | Connection, organization_id: UUID, reci
         for index, r in enumerate(recipients):
             if r.user_id is not None and r.user_id not in members:
                 raise validation(f"recipients.{index}.user_id", "is not a member of this organization")
+    await allowed.check_recipients(conn, organization_id, recipients)
 
 
 async def _write_recipients(conn: Connection, schedule_id: UUID, recipients: list[RecipientIn]) -> None:
@@ -271,6 +272,13 @@ async def create_schedule(request: web.Request) -> web.Response:
         _check_window(body.starts_at, body.ends_at)
         first = window.first_fire(timing.cron_expression, timing.timezone, now, body.starts_at, body.ends_at)
         await conn.execute(sql.SET_WINDOW, row["id"], body.starts_at, body.ends_at, first if enabled else None)
+        if body.notify_on_failure is not None:
+            await allowed.check_notice_targets(conn, org, body.notify_on_failure)
+            await conn.execute(sql.SET_NOTIFY_ON_FAILURE, row["id"], body.notify_on_failure)
+        # Audited as stored, window and notice targets included.
+        row = await conn.fetchrow(sql.SCHEDULE, row["id"])
+        state = {**changes.schedule_state(row), "recipients": changes.recipient_targets(recipients)}
+        await changes.changed(conn, principal, "schedule.create", org, None, state, schedule_id=row["id"])
     return await _respond_schedule(request, row["id"], 201)
 
 
@@ -421,14 +429,31 @@ async def update_schedule(request: web.Request) -> web.Response:
             current["csv_formula_guard"],
         )
         await conn.execute(sql.SET_WINDOW, schedule_id, current["starts_at"], current["ends_at"], next_run)
+        if "notify_on_failure" in changed:
+            # null: back to the default (the owner).
+            await allowed.check_notice_targets(conn, row["organization_id"], body.notify_on_failure or [])
+            await conn.execute(sql.SET_NOTIFY_ON_FAILURE, schedule_id, body.notify_on_failure)
+        after = await conn.fetchrow(sql.SCHEDULE, schedule_id)
+        await changes.changed(
+            conn,
+            principal,
+            changes.schedule_action(row, after),
+            row["organization_id"],
+            changes.schedule_state(row),
+            changes.schedule_state(after),
+            schedule_id=schedule_id,
+        )
     return await _respond_schedule(request, schedule_id)
 
 
 async def delete_schedule(request: web.Request) -> web.Response:
     principal = _principal(request)
     schedule_id = _uuid_param(request, "id", "schedule")
-    await _load_visible(request, principal, schedule_id, write=True)
-    await _pool(request).execute(sql.SOFT_DELETE, schedule_id)
+    async with _pool(request).acquire() as conn, conn.transaction():
+        row = await _load_visible(request, principal, schedule_id, write=True, conn=conn, lock=True)
+        await conn.execute(sql.SOFT_DELETE, schedule_id)
+        org = row["organization_id"]
+        await changes.changed(conn, principal, "schedule.delete", org, *changes.DELETED, schedule_id=schedule_id)
     return web.Response(status=204)
 
 
@@ -439,7 +464,17 @@ async def replace_recipients(request: web.Request) -> web.Response:
     async with _pool(request).acquire() as conn, conn.transaction():
         row = await _load_visible(request, principal, schedule_id, write=True, conn=conn, lock=True)
         await _check_recipients(conn, row["organization_id"], body.recipients)
+        before = changes.recipient_targets(await conn.fetch(sql.RECIPIENTS, [schedule_id]))
         await _write_recipients(conn, schedule_id, body.recipients)
+        await changes.changed(
+            conn,
+            principal,
+            "schedule.recipients",
+            row["organization_id"],
+            {"recipients": before},
+            {"recipients": changes.recipient_targets(body.recipients)},
+            schedule_id=schedule_id,
+        )
         await conn.execute("UPDATE shared_report_schedules SET updated_at = now() WHERE id = $1", schedule_id)
     return await _respond_schedule(request, schedule_id)
 
@@ -484,7 +519,10 @@ async def run_now(request: web.Request) -> web.Response:
         recipients=chosen,
         respect_conditions=body.respect_conditions,
     )
-    await runs.record(pool, message, requested_by=principal.user_id, outside=outside)
+    async with pool.acquire() as conn, conn.transaction():
+        await runs.record(conn, message, requested_by=principal.user_id, outside=outside)
+        what = {"run_id": run_id, "recipients": sorted(f"{r.channel}:{r.key}" for r in chosen)}
+        await changes.changed(conn, principal, "run.now", org, None, what, schedule_id=schedule_id)
     added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)
     metrics.ENQUEUED.labels("manual").inc(added)
     return await _accepted(request, run_id)
@@ -551,7 +589,13 @@ async def replay_dead_letter(request: web.Request) -> web.Response:
         await require_role(principal, pool, row["organization_id"], write=True, what="dead letter")
     await manual.admit(request.app[REDIS], request.app[SETTINGS], row["schedule_id"], row["organization_id"])
     try:
-        run_id = await deadletters.replay(pool, request.app[REDIS], request.app[SETTINGS].queue_name, dead_id)
+        run_id = await deadletters.replay(
+            pool,
+            request.app[REDIS],
+            request.app[SETTINGS].queue_name,
+            dead_id,
+            audit=audit.replayed(principal.user_id, dead_id),
+        )
     except deadletters.NotReplayable as exc:
         raise ApiError(409, str(exc)) from exc
     return await _accepted(request, run_id)

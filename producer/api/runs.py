@@ -9,6 +9,7 @@ from uuid import uuid4
 from aiohttp import web
 
 from producer import metrics
+from producer.api import changes
 from producer.api import repository as sql
 from producer.api.auth import require_role
 from producer.api.errors import ApiError, gone, not_found
@@ -129,6 +130,10 @@ async def resend(request: web.Request) -> web.Response:
         # Every recipient of the original: the consumer skips those its chain served, and counts the rest.
         message = ReportMessage(**{**original.model_dump(), "run_id": uuid4(), "trigger": "replay"})
         await runs.record(conn, message, repeats=run_id)
+        what = {"run_id": message.run_id, "resends": run_id}
+        await changes.changed(
+            conn, principal, "run.resend", row["organization_id"], None, what, schedule_id=message.schedule_id
+        )
     added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)
     metrics.ENQUEUED.labels("replay").inc(added)
     return await _accepted(request, message.run_id)

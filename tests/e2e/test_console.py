@@ -330,7 +330,7 @@ async def test_new_schedule_form_validates_and_saves(browser: Browser, setup: tu
     await page.get_by_role("button", name="Save").click()
     await expect(page.get_by_role("heading", name="Daily Digest")).to_be_visible()
     await expect(page.get_by_text("Daily at 07:30").first).to_be_visible()
-    await expect(page.get_by_text("digest@acme.example")).to_be_visible()
+    await expect(page.get_by_text("digest@acme.example").first).to_be_visible()
     await page.get_by_role("button", name="Edit").click()
     await expect(page.get_by_role("heading", name="Edit schedule")).to_be_visible()
     await expect(page.get_by_label("Time zone")).to_have_value("Asia/Tokyo")

@@ -376,7 +376,8 @@ async def test_exhausted_retries_dead_letter_then_replay_serves_only_the_rest(
 async def test_revoked_link_and_bad_filters_fail_permanently(
     pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
 ) -> None:
-    s = point_at(settings, fx)
+    # No quiet window, so each failure of the streak is told (test_failure_notices covers the window).
+    s = point_at(settings, fx, failure_notice_quiet_hours=0.0)
     await make(pool, filters={"platform": ["tiktok"]})
     run_id = await fire(pool, redis, s)
     await drain(s, pool, redis, tmp_path)

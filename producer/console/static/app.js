@@ -385,6 +385,7 @@
     const live = h("p", { className: "notice", role: "status", "aria-live": "polite" });
     const runsBody = h("tbody", {});
     const stats = h("div", {});
+    const changesBody = h("tbody", {});
     const actions = h("div", { className: "actions" });
     if (s.deleted_at) {
       actions.append(h("p", { className: "notice" }, `Deleted ${inZone(s.deleted_at, s.timezone)}. Its settings and runs `
@@ -449,6 +450,7 @@
           live.textContent = accepted.warning ? `Test run queued. ${accepted.warning}` : "Test run queued.";
           awaiting = true;
           await loadRuns();
+          loadChanges(id, s, changesBody, mine);
         } catch (err) {
           live.textContent = `Test run not started: ${err.message}`;
         }
@@ -477,7 +479,12 @@
           h("caption", {}, "Runs"),
           h("thead", {}, h("tr", {}, ["Fire time", "Trigger", "Status", "Rows", "Size", "Duration", "Deliveries"].map((t) =>
             h("th", { scope: "col" }, t)))),
-          runsBody))),
+          runsBody)),
+          // The audit log is for owners and admins, as the API says.
+          write ? h("div", { className: "table-wrap" }, h("table", {},
+            h("caption", {}, "Changes"),
+            h("thead", {}, h("tr", {}, ["When", "Who", "What", "Changed"].map((t) => h("th", { scope: "col" }, t)))),
+            changesBody)) : null),
         h("section", { className: "card", "aria-labelledby": "settings-h" }, h("h2", { id: "settings-h" }, "Settings"), settings, stats)));
     const expanded = new Set();
     // Set when a run was just asked for, until the table shows it final.
@@ -518,6 +525,7 @@
     }
     await loadRuns();
     loadStats(id, stats, mine);
+    if (write) loadChanges(id, s, changesBody, mine);
     every(1500, async () => {
       // Polled only while a run is not final, or a test run was just queued and has not shown up yet.
       if (runsBody.querySelector("[data-busy]") || awaiting) await loadRuns();
@@ -542,6 +550,50 @@
       h("dt", {}, "Last success"), h("dd", {}, inZone(stats.last_success_at, null)),
       h("dt", {}, "Duration p50 / p95"), h("dd", {}, `${seconds(stats.duration_seconds.p50)} / ${seconds(stats.duration_seconds.p95)}`),
       h("dt", {}, "Last run"), h("dd", {}, last ? `${last.status}, ${num(last.row_count)} rows, ${bytes(last.byte_count)}` : "—")));
+  }
+
+  const ACTION_TEXT = {
+    "schedule.create": "created", "schedule.update": "edited", "schedule.pause": "paused",
+    "schedule.resume": "resumed", "schedule.delete": "deleted", "schedule.restore": "restored",
+    "schedule.owner": "owner changed", "schedule.recipients": "recipients replaced",
+    "destination.create": "destination added", "destination.delete": "destination removed",
+    "run.now": "test run", "run.resend": "resent", "dead_letter.replay": "replayed",
+    "unsubscribe.lift": "unsubscribe lifted",
+  };
+
+  function changeValue(v) {
+    if (v === null || v === undefined) return "—";
+    if (Array.isArray(v)) return v.join(", ") || "none";
+    if (typeof v === "object") return JSON.stringify(v);
+    return String(v);
+  }
+
+  // The schedule's audit rows, newest first: who did what, and each changed field as before → after.
+  async function loadChanges(id, s, into, mine) {
+    let page, people = [];
+    try {
+      page = await api("GET", `/v1/audit?schedule_id=${id}&limit=20`);
+      people = (await api("GET", `/v1/organizations/${s.organization_id}/members`)).items;
+    } catch (err) {
+      if (!page && !missingRoute(err) && err.status !== 401 && mine === generation) {
+        into.replaceChildren(h("tr", {}, h("td", { colspan: 4 }, failure(err))));
+      }
+      if (!page) return;
+    }
+    if (mine !== generation) return;
+    const who = (actor) => {
+      if (actor === "service") return "service";
+      const person = people.find((p) => p.user_id === actor);
+      return person ? person.email : `user ${actor}`;
+    };
+    into.replaceChildren(...page.items.map((row) => h("tr", {},
+      h("td", {}, inZone(row.created_at, s.timezone)),
+      h("td", {}, who(row.actor), h("div", { className: "muted" }, row.actor_role)),
+      h("td", {}, ACTION_TEXT[row.action] || row.action),
+      h("td", {}, Object.entries(row.changes).filter(([, c]) => row.action !== "schedule.create" || c.after !== null)
+        .map(([field, c]) => h("div", {}, row.action === "schedule.create" || row.action === "run.now"
+          ? `${field}: ${changeValue(c.after)}` : `${field}: ${changeValue(c.before)} → ${changeValue(c.after)}`))))));
+    if (!page.items.length) into.append(h("tr", {}, h("td", { colspan: 4, className: "muted" }, "No changes recorded.")));
   }
 
   function recipientText(r) {

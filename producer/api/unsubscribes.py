@@ -1,0 +1,54 @@
+"""Lifting an unsubscribe: an owner may send a schedule's reports to an address that unsubscribed again."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from producer.api import changes
+from producer.api.auth import require_role
+from producer.api.errors import ApiError, validation
+from producer.api.models import Email, Strict
+from producer.api.routes import _body, _load_visible, _pool, _principal, _uuid_param
+from shared.unsubscribe import address_hash
+
+# The schedule's own unsubscribe of the address, and the organization-wide one, lifted together.
+LIFT = """
+DELETE FROM shared_report_unsubscribes
+WHERE organization_id = $1 AND (schedule_id IS NULL OR schedule_id = $2) AND address_sha256 = $3
+RETURNING schedule_id, created_at
+"""
+
+
+class LiftRequest(Strict):
+    email: Email
+
+
+async def lift(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    schedule_id = _uuid_param(request, "id", "schedule")
+    body = await _body(request, LiftRequest)
+    pool = _pool(request)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _load_visible(request, principal, schedule_id, write=True, conn=conn, lock=True)
+        org = row["organization_id"]
+        role = await require_role(principal, pool, org, write=True)
+        if role not in ("owner", "service"):
+            raise ApiError(403, f"your role '{role}' may not lift an unsubscribe (owners may)")
+        gone = await conn.fetch(LIFT, org, schedule_id, address_hash(body.email))
+        if not gone:
+            raise validation("email", "has not unsubscribed from this schedule or the organization's reports")
+        scopes = sorted("organization" if g["schedule_id"] is None else "schedule" for g in gone)
+        await changes.changed(
+            conn,
+            principal,
+            "unsubscribe.lift",
+            org,
+            {"email": body.email.lower(), "unsubscribed": scopes},
+            {"email": body.email.lower(), "unsubscribed": None},
+            schedule_id=schedule_id,
+        )
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/schedules/{id}/unsubscribes/lift", lift)
