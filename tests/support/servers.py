@@ -159,8 +159,13 @@ class OwnPgBouncer:
         binary = pgbouncer_binary()
         assert binary is not None
         self.binary = binary
+        from urllib.parse import parse_qs
+
         parts = urlsplit(server_url)
-        self.server = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        # An embedded PostgreSQL listens on a Unix socket only: ?host=<socket folder>, which PgBouncer takes too.
+        socket_dir = (parse_qs(parts.query).get("host") or [""])[0]
+        self.socket_dir = socket_dir if socket_dir.startswith("/") else None
+        self.server = (self.socket_dir or parts.hostname or "127.0.0.1", parts.port or 5432)
         self.user = parts.username or "postgres"
         self.port = free_port()
         # Its own folder under the system temp: PgBouncer may run as another user, who cannot enter the test's.
@@ -193,7 +198,9 @@ class OwnPgBouncer:
             # PgBouncer refuses to run as root; it drops to this user itself, which must write its log here.
             import pwd
 
-            account = pwd.getpwnam("postgres")
+            # The account that can reach the server: the socket folder's owner, else Debian's postgres.
+            owner = os.stat(self.socket_dir).st_uid if self.socket_dir else None
+            account = pwd.getpwuid(owner) if owner else pwd.getpwnam("postgres")
             as_user = ["-u", account.pw_name]
             for path in (self.workdir, config, users):
                 os.chown(path, account.pw_uid, account.pw_gid)
