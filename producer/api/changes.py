@@ -66,6 +66,19 @@ async def changed(
     )
 
 
+async def schedule_changed(conn: Connection, principal: Principal, action: str, before: Any, after: Any) -> None:
+    """One schedule's change, from its row before to its row after, in the change's transaction."""
+    await changed(
+        conn,
+        principal,
+        action,
+        after["organization_id"],
+        schedule_state(before),
+        schedule_state(after),
+        schedule_id=after["id"],
+    )
+
+
 def destination_state(row: Any, secret: object | None) -> dict[str, Any]:
     """A destination as the log shows it: where it delivers, and only whether a secret is set ("***")."""
     return {

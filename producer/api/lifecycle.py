@@ -24,15 +24,7 @@ async def restore_schedule(request: web.Request) -> web.Response:
             raise ApiError(409, "this schedule is not deleted; there is nothing to restore")
         await conn.execute(sql.RESTORE, schedule_id)
         after = await conn.fetchrow(sql.SCHEDULE, schedule_id)
-        await changes.changed(
-            conn,
-            principal,
-            "schedule.restore",
-            row["organization_id"],
-            changes.schedule_state(row),
-            changes.schedule_state(after),
-            schedule_id=schedule_id,
-        )
+        await changes.schedule_changed(conn, principal, "schedule.restore", row, after)
     return await _respond_schedule(request, schedule_id)
 
 

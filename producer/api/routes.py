@@ -434,15 +434,7 @@ async def update_schedule(request: web.Request) -> web.Response:
             await allowed.check_notice_targets(conn, row["organization_id"], body.notify_on_failure or [])
             await conn.execute(sql.SET_NOTIFY_ON_FAILURE, schedule_id, body.notify_on_failure)
         after = await conn.fetchrow(sql.SCHEDULE, schedule_id)
-        await changes.changed(
-            conn,
-            principal,
-            changes.schedule_action(row, after),
-            row["organization_id"],
-            changes.schedule_state(row),
-            changes.schedule_state(after),
-            schedule_id=schedule_id,
-        )
+        await changes.schedule_changed(conn, principal, changes.schedule_action(row, after), row, after)
     return await _respond_schedule(request, schedule_id)
 
 

@@ -149,6 +149,19 @@ def pgbouncer_binary() -> str | None:
     )
 
 
+def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 10) -> bool:
+    """True once something accepts on 127.0.0.1:port; False after the timeout or when `proc` has exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            if time.monotonic() > deadline or (proc is not None and proc.poll() is not None):
+                return False
+            time.sleep(0.05)
+
+
 class OwnPgBouncer:
     """Debian's PgBouncer in transaction mode on a free port, in front of one PostgreSQL (host and port of
     `server_url`), with a pool small enough that client connections share server connections."""
@@ -207,15 +220,8 @@ class OwnPgBouncer:
         self.proc = subprocess.Popen(
             [self.binary, *as_user, str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"pgbouncer did not start: {self.log()}") from None
-                time.sleep(0.05)
+        if not wait_for_port(self.port, self.proc):
+            raise RuntimeError(f"pgbouncer did not start: {self.log()}")
 
     def log(self) -> str:
         path = self.workdir / "pgbouncer.log"
@@ -303,15 +309,8 @@ class TlsRedis(OwnRedis):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
+        if not wait_for_port(self.port):
+            raise RuntimeError(f"redis-server did not start on port {self.port}")
 
 
 
