@@ -234,7 +234,8 @@ class Settings(BaseSettings):
             check_url(text, ("redis", "rediss", "unix"), need_host=not text.startswith("unix:"))
         return value
 
-    @field_validator("redis_ca_file", mode="before")
+    # An empty line in an env file (`DIRECT_DATABASE_URL=`, as .env.example has it) means "not set".
+    @field_validator("redis_ca_file", "direct_database_url", "unsubscribe_secret", "public_base_url", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         return None if value == "" else value

@@ -13,7 +13,7 @@ import yaml
 
 from consumer.app import create_app as consumer_app
 from producer.app import create_app as producer_app
-from shared.settings import Settings
+from shared.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -76,6 +76,19 @@ def test_compose_parses_and_sets_only_known_settings() -> None:
         unknown = set(env) - KNOWN - DEPLOY_ONLY
         assert not unknown, (name, unknown)
     assert services["migrate"]["command"] == ["producer", "migrate"]
+
+
+def test_env_example_values_load_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copying .env.example to .env must start the service (after filling in the URLs), not stop it on a
+    setting left empty."""
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            monkeypatch.setenv(name, value)
+    settings = load_settings()
+    assert settings.direct_database_url is None and settings.unsubscribe_secret is None
+    settings.require_producer()
+    settings.require_consumer()
 
 
 def test_env_example_lists_every_setting_and_nothing_else() -> None:
