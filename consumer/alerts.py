@@ -80,14 +80,15 @@ async def audience(deps: Deps, schedule: Record) -> Audience:
     wanted = list(schedule["notify_on_failure"] or ["owner"])
     emails: list[str] = []
     ids: list[UUID] = []
+    admins: list[str] | None = None
     for entry in wanted:
         if entry == "owner" and schedule["owner_is_member"]:
             emails.append(schedule["owner_email"] or "")
-        elif entry == "owner":
-            # The owner was removed or left the organization: its owners and admins are told instead.
-            emails += [r["email"] for r in await deps.pool.fetch(ADMINS, schedule["organization_id"])]
-        elif entry == "admins":
-            emails += [r["email"] for r in await deps.pool.fetch(ADMINS, schedule["organization_id"])]
+        elif entry in ("owner", "admins"):
+            # `owner` of a schedule whose owner was removed or left the organization: its owners and admins.
+            if admins is None:
+                admins = [r["email"] for r in await deps.pool.fetch(ADMINS, schedule["organization_id"])]
+            emails += admins
         elif entry.startswith("destination:"):
             ids.append(UUID(entry.removeprefix("destination:")))
         else:

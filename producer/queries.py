@@ -140,7 +140,7 @@ FROM shared_report_schedules WHERE enabled AND deleted_at IS NULL
 # Queued runs whose job should be in Redis now: every one put on the queue, and one recorded but never enqueued
 # once the tick's commit-to-enqueue moment ($1 seconds) has passed.
 QUEUED_JOBS = """
-SELECT id, job_id, enqueued_at IS NOT NULL AS enqueued FROM shared_report_runs
+SELECT id, job_id FROM shared_report_runs
 WHERE status = 'queued' AND job_id IS NOT NULL
   AND (enqueued_at IS NOT NULL OR created_at < now() - make_interval(secs => $1))
 """

@@ -68,15 +68,7 @@ PRUNE_IDEMPOTENCY_KEYS = _prune_older("shared_report_idempotency_keys", "created
 IDEMPOTENCY_HOURS = 24
 
 # Audit rows older than AUDIT_RETENTION_DAYS; nothing else refers to them.
-PRUNE_AUDIT = """
-WITH doomed AS (
-    SELECT id FROM shared_report_audit_log WHERE created_at < $1 ORDER BY created_at LIMIT $2
-    FOR UPDATE SKIP LOCKED
-), gone AS (
-    DELETE FROM shared_report_audit_log a USING doomed WHERE a.id = doomed.id RETURNING 1
-)
-SELECT count(*) FROM gone
-"""
+PRUNE_AUDIT = _prune_older("shared_report_audit_log", "created_at")
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,9 @@ from shared import unsubscribe
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
-    # The token is in the URL: never sent on as a referrer, never cached.
+    # The token is in the URL: never sent on as a referrer (nosniff and no-store come with every answer of the
+    # app, shared.health.security_headers).
     "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
 }
 
 

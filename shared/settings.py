@@ -309,8 +309,8 @@ class Settings(BaseSettings):
 
     def require_consumer(self) -> None:
         self.require("database_url", "redis_url")
-        if self._unsubscribe_missing():
-            raise ConfigError("missing required setting(s): " + ", ".join(self._unsubscribe_missing()))
+        if missing := self._unsubscribe_missing():
+            raise ConfigError("missing required setting(s): " + ", ".join(missing))
         if self.email_transport is EmailTransport.loops:
             self.require("loops_api_key", "loops_transactional_id")
         else:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from consumer.delivery.retry import retry_inline
-
 if TYPE_CHECKING:
     import aiohttp
 
@@ -53,4 +51,4 @@ def note(report: Report) -> str | None:
     return "\n".join(x for x in (report.stale, report.message) if x) or None
 
 
-__all__ = ["AnyRecipient", "Channel", "Context", "headline", "note", "retry_inline"]
+__all__ = ["AnyRecipient", "Channel", "Context", "headline", "note"]

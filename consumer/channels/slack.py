@@ -15,9 +15,9 @@ import aiohttp
 import orjson
 
 from consumer import summary
-from consumer.channels.base import Context, headline, note, retry_inline
+from consumer.channels.base import Context, headline, note
 from consumer.delivery.outcome import Attachment, Outcome, Report
-from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after
+from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
 from consumer.destinations import Destination
 from shared.message import DestinationRecipient
 from shared.redact import redact

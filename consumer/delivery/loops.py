@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 
 from consumer.delivery import timeouts
-from consumer.delivery.outcome import Attachment, Outcome
+from consumer.delivery.outcome import Attachment, Outcome, head
 from consumer.delivery.retry import parse_retry_after, retry_inline
 from consumer.ratelimit import RateLimiter
 from shared.settings import Settings
@@ -67,7 +67,7 @@ def classify(status: int, text: str) -> Outcome:
         if isinstance(data, dict) and data.get("success") is True:
             return Outcome.sent(provider="loops", status=status)
         return Outcome.transient(
-            f"loops: HTTP {status} without Loops' success answer ({_head(text)}); retried under the idempotency key",
+            f"loops: HTTP {status} without Loops' success answer ({head(text)}); retried under the idempotency key",
             status=status,
             unconfirmed=True,
             cause="unclear_answer",
@@ -77,10 +77,6 @@ def classify(status: int, text: str) -> Outcome:
     if status >= 500:
         return Outcome.transient(f"loops: {_message(status, text)}", status=status)
     return Outcome.permanent(f"loops: {_message(status, text)}", status=status)
-
-
-def _head(text: str) -> str:
-    return " ".join(text[:80].split()) or "empty body"
 
 
 def _message(status: int, text: str) -> str:

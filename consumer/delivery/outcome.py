@@ -13,6 +13,11 @@ if TYPE_CHECKING:
 Kind = Literal["sent", "permanent", "transient", "too_large", "migrate", "unconfirmed"]
 
 
+def head(text: str) -> str:
+    """The start of a provider's answer, on one line, for an error message."""
+    return " ".join(text[:80].split()) or "empty body"
+
+
 @dataclass(frozen=True)
 class Outcome:
     kind: Kind

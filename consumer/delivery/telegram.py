@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import orjson
 
 from consumer.delivery import timeouts
-from consumer.delivery.outcome import Attachment, Outcome
+from consumer.delivery.outcome import Attachment, Outcome, head
 from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
 from consumer.ratelimit import RateLimiter
 from shared.redact import redact
@@ -48,9 +49,8 @@ def classify(status: int, text: str) -> Outcome:
         result = data.get("result") if isinstance(data, dict) else None
         if isinstance(data, dict) and data.get("ok") is True and isinstance(result, dict):
             return Outcome.sent(provider="telegram", message_id=result.get("message_id"))
-        head = " ".join(text[:80].split()) or "empty body"
         return Outcome.maybe_delivered(
-            f"telegram: HTTP {status} without the Bot API's success answer ({redact(head)}); the document may "
+            f"telegram: HTTP {status} without the Bot API's success answer ({redact(head(text))}); the document may "
             "have been delivered, so it is not sent again",
             status=status,
         )
@@ -90,10 +90,12 @@ async def _post(
         return Outcome.transient(limits.explain(exc), unconfirmed=True)
 
 
-async def _with_inline_retries(limiter: RateLimiter, settings: Settings, chat_id: int, call: Any) -> Outcome:
+async def _with_inline_retries(
+    limiter: RateLimiter, settings: Settings, chat_id: int, call: Callable[[], Awaitable[Outcome]]
+) -> Outcome:
     async def throttled() -> Outcome:
         await _throttle(limiter, settings, chat_id)
-        return await call()  # type: ignore[no-any-return]
+        return await call()
 
     return await retry_inline(settings, throttled, margin=_RETRY_MARGIN)
 

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from producer.api import repository as sql
 from producer.api.errors import validation
 from producer.api.models import RecipientIn
 from shared import policy
 from shared.db import Connection, Pool
 
 _FIX = "an owner can change the organization's policy (PUT /v1/organizations/{id}/policy)"
-_EMAILS = "SELECT id, email FROM users WHERE id = ANY($1::uuid[])"
 
 
 def refused(field: str, who: str, rule: str, organization_id: UUID) -> Exception:
@@ -25,7 +25,7 @@ def refused(field: str, who: str, rule: str, organization_id: UUID) -> Exception
 async def check_recipients(conn: Pool | Connection, organization_id: UUID, recipients: Sequence[RecipientIn]) -> None:
     rules = await policy.load(conn, organization_id)
     users = [r.user_id for r in recipients if r.user_id is not None]
-    emails = {row["id"]: row["email"] for row in await conn.fetch(_EMAILS, users)} if users else {}
+    emails = {row["id"]: row["email"] for row in await conn.fetch(sql.USER_EMAILS, users)} if users else {}
     for index, r in enumerate(recipients):
         if r.channel == "telegram":
             rule, who = rules.telegram(), f"Telegram chat {r.telegram_chat_id}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -15,6 +15,7 @@ from producer.api import models as m
 from producer.api import policy_models as rules
 from producer.api import unsubscribes as leave
 from shared.audit import ACTIONS
+from shared.message import Trigger
 
 _ERRORS = {
     "400": "Malformed JSON",
@@ -260,9 +261,9 @@ def document() -> dict[str, Any]:
                     m.OrganizationRunList,
                     params=[
                         _ORG,
-                        _enum("status", ("queued", "running", "sent", "partial", "failed", "skipped", "dead")),
+                        _enum("status", get_args(m.RunStatus)),
                         {**_ORG, "name": "schedule_id"},
-                        _enum("trigger", ("cron", "manual", "replay")),
+                        _enum("trigger", get_args(Trigger)),
                         _instant("since"),
                         _instant("until"),
                         *_PAGING,

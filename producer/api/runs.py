@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 from uuid import uuid4
 
 from aiohttp import web
@@ -20,6 +20,7 @@ from producer.api.models import (
     NotificationOut,
     OrganizationRunList,
     OrganizationRunOut,
+    RunStatus,
     ScheduleStatsOut,
 )
 from producer.api.query import choice, instant, integer
@@ -40,12 +41,12 @@ from shared import runs
 from shared.db import Pool, Record
 from shared.errors import InvalidMessage
 from shared.health import json_response
-from shared.message import ReportMessage, parse_message
+from shared.message import ReportMessage, Trigger, parse_message
 
 FINAL = ("sent", "partial", "failed", "skipped", "dead")
 RESENDABLE = ("partial", "failed")
-STATUSES = ("queued", "running", *FINAL)
-TRIGGERS = ("cron", "manual", "replay")
+STATUSES: tuple[str, ...] = get_args(RunStatus)
+TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
 
 async def notifications_by_run(pool: Pool, runs: list[Record]) -> dict[Any, list[NotificationOut]]:

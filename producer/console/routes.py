@@ -38,12 +38,8 @@ def security_headers(settings: Settings) -> dict[str, str]:
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
         f"form-action 'none'; base-uri 'none'; frame-ancestors {settings.console_frame_ancestors}"
     )
-    return {
-        "Content-Security-Policy": policy,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Cache-Control": "no-cache",
-    }
+    # nosniff and no-store come with every answer of the app (shared.health.security_headers).
+    return {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer"}
 
 
 def add_routes(app: web.Application, settings: Settings) -> None:
