@@ -62,10 +62,7 @@ async def list_audit(request: web.Request) -> web.Response:
     orgs = await _organizations(request, principal)
     if orgs == []:
         return json_response(AuditList(items=[], next_cursor=None).model_dump(mode="json"))
-    if orgs is not None and len(orgs) == 1:
-        filters["organization_id"] = orgs[0]
-    else:
-        filters["organizations"] = orgs
+    sql.scope(filters, orgs)
     after = (before, before_id) if before is not None else None
     query, args = sql.audit_entries(filters, after, limit + 1)
     rows: list[Record] = await _pool(request).fetch(query, *args)

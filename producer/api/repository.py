@@ -144,6 +144,15 @@ AUDIT_FILTERS = {
 }
 
 
+def scope(filters: dict[str, Any], orgs: list[Any] | None) -> None:
+    """The organizations a list may show, as a filter: one organization (the usual case) as a plain equality, so
+    its index is walked in order; several (or every one, None) as a list."""
+    if orgs is not None and len(orgs) == 1:
+        filters["organization_id"] = orgs[0]
+    else:
+        filters["organizations"] = orgs
+
+
 def keyset_where(
     known: dict[str, str], filters: dict[str, Any], after: tuple[Any, Any] | None, limit: int, prefix: str = ""
 ) -> tuple[str, list[Any]]:

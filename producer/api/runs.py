@@ -71,11 +71,7 @@ async def list_organization_runs(request: web.Request) -> web.Response:
     orgs = await _orgs_param(request, principal)
     if orgs == []:
         return json_response(OrganizationRunList(items=[], next_cursor=None).model_dump(mode="json"))
-    # One organization (the usual case) as a plain equality, so its index is walked in order.
-    if orgs is not None and len(orgs) == 1:
-        filters["organization_id"] = orgs[0]
-    else:
-        filters["organizations"] = orgs
+    sql.scope(filters, orgs)
     pool = _pool(request)
     after = (before, before_id) if before is not None else None
     query, args = sql.organization_runs(filters, after, limit + 1)
