@@ -14,18 +14,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from consumer import metrics
 from consumer.channels import REGISTRY
-from consumer.delivery.outcome import Outcome, Report
+from consumer.channels.outcome import Outcome, Report
+from consumer.deps import Deps
 from shared.db import Record
 from shared.message import DestinationRecipient
 from shared.redact import redact
-
-if TYPE_CHECKING:
-    from consumer.job import Deps
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +106,8 @@ async def _tell(deps: Deps, run_id: UUID, schedule: Record, status: str, text: s
         return
     outcomes: list[Outcome] = []
     for address in people.emails:
-        outcomes.append(await deps.deliverer.failure_email(str(run_id), address, schedule["name"], status, text))
-    ctx = deps.deliverer.context(f"notice:{run_id}")
+        outcomes.append(await deps.dispatcher.failure_email(str(run_id), address, schedule["name"], status, text))
+    ctx = deps.dispatcher.context(f"notice:{run_id}")
     report = Report(
         schedule["name"], 0, "", "", organization_id=schedule["organization_id"], schedule_id=schedule["id"]
     )

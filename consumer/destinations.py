@@ -8,7 +8,7 @@ from uuid import UUID
 
 from consumer import queries
 from shared.db import Pool
-from shared.errors import ConfigError
+from shared.errors import ConfigError, ReportsError
 from shared.settings import Settings
 from shared.vault import CredentialError, Vault
 
@@ -23,7 +23,7 @@ class Destination:
     secret: str | None
 
 
-class Unavailable(Exception):
+class Unavailable(ReportsError):
     """The destination or its credential can't be used: the text says why and what fixes it."""
 
 

@@ -11,14 +11,11 @@ from uuid import UUID
 
 from consumer import metrics, queries
 from shared.db import DB_ERRORS, Pool
+from shared.errors import LeaseLost
 
 log = logging.getLogger(__name__)
 # Stop working once this share of the lease passed without a renewal: the sweep may soon hand it to another.
 _GIVE_UP_SHARE = 0.8
-
-
-class LeaseLost(Exception):
-    """Another worker may now hold the run; this one must stop before it sends anything more."""
 
 
 def _loop_time(monotonic_deadline: float) -> float:

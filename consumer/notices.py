@@ -7,15 +7,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from uuid import UUID
 
 from consumer import alerts, metrics, queries
+from consumer.deps import Deps
 from shared.message import AnyRecipient
 from shared.redact import redact
-
-if TYPE_CHECKING:
-    from consumer.job import Deps
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +76,7 @@ async def reach(deps: Deps, run_id: UUID, recipients: Sequence[AnyRecipient]) ->
     return result
 
 
-async def notify(
-    deps: Deps, run_id: UUID, status: str, reason: str, recipients: Sequence[AnyRecipient] = ()
-) -> None:
+async def notify(deps: Deps, run_id: UUID, status: str, reason: str, recipients: Sequence[AnyRecipient] = ()) -> None:
     """To the owner of the run's schedule (or, when they are no longer in its organization, to the organization's
     owners and admins): best effort and at most once per run; never changes the run's outcome. With the
     message's `recipients`, the notice lists those not delivered apart from those that may have been (never
@@ -113,7 +108,7 @@ async def notify(
         return
     for address in addresses:
         try:
-            outcome = await deps.deliverer.failure_email(str(run_id), address, name, status, text)
+            outcome = await deps.dispatcher.failure_email(str(run_id), address, name, status, text)
         except Exception as exc:
             metrics.NOTICES.labels("error").inc()
             log.error("failure notice for run %s not sent: %s", run_id, redact(str(exc) or type(exc).__name__))

@@ -10,6 +10,7 @@ import orjson
 from arq import Retry
 
 from consumer import metrics
+from consumer.deps import Deps
 from shared import deadletters
 from shared.db import DB_ERRORS
 from shared.message import FUNCTION_NAME
@@ -55,7 +56,7 @@ def load_job(data: bytes) -> dict[str, Any]:
     return job
 
 
-async def record(deps: Any, job_id: str, reason: str, kind: str, payload: Any, size: int, attempts: int) -> None:
+async def record(deps: Deps, job_id: str, reason: str, kind: str, payload: Any, size: int, attempts: int) -> None:
     await deadletters.record(
         deps.pool,
         run_id=None,

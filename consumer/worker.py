@@ -20,9 +20,10 @@ from redis.exceptions import RedisError
 
 from consumer import metrics, poison
 from consumer.app import create_app
-from consumer.deliver import Deliverer
+from consumer.deps import Deps
 from consumer.destinations import Destinations
-from consumer.job import Deps, shared_report
+from consumer.dispatch import Dispatcher
+from consumer.lifecycle import shared_report
 from consumer.ratelimit import RateLimiter
 from shared import deadletters, logs, serializer, unsubscribe
 from shared.db import DB_ERRORS, Pool, commit_durability_warning, create_pool
@@ -134,8 +135,8 @@ async def dependencies(settings: Settings, pool: Pool, redis: ArqRedis) -> Async
     async with aiohttp.ClientSession(timeout=timeout) as session:
         spool = settings.spool_dir or Path(tempfile.gettempdir())
         spool.mkdir(parents=True, exist_ok=True)
-        deliverer = Deliverer(settings, session, RateLimiter(redis), Destinations(settings, pool))
-        yield Deps(settings, pool, deliverer, spool)
+        dispatcher = Dispatcher(settings, session, RateLimiter(redis), Destinations(settings, pool))
+        yield Deps(settings, pool, dispatcher, spool)
 
 
 def build_worker(

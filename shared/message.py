@@ -179,3 +179,12 @@ def parse_message(payload: Any) -> ReportMessage:
         raise InvalidMessage(
             issues, "invalid shared_report message: " + "; ".join(f"{i.field}: {i.message}" for i in issues)
         ) from exc
+
+
+def ledger_columns(recipient: AnyRecipient) -> tuple[UUID | None, str | None, int | None, UUID | None]:
+    """The recipient as the delivery log stores it: (user_id, email, telegram_chat_id, destination_id)."""
+    if isinstance(recipient, EmailRecipient):
+        return recipient.user_id, recipient.email, None, None
+    if isinstance(recipient, TelegramRecipient):
+        return None, None, recipient.telegram_chat_id, None
+    return None, None, None, recipient.destination_id

@@ -1,7 +1,8 @@
 """What every delivery channel is: one module, one object with this shape, registered by name.
 
 A channel sends a report file or a short text to one recipient and classifies what happened
-(`Outcome`: sent, transient with an optional retry_after, permanent, too_large). The job's
+(`Outcome`: sent, transient with an optional retry_after, permanent, too_large, maybe delivered; and the
+recipient as the provider now knows it, when that changed). The job's
 orchestration (attempt log, retries, replay chains, dead letters, zipping and the too-large notice)
 is the same for every channel and never looks inside one.
 """
@@ -14,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import aiohttp
 
-    from consumer.delivery.outcome import Attachment, Outcome, Report
+    from consumer.channels.outcome import Attachment, Outcome, Report
     from consumer.destinations import Destinations
     from consumer.ratelimit import RateLimiter
-    from shared.message import AnyRecipient
+    from shared.db import Pool
     from shared.settings import Settings
 
 
@@ -29,6 +30,8 @@ class Context:
     # Stored destinations and channel credentials, decrypted on use.
     destinations: Destinations
     run_id: str
+    # For a channel that must store a change its provider made (Telegram's group-to-supergroup move).
+    pool: Pool
 
 
 class Channel(Protocol):
@@ -51,4 +54,4 @@ def note(report: Report) -> str | None:
     return "\n".join(x for x in (report.stale, report.message) if x) or None
 
 
-__all__ = ["AnyRecipient", "Channel", "Context", "headline", "note"]
+__all__ = ["Channel", "Context", "headline", "note"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 
 from consumer import summary
+from consumer.channels import loops, smtp
 from consumer.channels.base import Context
-from consumer.delivery import loops, smtp
-from consumer.delivery.outcome import Attachment, Outcome, Report
+from consumer.channels.outcome import Attachment, Outcome, Report
 from shared import unsubscribe
 from shared.message import EmailRecipient
 from shared.settings import EmailTransport, Settings

@@ -17,9 +17,10 @@ from typing import Any
 import orjson
 
 from consumer.channels.base import Context
-from consumer.delivery.outcome import Attachment, Outcome, Report
+from consumer.channels.outcome import Attachment, Outcome, Report
 from consumer.destinations import Destination
 from shared import outbound
+from shared.errors import ReportsError
 from shared.message import DestinationRecipient
 from shared.redact import redact
 from shared.settings import Settings
@@ -44,7 +45,7 @@ def _refused() -> dict[int, str]:
     }
 
 
-class NoSession(Exception):
+class NoSession(ReportsError):
     """No SSH session could be opened with the server, for whatever reason."""
 
 

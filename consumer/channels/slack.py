@@ -16,9 +16,10 @@ import orjson
 
 from consumer import summary
 from consumer.channels.base import Context, headline, note
-from consumer.delivery.outcome import Attachment, Outcome, Report
-from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
+from consumer.channels.outcome import Attachment, Outcome, Report
 from consumer.destinations import Destination
+from consumer.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
+from shared.errors import ReportsError
 from shared.message import DestinationRecipient
 from shared.redact import redact
 from shared.settings import Settings
@@ -46,8 +47,11 @@ PERMANENT = frozenset(
 TOO_LARGE = frozenset({"file_too_large", "file_size_exceeded"})
 
 
-class _Failed(Exception):
+class _Failed(ReportsError):
+    """A step's answer ended the delivery: the outcome says how."""
+
     def __init__(self, outcome: Outcome) -> None:
+        super().__init__(str(outcome.detail.get("reason", outcome.kind)), retry_after=outcome.retry_after)
         self.outcome = outcome
 
 

@@ -1,13 +1,165 @@
-"""Telegram: the report as a document with an HTML caption, through the Bot API."""
+"""Telegram: the report as a document with an HTML caption, through the Bot API (sendDocument, streamed from
+disk), with the reactions of delivery.md. A group that became a supergroup is followed here: the new chat id is
+stored for the schedule and the organization and the send is tried once more there; the job only records that
+the recipient changed."""
 
 from __future__ import annotations
 
-from consumer import summary
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from consumer import queries, summary
+from consumer.channels import timeouts
 from consumer.channels.base import Context, headline, note
-from consumer.delivery import telegram
-from consumer.delivery.outcome import Attachment, Outcome, Report
+from consumer.channels.outcome import Attachment, Outcome, Report, head
+from consumer.ratelimit import RateLimiter
+from consumer.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
 from shared.message import TelegramRecipient
+from shared.redact import redact
 from shared.settings import Settings
+
+_RETRY_MARGIN = 0.5
+_MARGIN = 1.1
+
+
+def _url(settings: Settings, method: str) -> str:
+    assert settings.telegram_bot_token is not None
+    return f"{settings.telegram_api_url}/bot{settings.telegram_bot_token.get_secret_value()}/{method}"
+
+
+async def _throttle(limiter: RateLimiter, settings: Settings, chat_id: int) -> None:
+    # Negative ids are groups and channels, which Telegram limits per minute.
+    per_chat = settings.telegram_group_interval_seconds if chat_id < 0 else settings.telegram_chat_interval_seconds
+    # A 10% margin: requests spaced exactly at the limit can arrive closer together than they left.
+    await limiter.acquire_all(
+        [
+            (f"telegram:chat:{chat_id}", per_chat * _MARGIN),
+            ("telegram:global", _MARGIN / settings.telegram_rate_per_second),
+        ]
+    )
+
+
+def classify(status: int, text: str) -> Outcome:
+    """What a Bot API answer means. Only its documented success, a 2xx with `{"ok": true, "result": {...}}`, is
+    `sent`. Any other 2xx (broken JSON, a proxy's page, `ok` missing) came after Telegram took the request, so
+    the document may be in the chat: maybe delivered, and not sent again blindly (Telegram has no idempotency
+    key)."""
+    try:
+        data: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        data = None
+    if 200 <= status < 300:
+        result = data.get("result") if isinstance(data, dict) else None
+        if isinstance(data, dict) and data.get("ok") is True and isinstance(result, dict):
+            return Outcome.sent(provider="telegram", message_id=result.get("message_id"))
+        return Outcome.maybe_delivered(
+            f"telegram: HTTP {status} without the Bot API's success answer ({redact(head(text))}); the document may "
+            "have been delivered, so it is not sent again",
+            status=status,
+        )
+    if status == 413:
+        return Outcome.too_large(provider="telegram", status=status)
+    description = data.get("description", "") if isinstance(data, dict) else text[:200]
+    parameters = (data.get("parameters") or {}) if isinstance(data, dict) else {}
+    if status == 429:
+        retry_after = parse_retry_after(parameters.get("retry_after")) or MIN_WAIT_SECONDS
+        return Outcome.transient(
+            f"telegram: {description or 'too many requests'}", retry_after=retry_after, status=status
+        )
+    if status == 400 and parameters.get("migrate_to_chat_id"):
+        return Outcome(
+            "migrate",
+            {"reason": description, "status": status},
+            new_chat_id=int(parameters["migrate_to_chat_id"]),
+        )
+    if status >= 500:
+        # A gateway error may come after Telegram took the file: the outcome is unknown, a retry may repeat it.
+        return Outcome.transient(f"telegram: {description or f'HTTP {status}'}", status=status, unconfirmed=True)
+    return Outcome.permanent(f"telegram: {description or f'HTTP {status}'}", status=status)
+
+
+async def _post(
+    session: aiohttp.ClientSession, settings: Settings, url: str, data: aiohttp.FormData | dict[str, Any]
+) -> Outcome:
+    limits = timeouts.telegram(settings)
+    try:
+        async with session.post(url, data=data, timeout=limits.client()) as response:
+            return classify(response.status, await response.text())
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        # No connection was made, so nothing was sent.
+        return Outcome.transient(limits.explain(exc))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # The request may have reached Telegram, which has no idempotency key: a retry can duplicate it.
+        return Outcome.transient(limits.explain(exc), unconfirmed=True)
+
+
+async def _with_inline_retries(
+    limiter: RateLimiter, settings: Settings, chat_id: int, call: Callable[[], Awaitable[Outcome]]
+) -> Outcome:
+    async def throttled() -> Outcome:
+        await _throttle(limiter, settings, chat_id)
+        return await call()
+
+    return await retry_inline(settings, throttled, margin=_RETRY_MARGIN)
+
+
+async def send_document(
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    limiter: RateLimiter,
+    *,
+    chat_id: int,
+    caption: str,
+    attachment: Attachment,
+) -> Outcome:
+    async def call() -> Outcome:
+        with attachment.path.open("rb") as handle:
+            form = aiohttp.FormData()
+            form.add_field("chat_id", str(chat_id))
+            form.add_field("caption", caption[:1024])
+            form.add_field("parse_mode", "HTML")
+            form.add_field("document", handle, filename=attachment.filename, content_type=attachment.content_type)
+            return await _post(session, settings, _url(settings, "sendDocument"), form)
+
+    return await _with_inline_retries(limiter, settings, chat_id, call)
+
+
+async def send_message(
+    session: aiohttp.ClientSession, settings: Settings, limiter: RateLimiter, *, chat_id: int, text: str
+) -> Outcome:
+    async def call() -> Outcome:
+        return await _post(
+            session, settings, _url(settings, "sendMessage"), {"chat_id": str(chat_id), "text": text[:4096]}
+        )
+
+    return await _with_inline_retries(limiter, settings, chat_id, call)
+
+
+async def _follow(ctx: Context, report: Report, old: int, new: int) -> None:
+    """Store the supergroup's id wherever the old group's id was, in the report's organization."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        await conn.execute(queries.MIGRATE_SCHEDULE_CHAT, old, new, report.organization_id)
+        await conn.execute(queries.MIGRATE_ORG_CHAT, old, new, report.organization_id)
+
+
+async def _moved(
+    ctx: Context, report: Report, recipient: TelegramRecipient, send: Callable[[int], Awaitable[Outcome]]
+) -> Outcome:
+    outcome = await send(recipient.telegram_chat_id)
+    if outcome.kind != "migrate" or outcome.new_chat_id is None:
+        return outcome
+    old, new = recipient.telegram_chat_id, outcome.new_chat_id
+    await _follow(ctx, report, old, new)
+    retried = await send(new)
+    return Outcome(
+        retried.kind if retried.kind != "migrate" else "permanent",
+        {**retried.detail, "migrated_from": old},
+        retried.retry_after,
+        recipient=TelegramRecipient(channel="telegram", telegram_chat_id=new),
+    )
 
 
 class TelegramChannel:
@@ -19,19 +171,20 @@ class TelegramChannel:
     async def send_file(
         self, ctx: Context, recipient: TelegramRecipient, report: Report, attachment: Attachment
     ) -> Outcome:
-        return await telegram.send_document(
-            ctx.session,
-            ctx.settings,
-            ctx.limiter,
-            chat_id=recipient.telegram_chat_id,
-            caption=summary.caption(headline(report), report.summary, note(report)),
-            attachment=attachment,
-        )
+        caption = summary.caption(headline(report), report.summary, note(report))
+
+        async def send(chat_id: int) -> Outcome:
+            return await send_document(
+                ctx.session, ctx.settings, ctx.limiter, chat_id=chat_id, caption=caption, attachment=attachment
+            )
+
+        return await _moved(ctx, report, recipient, send)
 
     async def send_text(self, ctx: Context, recipient: TelegramRecipient, report: Report, text: str) -> Outcome:
-        return await telegram.send_message(
-            ctx.session, ctx.settings, ctx.limiter, chat_id=recipient.telegram_chat_id, text=text
-        )
+        async def send(chat_id: int) -> Outcome:
+            return await send_message(ctx.session, ctx.settings, ctx.limiter, chat_id=chat_id, text=text)
+
+        return await _moved(ctx, report, recipient, send)
 
 
 CHANNEL = TelegramChannel()

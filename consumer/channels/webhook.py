@@ -29,8 +29,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from consumer.channels.base import Context
-from consumer.delivery.outcome import Attachment, Outcome, Report
-from consumer.delivery.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
+from consumer.channels.outcome import Attachment, Outcome, Report
+from consumer.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
 from shared.message import DestinationRecipient
 from shared.outbound import HINT, Blocked, check_answers, check_url
 from shared.redact import redact

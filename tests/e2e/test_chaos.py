@@ -479,7 +479,9 @@ async def test_check_fails_while_a_job_is_held_by_a_dead_consumer_and_passes_aft
     counts = await verdict(s, plan, await s.stop_all())
     assert counts["duplicates"] == 0
     assert recovered <= lease + float(FAST["SWEEP_INTERVAL_SECONDS"]) + 2, recovered
-    print(f"check after a kill before the claim: FAIL {detected:.1f} s after the kill, run sent {recovered:.1f} s after")
+    print(
+        f"check after a kill before the claim: FAIL {detected:.1f} s after the kill, run sent {recovered:.1f} s after"
+    )
 
 
 async def test_redis_primary_killed_mid_run_sentinel_promotes_the_replica(tmp_path: Path) -> None:

@@ -187,7 +187,10 @@ async def test_telegram_error_classes(
         assert (run["attempts"], len(tg.documents(-100))) == (1, 1)
         assert "1 of 1 recipient(s) maybe delivered" in run["error"]
         [notice] = fx.loops.received
-        assert "Maybe delivered" in notice["dataVariables"]["note"] and "Not delivered" not in notice["dataVariables"]["note"]
+        assert (
+            "Maybe delivered" in notice["dataVariables"]["note"]
+            and "Not delivered" not in notice["dataVariables"]["note"]
+        )
     if setup == "migrate":
         assert tg.documents(-1009999) and final["telegram_chat_id"] == -1009999
         assert await pool.fetchval("SELECT telegram_chat_id FROM shared_report_schedule_recipients") == -1009999

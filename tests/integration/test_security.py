@@ -18,8 +18,8 @@ from arq.connections import ArqRedis
 
 from consumer.app import create_app as consumer_app
 from consumer.channels import sftp as sftp_channel
-from consumer.delivery import smtp
-from consumer.delivery.outcome import Attachment
+from consumer.channels import smtp
+from consumer.channels.outcome import Attachment
 from consumer.destinations import Destination
 from devkit.fakes.sftp import SftpServer
 from producer.app import create_app

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from consumer.delivery import smtp
-from consumer.delivery.outcome import Attachment
+from consumer.channels import smtp
+from consumer.channels.outcome import Attachment
 from shared.settings import Settings
 
 

@@ -47,7 +47,7 @@ async def test_a_full_spool_names_the_folder_to_the_operator_and_disk_space_to_t
     s = point_at(settings, fx, max_tries=2)
     await make(pool, videos=400)
     run_id = await fire(pool, redis, s)
-    with caplog.at_level(logging.ERROR, logger="consumer.job"):
+    with caplog.at_level(logging.ERROR, logger="consumer.pipeline"):
         await drain(s, pool, redis, full_spool)
     run = await run_row(pool, run_id)
     assert (run["status"], run["attempts"]) == ("dead", 2)

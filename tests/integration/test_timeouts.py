@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from arq.connections import ArqRedis
 
-from consumer.delivery import loops, telegram
-from consumer.delivery.outcome import Attachment
+from consumer.channels import loops, telegram
+from consumer.channels.outcome import Attachment
 from consumer.ratelimit import RateLimiter
 from shared.db import Pool
 from shared.settings import Settings

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from consumer.channels.outcome import Attachment
 from consumer.channels.webhook import GuardedResolver, _Body, post
-from consumer.delivery.outcome import Attachment
 from devkit.fakes.webhook import WebhookReceiver, verify
 from shared.outbound import Blocked
 from shared.settings import Settings

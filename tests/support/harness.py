@@ -9,7 +9,7 @@ from pathlib import Path
 
 from arq.connections import ArqRedis
 
-from consumer.job import Deps
+from consumer.deps import Deps
 from consumer.worker import build_worker, dependencies
 from devkit.fakes.loops import FakeLoops
 from devkit.fakes.telegram import FakeTelegram

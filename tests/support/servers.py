@@ -313,7 +313,6 @@ class TlsRedis(OwnRedis):
             raise RuntimeError(f"redis-server did not start on port {self.port}")
 
 
-
 class SentinelGroup:
     """A primary, one replica and three sentinels (quorum 2, a primary is down after 1 s), all redis-server
     processes on free ports in `workdir`, keeping nothing on disk."""

@@ -6,8 +6,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from consumer.channels import slack
-from consumer.delivery import loops, telegram
+from consumer.channels import loops, slack, telegram
 
 LOOPS = [
     # (status, body, kind, unconfirmed)
@@ -46,7 +45,9 @@ def _ok(result: object) -> str:
 
 
 def _error(code: int, description: str, **parameters: object) -> str:
-    return orjson.dumps({"ok": False, "error_code": code, "description": description, "parameters": parameters}).decode()
+    return orjson.dumps(
+        {"ok": False, "error_code": code, "description": description, "parameters": parameters}
+    ).decode()
 
 
 TELEGRAM = [
@@ -109,7 +110,7 @@ def test_timeouts_name_the_limit_and_the_setting() -> None:
     from aiohttp import ConnectionTimeoutError
     from aiohttp.client_exceptions import SocketTimeoutError
 
-    from consumer.delivery.timeouts import Timeouts
+    from consumer.channels.timeouts import Timeouts
 
     limits = Timeouts("loops", 5, 30)
     assert limits.explain(TimeoutError()) == "loops: no answer within 30 s (LOOPS_TIMEOUT_SECONDS)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumer.delivery.telegram import _post
+from consumer.channels.telegram import _post
 from shared.errors import ConfigError
 from shared.redact import MASK, Redactor
 from shared.settings import Settings, load_settings

@@ -9,9 +9,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from consumer.delivery.outcome import Outcome
-from consumer.delivery.retry import INLINE_RETRIES, capped, parse_retry_after, retry_inline
-from consumer.job import backoff
+from consumer.channels.outcome import Outcome
+from consumer.retry import INLINE_RETRIES, backoff, capped, parse_retry_after, retry_inline
 from shared.settings import Settings
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -79,7 +78,7 @@ async def test_inline_retries_are_bounded_in_tries_and_time(monkeypatch: pytest.
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr("consumer.delivery.retry.asyncio.sleep", sleep)
+    monkeypatch.setattr("consumer.retry.asyncio.sleep", sleep)
     settings = Settings(retry_after_max_seconds=120)
 
     throttled = Throttled(1.0)

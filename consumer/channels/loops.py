@@ -13,10 +13,10 @@ from typing import Any
 import aiohttp
 import orjson
 
-from consumer.delivery import timeouts
-from consumer.delivery.outcome import Attachment, Outcome, head
-from consumer.delivery.retry import parse_retry_after, retry_inline
+from consumer.channels import timeouts
+from consumer.channels.outcome import Attachment, Outcome, head
 from consumer.ratelimit import RateLimiter
+from consumer.retry import parse_retry_after, retry_inline
 from shared.settings import Settings
 
 _CHUNK = 3 * 64 * 1024  # a multiple of 3 keeps base64 chunks concatenable

@@ -30,8 +30,7 @@ class Timeouts:
         """The failure as its owner should read it: which limit, and the setting that sets it."""
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             return (
-                f"{self.provider}: could not connect within {self.connect:g} s "
-                f"({self.setting}_CONNECT_TIMEOUT_SECONDS)"
+                f"{self.provider}: could not connect within {self.connect:g} s ({self.setting}_CONNECT_TIMEOUT_SECONDS)"
             )
         if isinstance(exc, aiohttp.ClientConnectorError):
             return f"{self.provider}: cannot connect: {redact(str(exc))}"

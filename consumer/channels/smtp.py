@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosmtplib
 
-from consumer.delivery.outcome import Attachment, Outcome
+from consumer.channels.outcome import Attachment, Outcome
 from shared.settings import Settings, SmtpTls
 from shared.templates import one_line
 

@@ -1,4 +1,4 @@
-"""Deliver one report file to one recipient, choosing the attachment that fits the channel."""
+"""Send one report to one recipient through its channel, choosing the attachment that fits the channel."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import aiohttp
 
 from consumer.channels import REGISTRY, email
 from consumer.channels.base import Channel, Context
-from consumer.delivery.outcome import Attachment, Outcome, Report
+from consumer.channels.outcome import Attachment, Outcome, Report
 from consumer.destinations import Destinations, Unavailable
 from consumer.export import zip_file
 from consumer.ratelimit import RateLimiter
@@ -24,11 +24,11 @@ CONTENT_TYPES = {
 
 
 class ReportFiles:
-    """The CSV of one run, and its zip made at most once, when a channel needs it."""
+    """The report file of one run as exported (any format), and its zip made at most once, when needed."""
 
-    def __init__(self, csv: Path, filename: str, size: int, want_zip: bool) -> None:
-        # `csv` is the report as exported, whatever its format: the file a channel gets unless it is zipped.
-        self.csv = Attachment(csv, filename, CONTENT_TYPES.get(csv.suffix, "application/octet-stream"), size)
+    def __init__(self, path: Path, filename: str, size: int, want_zip: bool) -> None:
+        # The file a channel gets unless it is zipped.
+        self.original = Attachment(path, filename, CONTENT_TYPES.get(path.suffix, "application/octet-stream"), size)
         self.want_zip = want_zip
         self._zip: Attachment | None = None
         self._lock = asyncio.Lock()
@@ -36,17 +36,17 @@ class ReportFiles:
     async def zipped(self) -> Attachment:
         async with self._lock:
             if self._zip is None:
-                name = str(Path(self.csv.filename).with_suffix(".zip"))
-                target = self.csv.path.with_suffix(".zip")
-                size = await zip_file(self.csv.path, self.csv.filename, target)
+                name = str(Path(self.original.filename).with_suffix(".zip"))
+                target = self.original.path.with_suffix(".zip")
+                size = await zip_file(self.original.path, self.original.filename, target)
                 self._zip = Attachment(target, name, "application/zip", size)
             return self._zip
 
     async def first(self) -> Attachment:
-        return await self.zipped() if self.want_zip else self.csv
+        return await self.zipped() if self.want_zip else self.original
 
 
-class Deliverer:
+class Dispatcher:
     """Sends one report to one recipient through its channel, zipping or falling back to a notice when the
     file is over the channel's limit. Knows no channel's details: those live in `consumer.channels`."""
 
@@ -59,7 +59,7 @@ class Deliverer:
         self.destinations = destinations
 
     def context(self, run_id: str) -> Context:
-        return Context(self.settings, self.session, self.limiter, self.destinations, run_id)
+        return Context(self.settings, self.session, self.limiter, self.destinations, run_id, self.destinations.pool)
 
     async def deliver(self, run_id: str, recipient: AnyRecipient, report: Report, files: ReportFiles) -> Outcome:
         channel = REGISTRY.get(recipient.channel)
@@ -75,11 +75,11 @@ class Deliverer:
     ) -> Outcome:
         limit = channel.limit(self.settings)
         attachment = await files.first()
-        if attachment.size > limit and attachment is files.csv:
+        if attachment.size > limit and attachment is files.original:
             attachment = await files.zipped()
         if attachment.size <= limit:
             outcome = await channel.send_file(ctx, recipient, report, attachment)
-            if outcome.kind != "too_large" or attachment is not files.csv:
+            if outcome.kind != "too_large" or attachment is not files.original:
                 return outcome
             attachment = await files.zipped()
             if attachment.size <= limit:

@@ -1,4 +1,5 @@
-"""How long a provider may make us wait, and the one inline-retry loop every channel uses.
+"""When to try again: the job's backoff, how long a provider may make us wait, and the one inline-retry loop
+every channel uses.
 
 A provider's `Retry-After` is input from the outside: a receiver we do not control can answer `0`, `-5`,
 `nan`, `inf` or `1e9`. It is read strictly (integer seconds or an HTTP date), anything else counts as
@@ -16,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from consumer.delivery.outcome import Outcome
+from consumer.channels.outcome import Outcome
 from shared.settings import Settings
 
 MIN_WAIT_SECONDS = 1.0
@@ -54,6 +55,13 @@ def capped(settings: Settings, wait: float | None) -> float | None:
     if wait is None or not math.isfinite(wait):
         return None
     return min(max(wait, MIN_WAIT_SECONDS), settings.retry_after_max_seconds)
+
+
+def backoff(settings: Settings, job_try: int, retry_after: float | None) -> float:
+    """The wait before the run's next try: exponential from RETRY_BASE_SECONDS up to RETRY_CAP_SECONDS, and
+    never shorter than what the provider asked for (capped)."""
+    delay = min(settings.retry_cap_seconds, settings.retry_base_seconds * 2 ** max(0, job_try - 1))
+    return float(max(delay, capped(settings, retry_after) or 0.0))
 
 
 async def retry_inline(settings: Settings, call: Callable[[], Awaitable[Outcome]], *, margin: float = 0.0) -> Outcome:

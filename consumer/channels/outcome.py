@@ -9,6 +9,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:
     from consumer.summary import Summary
+    from shared.message import AnyRecipient
 
 Kind = Literal["sent", "permanent", "transient", "too_large", "migrate", "unconfirmed"]
 
@@ -23,7 +24,10 @@ class Outcome:
     kind: Kind
     detail: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None
+    # Telegram's answer for a group that became a supergroup: the chat to use from now on.
     new_chat_id: int | None = None
+    # The recipient as the provider now knows it, when it changed during this delivery; the job records it.
+    recipient: AnyRecipient | None = None
 
     @classmethod
     def sent(cls, **detail: Any) -> Outcome:

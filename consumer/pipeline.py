@@ -1,0 +1,209 @@
+"""A claimed run's report: the send conditions, the export and the report the recipients are told about.
+
+`build` reads what the gates need, asks the pure gates in `consumer.conditions`, exports the file in one
+snapshot (its summary beside it), and returns either the report to deliver or the run's verdict when a gate
+says not to send. Delivering is `consumer.fanout`'s; claiming and finishing, `consumer.lifecycle`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from consumer import conditions, metrics, queries
+from consumer.channels.outcome import Report
+from consumer.deps import Deps
+from consumer.dispatch import ReportFiles
+from consumer.export import ExportResult, export_to_file, file_name
+from consumer.filters import Filters, parse_filters
+from consumer.retry import backoff
+from consumer.summary import Summary, summarize
+from shared import templates
+from shared.db import Record
+from shared.errors import CheckLater, ExportTooLarge, InvalidFilters, RunFailed, TryAgain
+from shared.message import ReportMessage, format_instant
+
+log = logging.getLogger(__name__)
+
+SPOOL_FULL = "the server ran out of disk space while preparing the report"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How the run ends: what its record says, and what the job returns."""
+
+    status: str
+    rows: int | None = None
+    size: int | None = None
+    filename: str | None = None
+    error: str | None = None
+    sha256: str | None = None
+    result: dict[str, Any] = field(default_factory=dict)
+
+    def answer(self) -> dict[str, Any]:
+        return self.result or ({"status": self.status, "error": self.error} if self.error else {"status": self.status})
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A report ready to deliver: what recipients are told, its file, and what the export measured."""
+
+    report: Report
+    files: ReportFiles
+    export: ExportResult
+    # The file's name as delivered (the zip's, for the .zip formats).
+    delivered: str
+
+
+@contextlib.asynccontextmanager
+async def workdir(deps: Deps, message: ReportMessage) -> AsyncIterator[Path]:
+    """A folder of the spool for this try, removed afterwards; a full disk is a retryable failure."""
+    try:
+        path = Path(tempfile.mkdtemp(prefix="report-", dir=deps.spool))
+        try:
+            yield path
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, path, True)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # The operator needs the folder and its setting; the customer needs to know it was not their report.
+        log.error("run %s: the spool folder %s (SPOOL_DIR) is full: %s", message.run_id, deps.spool, exc)
+        raise TryAgain(SPOOL_FULL) from exc
+
+
+async def build(deps: Deps, message: ReportMessage, job_try: int, run: Record, folder: Path) -> Prepared | Verdict:
+    """The run's report, or the verdict of the gate that stopped it. `run` is the claimed run with its schedule
+    and shared link."""
+    if run["revoked_at"] is not None:
+        raise RunFailed(f"shared link '{run['slug']}' was revoked; nothing was exported")
+    try:
+        filters = parse_filters(run["filters"])
+    except InvalidFilters as exc:
+        raise RunFailed(str(exc)) from exc
+    stale = await _freshness(deps, message, job_try, run)
+    if stale is not None and stale.action == "skip":
+        why = f"{stale.note} The wait for fresh statistics ended (stale_action is skip)."
+        return Verdict("skipped", error=why, result={"status": "skipped", "reason": why})
+    kind = run["format"].removesuffix(".zip")
+    filename = file_name(run["slug"], message.fire_at, run["timezone"], kind)
+    result, headline = await _export(deps, message, run, filters, folder / filename, kind)
+    reason = await _skip_reason(deps, message, run, result) if message.applies_conditions else None
+    if reason is not None:
+        verdict = {"status": "skipped", "rows": result.rows, "reason": reason}
+        return Verdict("skipped", result.rows, result.size, filename, reason, result=verdict)
+    files = ReportFiles(result.path, filename, result.size, want_zip=run["format"].endswith(".zip"))
+    # The run and the templates name the file as its format delivers it (the zip for the .zip formats).
+    delivered = (await files.zipped()).filename if files.want_zip else filename
+    report = _report(message, run, filters, result, headline, delivered, stale.note if stale else None)
+    return Prepared(report, files, result, delivered)
+
+
+async def _freshness(deps: Deps, message: ReportMessage, job_try: int, run: Record) -> conditions.Stale | None:
+    if not run["require_fresh_within_seconds"]:
+        return None
+    stats = await deps.pool.fetchrow(queries.STATS_UPDATED_AT, message.organization_id)
+    stale = conditions.freshness(
+        run,
+        updated=stats["updated"],
+        now=stats["now"],
+        fire_at=message.fire_at,
+        applies_conditions=message.applies_conditions,
+        retry_delay=backoff(deps.settings, job_try, None),
+    )
+    if stale is not None and stale.action == "wait":
+        raise CheckLater(stale.wait_note, stale.wait_seconds, note=stale.wait_note)
+    return stale
+
+
+async def _export(
+    deps: Deps, message: ReportMessage, run: Record, filters: Filters, out: Path, kind: str
+) -> tuple[ExportResult, Summary]:
+    summaries: list[Summary] = []
+
+    async def summary(conn: Any) -> None:
+        # In the export's snapshot, and while the file is written if a connection is free: the file's rows.
+        summaries.append(await summarize(conn, message.organization_id, filters, run["timezone"], message.fire_at))
+
+    try:
+        async with deps.pool.acquire() as conn:
+            result = await export_to_file(
+                conn,
+                message.organization_id,
+                filters,
+                run["timezone"],
+                message.fire_at,
+                out,
+                deps.settings.export_chunk_bytes,
+                kind=kind,
+                beside=summary,
+                side_pool=deps.pool,
+                formula_guard=run["csv_formula_guard"],
+            )
+    except ExportTooLarge as exc:
+        raise RunFailed(str(exc)) from exc
+    metrics.EXPORT_ROWS.inc(result.rows)
+    metrics.EXPORT_SECONDS.observe(result.seconds)
+    (headline,) = summaries
+    return result, headline
+
+
+async def _skip_reason(deps: Deps, message: ReportMessage, run: Record, result: ExportResult) -> str | None:
+    last = None
+    if run["only_if_changed"]:
+        last = await deps.pool.fetchrow(queries.LAST_SENT_CONTENT, run["schedule_id"], run["origin"])
+    return conditions.skip_reason(run, result.rows, result.sha256, last)
+
+
+def _report(
+    message: ReportMessage,
+    run: Record,
+    filters: Filters,
+    result: ExportResult,
+    headline: Summary,
+    delivered: str,
+    stale: str | None,
+) -> Report:
+    fire_date = message.fire_at.astimezone(ZoneInfo(run["timezone"])).date().isoformat()
+    values = {
+        "schedule_name": run["name"],
+        "period": filters.period,
+        "fire_date": fire_date,
+        "rows": result.rows,
+        "total_views": headline.totals["views"],
+        "total_likes": headline.totals["likes"],
+        "total_comments": headline.totals["comments"],
+        "total_reposts": headline.totals["reposts"],
+        "views_change": headline.change_text("views"),
+        "top_title": headline.top[0][0] if headline.top else "",
+        "file_name": delivered,
+    }
+    subject, body = (
+        templates.render(name, run[name], values) if run[name] else None
+        for name in ("subject_template", "message_template")
+    )
+    return Report(
+        run["name"],
+        result.rows,
+        fire_date,
+        result.path.name,
+        headline,
+        stale,
+        subject,
+        body,
+        organization_id=message.organization_id,
+        schedule_id=message.schedule_id,
+        run_id=message.run_id,
+        fire_at=format_instant(message.fire_at),
+        sha256=result.sha256,
+        size=result.size,
+    )
