@@ -1,8 +1,9 @@
-"""Send one report to one recipient through its channel, choosing the attachment that fits the channel."""
+"""Send one report to one recipient through its channel, choosing for each file the attachment that fits."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
@@ -24,7 +25,7 @@ CONTENT_TYPES = {
 
 
 class ReportFiles:
-    """The report file of one run as exported (any format), and its zip made at most once, when needed."""
+    """One report file of a run as exported (any format), and its zip made at most once, when needed."""
 
     def __init__(self, path: Path, filename: str, size: int, want_zip: bool) -> None:
         # The file a channel gets unless it is zipped.
@@ -33,22 +34,38 @@ class ReportFiles:
         self._zip: Attachment | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def zip_name(self) -> str:
+        return str(Path(self.original.filename).with_suffix(".zip"))
+
+    @property
+    def delivered_name(self) -> str:
+        """The file's name as its format delivers it (the zip's, for the .zip formats)."""
+        return self.zip_name if self.want_zip else self.original.filename
+
     async def zipped(self) -> Attachment:
         async with self._lock:
             if self._zip is None:
-                name = str(Path(self.original.filename).with_suffix(".zip"))
                 target = self.original.path.with_suffix(".zip")
                 size = await zip_file(self.original.path, self.original.filename, target)
-                self._zip = Attachment(target, name, "application/zip", size)
+                self._zip = Attachment(target, self.zip_name, "application/zip", size)
             return self._zip
 
     async def first(self) -> Attachment:
         return await self.zipped() if self.want_zip else self.original
 
+    async def fitting(self, limit: int) -> Attachment:
+        """The attachment to try first: as the format delivers it, zipped when that is over `limit`."""
+        attachment = await self.first()
+        if attachment.size > limit and attachment is self.original:
+            attachment = await self.zipped()
+        return attachment
+
 
 class Dispatcher:
-    """Sends one report to one recipient through its channel, zipping or falling back to a notice when the
-    file is over the channel's limit. Knows no channel's details: those live in `consumer.channels`."""
+    """Sends one report to one recipient through its channel, all of its files in one message, zipping a file
+    or falling back to a notice when it is over the channel's limit. Knows no channel's details: those live in
+    `consumer.channels`."""
 
     def __init__(
         self, settings: Settings, session: aiohttp.ClientSession, limiter: RateLimiter, destinations: Destinations
@@ -61,40 +78,65 @@ class Dispatcher:
     def context(self, run_id: str) -> Context:
         return Context(self.settings, self.session, self.limiter, self.destinations, run_id, self.destinations.pool)
 
-    async def deliver(self, run_id: str, recipient: AnyRecipient, report: Report, files: ReportFiles) -> Outcome:
+    async def deliver(
+        self, run_id: str, recipient: AnyRecipient, report: Report, files: Sequence[ReportFiles]
+    ) -> Outcome:
         channel = REGISTRY.get(recipient.channel)
         if channel is None:
             return Outcome.permanent(f"this consumer has no {recipient.channel!r} channel; upgrade it")
         try:
-            return await self._deliver(channel, self.context(run_id), recipient, report, files)
+            return await _Fit(channel, self.context(run_id), self.settings, recipient, report).send(files)
         except Unavailable as exc:
             return Outcome.permanent(f"{recipient.channel}: {exc}")
 
-    async def _deliver(
-        self, channel: Channel, ctx: Context, recipient: AnyRecipient, report: Report, files: ReportFiles
-    ) -> Outcome:
-        limit = channel.limit(self.settings)
-        attachment = await files.first()
-        if attachment.size > limit and attachment is files.original:
-            attachment = await files.zipped()
-        if attachment.size <= limit:
-            outcome = await channel.send_file(ctx, recipient, report, attachment)
-            if outcome.kind != "too_large" or attachment is not files.original:
-                return outcome
-            attachment = await files.zipped()
-            if attachment.size <= limit:
-                outcome = await channel.send_file(ctx, recipient, report, attachment)
-                if outcome.kind != "too_large":
-                    return outcome
-        # Still too large: tell the recipient how to get a smaller report instead of failing silently.
-        notice = await channel.send_text(ctx, recipient, report, report.too_large_text(attachment.size, limit))
-        return Outcome.too_large(
-            size=attachment.size,
-            limit=limit,
-            rows=report.rows,
-            notice=notice.kind,
-            notice_detail=notice.detail,
-        )
-
     async def failure_email(self, run_id: str, to: str, schedule_name: str, status: str, text: str) -> Outcome:
         return await email.failure_notice(self.context(run_id), to, schedule_name, status, text)
+
+
+class _Fit:
+    """One recipient's delivery: every file that fits goes in one message; a file the provider still finds
+    too large is zipped and the message tried once more; a file over the limit even zipped gets a notice that
+    says how to receive a smaller report."""
+
+    def __init__(
+        self, channel: Channel, ctx: Context, settings: Settings, recipient: AnyRecipient, report: Report
+    ) -> None:
+        self.channel, self.ctx, self.recipient, self.report = channel, ctx, recipient, report
+        self.limit = channel.limit(settings)
+
+    async def send(self, files: Sequence[ReportFiles]) -> Outcome:
+        chosen = [(f, await f.fitting(self.limit)) for f in files]
+        fits = [(f, a) for f, a in chosen if a.size <= self.limit]
+        over = [a for _, a in chosen if a.size > self.limit]
+        if fits:
+            outcome = await self._send([a for _, a in fits])
+            if outcome.kind == "too_large" and any(a is f.original for f, a in fits):
+                # The provider counts differently (an encoding, or all files together): zip and try once more.
+                zipped = [(f, await f.zipped()) for f, _ in fits]
+                fits = [(f, a) for f, a in zipped if a.size <= self.limit]
+                over += [a for _, a in zipped if a.size > self.limit]
+                outcome = await self._send([a for _, a in fits]) if fits else outcome
+            if outcome.kind == "too_large":
+                over += [a for _, a in fits]
+            elif outcome.kind != "sent" or not over:
+                return outcome
+        return await self._notices(over)
+
+    async def _send(self, attachments: list[Attachment]) -> Outcome:
+        return await self.channel.send_files(self.ctx, self.recipient, self.report, attachments)
+
+    async def _notices(self, over: list[Attachment]) -> Outcome:
+        # Still too large: tell the recipient how to get a smaller report instead of failing silently.
+        notice = None
+        for attachment in over:
+            text = self.report.too_large_text(attachment.size, self.limit)
+            notice = await self.channel.send_text(self.ctx, self.recipient, self.report, text)
+        assert notice is not None
+        return Outcome.too_large(
+            size=over[-1].size,
+            limit=self.limit,
+            rows=self.report.rows,
+            notice=notice.kind,
+            notice_detail=notice.detail,
+            **({"files": [a.filename for a in over]} if len(over) > 1 else {}),
+        )

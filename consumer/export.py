@@ -12,7 +12,7 @@ import itertools
 import re
 import time
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -202,18 +202,46 @@ async def export_to_file(
     side_pool: Any = None,
     formula_guard: bool = True,
 ) -> ExportResult:
-    """Write the report to `out` as `kind` (csv, ndjson or xlsx) in a read-only snapshot, streamed in bounded
-    chunks; disk writes (and XLSX encoding) run in a thread so deliveries on the event loop never stall.
+    """Write the report to `out` as `kind` (csv, ndjson or xlsx); `export_files` with one file."""
+    query = Query(organization_id, filters, timezone, fire_at, formula_guard)
+    (result,) = await export_files(conn, query, [(kind, out)], chunk_bytes, beside=beside, side_pool=side_pool)
+    return result
 
-    `beside` gets a connection that sees exactly the rows of the file: with `side_pool`, one of its
-    connections in the export's snapshot, so it runs while the file is written; when the file is written
+
+@dataclass(frozen=True)
+class Query:
+    """Which rows a report holds, and how its CSV treats formula-like text."""
+
+    organization_id: UUID
+    filters: Filters
+    timezone: str
+    fire_at: datetime
+    # CSV only: each text cell a spreadsheet would evaluate is prefixed with an apostrophe.
+    formula_guard: bool = True
+
+
+async def export_files(
+    conn: object,
+    query: Query,
+    outputs: Sequence[tuple[str, Path]],
+    chunk_bytes: int = CHUNK_BYTES,
+    *,
+    beside: Callable[[Any], Awaitable[None]] | None = None,
+    side_pool: Any = None,
+) -> list[ExportResult]:
+    """Write the report once per (kind, path) of `outputs`, all in one read-only snapshot (so every file holds
+    the same rows), streamed in bounded chunks; disk writes (and XLSX encoding) run in a thread so deliveries on
+    the event loop never stall.
+
+    `beside` gets a connection that sees exactly the rows of the files: with `side_pool`, one of its
+    connections in the export's snapshot, so it runs while the files are written; when they are written
     before one joins (a small export, or no connection free), or without `side_pool`, the export's own, in its
     transaction afterwards. It never waits for a connection while holding one, so a busy pool cannot deadlock
-    it. `formula_guard` (CSV only) prefixes each text cell a spreadsheet would evaluate with an apostrophe."""
-    started = time.perf_counter()
+    it."""
     transaction = conn.transaction(isolation="repeatable_read", readonly=True)  # type: ignore[attr-defined]
     await transaction.start()
     side: asyncio.Future[None] | None = None
+    written: list[Path] = []
     try:
         joined = asyncio.Event()
         # The date style is the transaction's own (SET LOCAL), set in the round trip that exports the snapshot.
@@ -224,17 +252,10 @@ async def export_to_file(
             side = asyncio.ensure_future(_in_snapshot(side_pool, snapshot, beside, joined))
         else:
             await conn.execute(f"SELECT FROM {_DATE_STYLE}")  # type: ignore[attr-defined]
-        if kind == "xlsx":
-            rows, size, digest = await _xlsx(
-                conn, xlsx_query(organization_id, filters, timezone, fire_at), out, fire_at, chunk_bytes
-            )
-        else:
-            query = (
-                copy_query(organization_id, filters, timezone, fire_at, formula_guard=formula_guard)
-                if kind == "csv"
-                else ndjson_query(organization_id, filters, timezone, fire_at)
-            )
-            rows, size, digest = await _copy(conn, kind, query, out, chunk_bytes, formula_guard)
+        results = []
+        for kind, out in outputs:
+            written.append(out)
+            results.append(await _write_one(conn, query, kind, out, chunk_bytes))
         if side is not None and not joined.is_set():
             await _cancel(side)
             side = None
@@ -246,10 +267,27 @@ async def export_to_file(
         if side is not None:
             await _cancel(side)
         # Half a file is no report: nothing is left that could be taken for one.
-        await asyncio.get_running_loop().run_in_executor(None, _discard, out)
+        for out in written:
+            await asyncio.get_running_loop().run_in_executor(None, _discard, out)
         await _roll_back(conn, transaction)
         raise
     await transaction.commit()
+    return results
+
+
+async def _write_one(conn: Any, query: Query, kind: str, out: Path, chunk_bytes: int) -> ExportResult:
+    started = time.perf_counter()
+    q = query
+    if kind == "xlsx":
+        sql = xlsx_query(q.organization_id, q.filters, q.timezone, q.fire_at)
+        rows, size, digest = await _xlsx(conn, sql, out, q.fire_at, chunk_bytes)
+    else:
+        sql = (
+            copy_query(q.organization_id, q.filters, q.timezone, q.fire_at, formula_guard=q.formula_guard)
+            if kind == "csv"
+            else ndjson_query(q.organization_id, q.filters, q.timezone, q.fire_at)
+        )
+        rows, size, digest = await _copy(conn, kind, sql, out, chunk_bytes, q.formula_guard)
     return ExportResult(out, rows, size, time.perf_counter() - started, digest)
 
 

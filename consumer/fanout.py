@@ -70,6 +70,7 @@ async def _verdict(pool: Pool, message: ReportMessage, run: Record, prepared: Pr
         prepared.delivered,
         error,
         export.sha256,
+        prepared.ledger(),
         result={"status": status, "rows": export.rows, "bytes": export.size, "served": served},
     )
 
@@ -111,7 +112,7 @@ async def _deliver_one(
         "outcome": outcome.kind,
         "attempt": run["attempts"],
         "rows": prepared.report.rows,
-        "bytes": prepared.files.original.size,
+        "bytes": prepared.export.size,
         "permanent": outcome.kind in ("permanent", "too_large"),
     }
     # The recipient as the provider now knows it, when that changed (a Telegram group became a supergroup).

@@ -187,6 +187,7 @@ async def finish(deps: Deps, message: ReportMessage, claim: Claim, verdict: Verd
         verdict.sha256,
         message.fire_at,
         claim.run["origin"],
+        verdict.files,
     )
     if done is None:
         raise LeaseLost("the run was taken back before its outcome was recorded")

@@ -23,7 +23,7 @@ from consumer import conditions, metrics, queries
 from consumer.channels.outcome import Report
 from consumer.deps import Deps
 from consumer.dispatch import ReportFiles
-from consumer.export import ExportResult, export_to_file, file_name
+from consumer.export import ExportResult, Query, export_files, file_name
 from consumer.filters import Filters, parse_filters
 from consumer.retry import backoff
 from consumer.summary import Summary, summarize
@@ -47,6 +47,8 @@ class Verdict:
     filename: str | None = None
     error: str | None = None
     sha256: str | None = None
+    # One entry per file delivered (format, filename, bytes, sha256); None when nothing was exported.
+    files: list[dict[str, Any]] | None = None
     result: dict[str, Any] = field(default_factory=dict)
 
     def answer(self) -> dict[str, Any]:
@@ -55,13 +57,28 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A report ready to deliver: what recipients are told, its file, and what the export measured."""
+    """A report ready to deliver: what recipients are told, its files (one per format, the schedule's `format`
+    first), and what the export measured of each."""
 
     report: Report
-    files: ReportFiles
-    export: ExportResult
-    # The file's name as delivered (the zip's, for the .zip formats).
-    delivered: str
+    files: list[ReportFiles]
+    exports: list[ExportResult]
+    formats: list[str]
+
+    @property
+    def export(self) -> ExportResult:
+        return self.exports[0]
+
+    @property
+    def delivered(self) -> str:
+        """The first file's name as delivered (the zip's, for the .zip formats)."""
+        return self.files[0].delivered_name
+
+    def ledger(self) -> list[dict[str, Any]]:
+        return [
+            {"format": fmt, "filename": f.delivered_name, "bytes": e.size, "sha256": e.sha256}
+            for fmt, f, e in zip(self.formats, self.files, self.exports, strict=True)
+        ]
 
 
 @contextlib.asynccontextmanager
@@ -94,18 +111,25 @@ async def build(deps: Deps, message: ReportMessage, job_try: int, run: Record, f
     if stale is not None and stale.action == "skip":
         why = f"{stale.note} The wait for fresh statistics ended (stale_action is skip)."
         return Verdict("skipped", error=why, result={"status": "skipped", "reason": why})
-    kind = run["format"].removesuffix(".zip")
-    filename = file_name(run["slug"], message.fire_at, run["timezone"], kind)
-    result, headline = await _export(deps, message, run, filters, folder / filename, kind)
-    reason = await _skip_reason(deps, message, run, result) if message.applies_conditions else None
+    formats = [run["format"], *run["extra_formats"]]
+    kinds = [fmt.removesuffix(".zip") for fmt in formats]
+    outputs = [(kind, folder / file_name(run["slug"], message.fire_at, run["timezone"], kind)) for kind in kinds]
+    results, headline = await _export(deps, message, run, filters, outputs)
+    first = results[0]
+    reason = await _skip_reason(deps, message, run, first) if message.applies_conditions else None
     if reason is not None:
-        verdict = {"status": "skipped", "rows": result.rows, "reason": reason}
-        return Verdict("skipped", result.rows, result.size, filename, reason, result=verdict)
-    files = ReportFiles(result.path, filename, result.size, want_zip=run["format"].endswith(".zip"))
+        verdict = {"status": "skipped", "rows": first.rows, "reason": reason}
+        return Verdict("skipped", first.rows, first.size, first.path.name, reason, result=verdict)
+    files = [
+        ReportFiles(r.path, r.path.name, r.size, want_zip=fmt.endswith(".zip"))
+        for fmt, r in zip(formats, results, strict=True)
+    ]
+    for f in files:
+        if f.want_zip:
+            await f.zipped()
     # The run and the templates name the file as its format delivers it (the zip for the .zip formats).
-    delivered = (await files.zipped()).filename if files.want_zip else filename
-    report = _report(message, run, filters, result, headline, delivered, stale.note if stale else None)
-    return Prepared(report, files, result, delivered)
+    report = _report(message, run, filters, first, headline, files[0].delivered_name, stale.note if stale else None)
+    return Prepared(report, files, results, formats)
 
 
 async def _freshness(deps: Deps, message: ReportMessage, job_try: int, run: Record) -> conditions.Stale | None:
@@ -126,8 +150,8 @@ async def _freshness(deps: Deps, message: ReportMessage, job_try: int, run: Reco
 
 
 async def _export(
-    deps: Deps, message: ReportMessage, run: Record, filters: Filters, out: Path, kind: str
-) -> tuple[ExportResult, Summary]:
+    deps: Deps, message: ReportMessage, run: Record, filters: Filters, outputs: list[tuple[str, Path]]
+) -> tuple[list[ExportResult], Summary]:
     summaries: list[Summary] = []
 
     async def summary(conn: Any) -> None:
@@ -136,25 +160,17 @@ async def _export(
 
     try:
         async with deps.pool.acquire() as conn:
-            result = await export_to_file(
-                conn,
-                message.organization_id,
-                filters,
-                run["timezone"],
-                message.fire_at,
-                out,
-                deps.settings.export_chunk_bytes,
-                kind=kind,
-                beside=summary,
-                side_pool=deps.pool,
-                formula_guard=run["csv_formula_guard"],
+            query = Query(message.organization_id, filters, run["timezone"], message.fire_at, run["csv_formula_guard"])
+            results = await export_files(
+                conn, query, outputs, deps.settings.export_chunk_bytes, beside=summary, side_pool=deps.pool
             )
     except ExportTooLarge as exc:
         raise RunFailed(str(exc)) from exc
-    metrics.EXPORT_ROWS.inc(result.rows)
-    metrics.EXPORT_SECONDS.observe(result.seconds)
+    for result in results:
+        metrics.EXPORT_ROWS.inc(result.rows)
+        metrics.EXPORT_SECONDS.observe(result.seconds)
     (headline,) = summaries
-    return result, headline
+    return results, headline
 
 
 async def _skip_reason(deps: Deps, message: ReportMessage, run: Record, result: ExportResult) -> str | None:

@@ -13,7 +13,7 @@ WITH claimed AS (
     RETURNING id, schedule_id, fire_at, trigger, attempts, coalesce(origin_run_id, id) AS origin
 )
 SELECT c.id, c.schedule_id, c.fire_at, c.trigger, c.attempts, c.origin,
-       s.organization_id, s.shared_link_id, s.name, s.timezone, s.format,
+       s.organization_id, s.shared_link_id, s.name, s.timezone, s.format, s.extra_formats,
        s.skip_if_empty, s.min_rows, s.only_if_changed, s.require_fresh_within_seconds, s.fresh_wait_max_seconds,
        s.stale_action, s.subject_template, s.message_template, s.deleted_at, s.created_by, s.csv_formula_guard,
        l.slug, l.title, l.filters, l.revoked_at
@@ -113,7 +113,7 @@ FINISH_RUN = """
 WITH done AS (
     UPDATE shared_report_runs
     SET status = $2, row_count = $3, byte_count = $4, filename = $5, error = $6, finished_at = now(),
-        lease_token = NULL, lease_expires_at = NULL, content_sha256 = $8
+        lease_token = NULL, lease_expires_at = NULL, content_sha256 = $8, files = $11
     WHERE id = $1 AND lease_token = $7 AND status = 'running'
     RETURNING schedule_id, trigger
 ), schedule AS (

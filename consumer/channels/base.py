@@ -9,6 +9,7 @@ is the same for every channel and never looks inside one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,7 +42,11 @@ class Channel(Protocol):
         """The largest file this channel takes, in bytes."""
         ...
 
-    async def send_file(self, ctx: Context, recipient: Any, report: Report, attachment: Attachment) -> Outcome: ...
+    async def send_files(
+        self, ctx: Context, recipient: Any, report: Report, attachments: Sequence[Attachment]
+    ) -> Outcome:
+        """All of the report's files (one per format, each within `limit`) in one message or request."""
+        ...
 
     async def send_text(self, ctx: Context, recipient: Any, report: Report, text: str) -> Outcome: ...
 

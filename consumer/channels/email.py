@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 
 from consumer import summary
 from consumer.channels import loops, smtp
@@ -98,9 +99,10 @@ class EmailChannel:
     def limit(self, settings: Settings) -> int:
         return settings.email_max_attachment_bytes
 
-    async def send_file(
-        self, ctx: Context, recipient: EmailRecipient, report: Report, attachment: Attachment
+    async def send_files(
+        self, ctx: Context, recipient: EmailRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
+        (attachment,) = attachments
         return await send(ctx, recipient.email, report, attachment, note=None)
 
     async def send_text(self, ctx: Context, recipient: EmailRecipient, report: Report, text: str) -> Outcome:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import posixpath
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -152,9 +153,10 @@ class SftpChannel:
     def limit(self, settings: Settings) -> int:
         return settings.sftp_max_bytes
 
-    async def send_file(
-        self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment
+    async def send_files(
+        self, ctx: Context, recipient: DestinationRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
+        (attachment,) = attachments
         destination = await ctx.destinations.get(recipient.destination_id)
         return await upload(destination, ctx.settings, attachment, ctx.run_id)
 

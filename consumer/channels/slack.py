@@ -9,6 +9,7 @@ The bot token is the organization's (PUT /v1/integrations/slack), stored encrypt
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -134,9 +135,10 @@ class SlackChannel:
 
         return await retry_inline(ctx.settings, once)
 
-    async def send_file(
-        self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment
+    async def send_files(
+        self, ctx: Context, recipient: DestinationRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
+        (attachment,) = attachments
         destination = await ctx.destinations.get(recipient.destination_id)
         comment = summary.slack_text(headline(report), report.summary, note(report))
 

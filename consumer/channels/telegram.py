@@ -5,7 +5,7 @@ the recipient changed."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -168,9 +168,10 @@ class TelegramChannel:
     def limit(self, settings: Settings) -> int:
         return settings.telegram_max_bytes
 
-    async def send_file(
-        self, ctx: Context, recipient: TelegramRecipient, report: Report, attachment: Attachment
+    async def send_files(
+        self, ctx: Context, recipient: TelegramRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
+        (attachment,) = attachments
         caption = summary.caption(headline(report), report.summary, note(report))
 
         async def send(chat_id: int) -> Outcome:

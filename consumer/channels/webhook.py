@@ -20,7 +20,7 @@ import hmac
 import secrets
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -200,9 +200,10 @@ class WebhookChannel:
             ctx.settings, lambda: post(ctx.settings, destination.config["url"], secret, message_id, body)
         )
 
-    async def send_file(
-        self, ctx: Context, recipient: DestinationRecipient, report: Report, attachment: Attachment
+    async def send_files(
+        self, ctx: Context, recipient: DestinationRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
+        (attachment,) = attachments
         body = _Body(metadata(report, recipient, attachment, "report.delivered"), attachment, None)
         return await self._send(ctx, recipient, body)
 

@@ -96,7 +96,7 @@ async def test_an_unexpected_exception_retries_then_dead_letters_with_one_notice
     async def broken(*_: Any, **__: Any) -> Any:
         raise ValueError("unexpected column shape")
 
-    monkeypatch.setattr(consumer.pipeline, "export_to_file", broken)
+    monkeypatch.setattr(consumer.pipeline, "export_files", broken)
     await make(pool)
     run_id = await fire(pool, redis, s)
     await drain(s, pool, redis, tmp_path)
@@ -114,7 +114,7 @@ async def test_an_unexpected_exception_once_then_success(
     pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = point_at(settings, fx)
-    real = consumer.pipeline.export_to_file
+    real = consumer.pipeline.export_files
     calls: list[int] = []
 
     async def flaky(*args: Any, **kwargs: Any) -> Any:
@@ -123,7 +123,7 @@ async def test_an_unexpected_exception_once_then_success(
             raise KeyError("first try only")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(consumer.pipeline, "export_to_file", flaky)
+    monkeypatch.setattr(consumer.pipeline, "export_files", flaky)
     await make(pool)
     run_id = await fire(pool, redis, s)
     await drain(s, pool, redis, tmp_path)
@@ -136,17 +136,17 @@ async def test_concurrent_replays_of_one_dead_letter_make_one_run(
     pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = point_at(settings, fx, max_tries=1)
-    real = consumer.pipeline.export_to_file
+    real = consumer.pipeline.export_files
 
     async def broken(*_: Any, **__: Any) -> Any:
         raise ValueError("down")
 
-    monkeypatch.setattr(consumer.pipeline, "export_to_file", broken)
+    monkeypatch.setattr(consumer.pipeline, "export_files", broken)
     await make(pool, chats=(7,))
     run_id = await fire(pool, redis, s)
     await drain(s, pool, redis, tmp_path)
     dead_id = await pool.fetchval("SELECT id FROM shared_report_dead_letters WHERE run_id = $1", run_id)
-    monkeypatch.setattr(consumer.pipeline, "export_to_file", real)
+    monkeypatch.setattr(consumer.pipeline, "export_files", real)
 
     results = await asyncio.gather(
         *(deadletters.replay(pool, redis, s.queue_name, dead_id) for _ in range(5)), return_exceptions=True
