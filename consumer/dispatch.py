@@ -27,16 +27,14 @@ CONTENT_TYPES = {
 class ReportFiles:
     """One report file of a run as exported (any format), and its zip made at most once, when needed."""
 
-    def __init__(self, path: Path, filename: str, size: int, want_zip: bool) -> None:
+    def __init__(self, path: Path, filename: str, size: int, want_zip: bool, *, zip_name: str | None = None) -> None:
         # The file a channel gets unless it is zipped.
         self.original = Attachment(path, filename, CONTENT_TYPES.get(path.suffix, "application/octet-stream"), size)
         self.want_zip = want_zip
+        # Beside other formats the zip keeps its format's extension (r.csv.zip), so no two zips share a name.
+        self.zip_name = zip_name or str(Path(filename).with_suffix(".zip"))
         self._zip: Attachment | None = None
         self._lock = asyncio.Lock()
-
-    @property
-    def zip_name(self) -> str:
-        return str(Path(self.original.filename).with_suffix(".zip"))
 
     @property
     def delivered_name(self) -> str:
@@ -46,7 +44,7 @@ class ReportFiles:
     async def zipped(self) -> Attachment:
         async with self._lock:
             if self._zip is None:
-                target = self.original.path.with_suffix(".zip")
+                target = self.original.path.parent / self.zip_name
                 size = await zip_file(self.original.path, self.original.filename, target)
                 self._zip = Attachment(target, self.zip_name, "application/zip", size)
             return self._zip

@@ -1,7 +1,8 @@
-"""Stream a report from videos_with_statistics_fast into a spool file in the export's CSV bytes.
+"""Stream a report from videos_with_statistics_fast into spool files: CSV, NDJSON or XLSX, one file per format,
+all from one snapshot.
 
-One `COPY (query) TO STDOUT (FORMAT csv, FORCE_QUOTE ...)` produces the bytes with PostgreSQL's own output
-functions; Python only moves them to disk in bounded chunks, so memory stays flat at any size."""
+One `COPY (query) TO STDOUT` per file produces the bytes with PostgreSQL's own output functions (for XLSX, the
+sheet's XML rows); Python only moves them to disk in bounded chunks, so memory stays flat at any size."""
 
 from __future__ import annotations
 

@@ -120,8 +120,11 @@ async def build(deps: Deps, message: ReportMessage, job_try: int, run: Record, f
     if reason is not None:
         verdict = {"status": "skipped", "rows": first.rows, "reason": reason}
         return Verdict("skipped", first.rows, first.size, first.path.name, reason, result=verdict)
+    several = len(formats) > 1
     files = [
-        ReportFiles(r.path, r.path.name, r.size, want_zip=fmt.endswith(".zip"))
+        ReportFiles(
+            r.path, r.path.name, r.size, fmt.endswith(".zip"), zip_name=f"{r.path.name}.zip" if several else None
+        )
         for fmt, r in zip(formats, results, strict=True)
     ]
     for f in files:
