@@ -30,11 +30,11 @@ async def deliver(deps: Deps, message: ReportMessage, run: Record, prepared: Pre
     pending = await gate.screen(deps.pool, message, await _not_served(deps.pool, message, run))
     limit = asyncio.Semaphore(deps.settings.delivery_concurrency)
 
-    async def one(recipient: AnyRecipient) -> Outcome:
+    async def send_to(recipient: AnyRecipient) -> Outcome:
         async with limit:
             return await _deliver_one(deps, message, run, recipient, prepared)
 
-    outcomes = await asyncio.gather(*(one(r) for r in pending))
+    outcomes = await asyncio.gather(*(send_to(r) for r in pending))
     transient = [o for o in outcomes if o.kind == "transient"]
     if transient:
         retry_after = max((o.retry_after or 0.0) for o in transient) or None
