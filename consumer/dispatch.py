@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -101,6 +102,8 @@ class _Fit:
     ) -> None:
         self.channel, self.ctx, self.recipient, self.report = channel, ctx, recipient, report
         self.limit = channel.limit(settings)
+        self.moved: AnyRecipient | None = None
+        self.delivered: list[str] = []
 
     async def send(self, files: Sequence[ReportFiles]) -> Outcome:
         chosen = [(f, await f.fitting(self.limit)) for f in files]
@@ -118,10 +121,17 @@ class _Fit:
                 over += [a for _, a in fits]
             elif outcome.kind != "sent" or not over:
                 return outcome
+            else:
+                # The recipient has part of the report: the notice says how to get the rest.
+                self.delivered = [a.filename for _, a in fits]
         return await self._notices(over)
 
     async def _send(self, attachments: list[Attachment]) -> Outcome:
-        return await self.channel.send_files(self.ctx, self.recipient, self.report, attachments)
+        outcome = await self.channel.send_files(self.ctx, self.recipient, self.report, attachments)
+        if outcome.recipient is not None:
+            # The provider moved the recipient (a group became a supergroup): notices go where it is now.
+            self.recipient = self.moved = outcome.recipient
+        return outcome
 
     async def _notices(self, over: list[Attachment]) -> Outcome:
         # Still too large: tell the recipient how to get a smaller report instead of failing silently.
@@ -129,12 +139,15 @@ class _Fit:
         for attachment in over:
             text = self.report.too_large_text(attachment.size, self.limit)
             notice = await self.channel.send_text(self.ctx, self.recipient, self.report, text)
+            self.moved = notice.recipient or self.moved
         assert notice is not None
-        return Outcome.too_large(
+        outcome = Outcome.too_large(
             size=over[-1].size,
             limit=self.limit,
             rows=self.report.rows,
             notice=notice.kind,
             notice_detail=notice.detail,
             **({"files": [a.filename for a in over]} if len(over) > 1 else {}),
+            **({"delivered": self.delivered} if self.delivered else {}),
         )
+        return dataclasses.replace(outcome, recipient=self.moved)

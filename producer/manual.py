@@ -34,9 +34,11 @@ PREFIX = "scheduled-reports:manual"
 class TooManyRuns(ReportsError):
     """Manual runs were asked for faster than the limits allow; `retry_after` says when one will be."""
 
+    retryable = True
+
     def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
+        self.wait_seconds = retry_after
 
 
 async def admit(redis: ArqRedis, settings: Settings, schedule_id: UUID | None, organization_id: UUID | None) -> None:

@@ -74,7 +74,7 @@ def refusal(exc: ApiError | InvalidInput | TooManyRuns) -> web.Response:
         return error_body(exc.status, exc.code, exc.message, exc.details)
     if isinstance(exc, TooManyRuns):
         response = error_body(429, "too_many_requests", str(exc))
-        response.headers["Retry-After"] = str(int(exc.retry_after))
+        response.headers["Retry-After"] = str(int(exc.wait_seconds))
         return response
     details = [{"field": i.field, "message": i.message} for i in exc.issues]
     return error_body(422, "validation_error", str(exc), details)

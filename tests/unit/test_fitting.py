@@ -90,6 +90,7 @@ async def test_a_file_too_large_even_zipped_gets_a_notice_and_the_others_still_g
     [notice] = channel.texts
     assert "over the" in notice and "Narrow" in notice
     assert outcome.kind == "too_large" and outcome.detail["limit"] == 1000 and outcome.detail["notice"] == "sent"
+    assert outcome.detail["delivered"] == ["r.csv"]
 
 
 async def test_one_file_too_large_is_one_notice_and_no_message(tmp_path: Path) -> None:
