@@ -1,8 +1,9 @@
 """Slack: the report uploaded with the external-upload flow and shared in a channel with a comment.
 
-1. files.getUploadURLExternal (filename, length) gives an upload URL and a file id;
-2. the bytes are POSTed to that URL, streamed from disk;
-3. files.completeUploadExternal (files=[{id, title}], channel_id, initial_comment) shares it.
+1. files.getUploadURLExternal (filename, length) gives an upload URL and a file id, for each file;
+2. each file's bytes are POSTed to its URL, streamed from disk;
+3. one files.completeUploadExternal (files=[{id, title}, ...], channel_id, initial_comment) shares them all
+   in one message.
 Until step 3 answers, nothing is visible in the channel, so a failure before it is safe to retry.
 The bot token is the organization's (PUT /v1/integrations/slack), stored encrypted.
 """
@@ -138,27 +139,30 @@ class SlackChannel:
     async def send_files(
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
-        (attachment,) = attachments
         destination = await ctx.destinations.get(recipient.destination_id)
         comment = summary.slack_text(headline(report), report.summary, note(report))
 
         async def call(token: str) -> Outcome:
-            ticket = await self._call(
-                ctx,
-                token,
-                "files.getUploadURLExternal",
-                {"filename": attachment.filename, "length": str(attachment.size)},
-            )
-            await self._upload(ctx, str(ticket["upload_url"]), attachment)
-            files = orjson.dumps([{"id": ticket["file_id"], "title": attachment.filename}]).decode()
+            ids: list[str] = []
+            for attachment in attachments:
+                ticket = await self._call(
+                    ctx,
+                    token,
+                    "files.getUploadURLExternal",
+                    {"filename": attachment.filename, "length": str(attachment.size)},
+                )
+                await self._upload(ctx, str(ticket["upload_url"]), attachment)
+                ids.append(str(ticket["file_id"]))
+            files = orjson.dumps([{"id": i, "title": a.filename} for i, a in zip(ids, attachments, strict=True)])
             await self._call(
                 ctx,
                 token,
                 "files.completeUploadExternal",
-                {"files": files, "channel_id": destination.target, "initial_comment": comment},
+                {"files": files.decode(), "channel_id": destination.target, "initial_comment": comment},
                 shared=True,
             )
-            return Outcome.sent(provider="slack", file_id=ticket["file_id"], channel_id=destination.target)
+            named = {"file_id": ids[0]} if len(ids) == 1 else {"file_ids": ids}
+            return Outcome.sent(provider="slack", channel_id=destination.target, **named)
 
         return await self._attempt(ctx, destination, call)
 

@@ -1,10 +1,12 @@
 """Telegram: the report as a document with an HTML caption, through the Bot API (sendDocument, streamed from
-disk), with the reactions of delivery.md. A group that became a supergroup is followed here: the new chat id is
+disk; several files as one album with sendMediaGroup, the caption under the last), with the reactions of
+delivery.md. A group that became a supergroup is followed here: the new chat id is
 stored for the schedule and the organization and the send is tried once more there; the job only records that
 the recipient changed."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -23,6 +25,8 @@ from shared.settings import Settings
 
 _RETRY_MARGIN = 0.5
 _MARGIN = 1.1
+# How the Bot API says that one message of an album failed (`#N` names which), the ones before it sent.
+_PART_OF_ALBUM = "Bad Request: failed to send message #"
 
 
 def _url(settings: Settings, method: str) -> str:
@@ -42,9 +46,20 @@ async def _throttle(limiter: RateLimiter, settings: Settings, chat_id: int) -> N
     )
 
 
-def classify(status: int, text: str) -> Outcome:
-    """What a Bot API answer means. Only its documented success, a 2xx with `{"ok": true, "result": {...}}`, is
-    `sent`. Any other 2xx (broken JSON, a proxy's page, `ok` missing) came after Telegram took the request, so
+def _sent(result: Any, *, album: bool) -> Outcome | None:
+    """`sent` when `result` is the method's documented success: one Message, or for an album (sendMediaGroup)
+    the list of its Messages."""
+    if not album and isinstance(result, dict):
+        return Outcome.sent(provider="telegram", message_id=result.get("message_id"))
+    if album and isinstance(result, list) and result and all(isinstance(m, dict) for m in result):
+        return Outcome.sent(provider="telegram", message_ids=[m.get("message_id") for m in result])
+    return None
+
+
+def classify(status: int, text: str, *, album: bool = False) -> Outcome:
+    """What a Bot API answer means. Only its documented success, a 2xx with `{"ok": true, "result": ...}` where
+    the result is a Message (a list of them for an album, `album=True`), is `sent`. Any other 2xx (broken
+    JSON, a proxy's page, `ok` missing, a result of the other shape) came after Telegram took the request, so
     the document may be in the chat: maybe delivered, and not sent again blindly (Telegram has no idempotency
     key)."""
     try:
@@ -52,9 +67,10 @@ def classify(status: int, text: str) -> Outcome:
     except orjson.JSONDecodeError:
         data = None
     if 200 <= status < 300:
-        result = data.get("result") if isinstance(data, dict) else None
-        if isinstance(data, dict) and data.get("ok") is True and isinstance(result, dict):
-            return Outcome.sent(provider="telegram", message_id=result.get("message_id"))
+        ok = isinstance(data, dict) and data.get("ok") is True
+        sent = _sent(data.get("result"), album=album) if ok else None
+        if sent is not None:
+            return sent
         return Outcome.maybe_delivered(
             f"telegram: HTTP {status} without the Bot API's success answer ({redact(head(text))}); the document may "
             "have been delivered, so it is not sent again",
@@ -75,6 +91,13 @@ def classify(status: int, text: str) -> Outcome:
             {"reason": description, "status": status},
             new_chat_id=int(parameters["migrate_to_chat_id"]),
         )
+    if album and status == 400 and str(description).startswith(_PART_OF_ALBUM):
+        # One of the album's messages failed after the ones before it went out: part of it may be in the chat.
+        return Outcome.maybe_delivered(
+            f"telegram: {description}; part of the album may have been delivered, so it is not sent again",
+            status=status,
+            cause="partly_sent",
+        )
     if status >= 500:
         # A gateway error may come after Telegram took the file: the outcome is unknown, a retry may repeat it.
         return Outcome.transient(f"telegram: {description or f'HTTP {status}'}", status=status, unconfirmed=True)
@@ -82,12 +105,17 @@ def classify(status: int, text: str) -> Outcome:
 
 
 async def _post(
-    session: aiohttp.ClientSession, settings: Settings, url: str, data: aiohttp.FormData | dict[str, Any]
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    url: str,
+    data: aiohttp.FormData | dict[str, Any],
+    *,
+    album: bool = False,
 ) -> Outcome:
     limits = timeouts.telegram(settings)
     try:
         async with session.post(url, data=data, timeout=limits.client()) as response:
-            return classify(response.status, await response.text())
+            return classify(response.status, await response.text(), album=album)
     except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
         # No connection was made, so nothing was sent.
         return Outcome.transient(limits.explain(exc))
@@ -123,6 +151,37 @@ async def send_document(
             form.add_field("parse_mode", "HTML")
             form.add_field("document", handle, filename=attachment.filename, content_type=attachment.content_type)
             return await _post(session, settings, _url(settings, "sendDocument"), form)
+
+    return await _with_inline_retries(limiter, settings, chat_id, call)
+
+
+async def send_media_group(
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    limiter: RateLimiter,
+    *,
+    chat_id: int,
+    caption: str,
+    attachments: Sequence[Attachment],
+) -> Outcome:
+    """Two to ten files as one album of documents, each streamed from disk as the multipart field fileN and
+    named in `media` as attach://fileN; the caption goes on the last, which Telegram shows under the album."""
+    last = len(attachments) - 1
+    media = [
+        {"type": "document", "media": f"attach://file{i}"}
+        | ({"caption": caption[:1024], "parse_mode": "HTML"} if i == last else {})
+        for i in range(len(attachments))
+    ]
+
+    async def call() -> Outcome:
+        with contextlib.ExitStack() as stack:
+            form = aiohttp.FormData()
+            form.add_field("chat_id", str(chat_id))
+            form.add_field("media", orjson.dumps(media).decode())
+            for i, attachment in enumerate(attachments):
+                handle = stack.enter_context(attachment.path.open("rb"))
+                form.add_field(f"file{i}", handle, filename=attachment.filename, content_type=attachment.content_type)
+            return await _post(session, settings, _url(settings, "sendMediaGroup"), form, album=True)
 
     return await _with_inline_retries(limiter, settings, chat_id, call)
 
@@ -171,12 +230,16 @@ class TelegramChannel:
     async def send_files(
         self, ctx: Context, recipient: TelegramRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
-        (attachment,) = attachments
         caption = summary.caption(headline(report), report.summary, note(report))
 
         async def send(chat_id: int) -> Outcome:
-            return await send_document(
-                ctx.session, ctx.settings, ctx.limiter, chat_id=chat_id, caption=caption, attachment=attachment
+            if len(attachments) == 1:
+                return await send_document(
+                    ctx.session, ctx.settings, ctx.limiter, chat_id=chat_id, caption=caption, attachment=attachments[0]
+                )
+            # A schedule has at most three formats, within the album's 2 to 10 documents.
+            return await send_media_group(
+                ctx.session, ctx.settings, ctx.limiter, chat_id=chat_id, caption=caption, attachments=attachments
             )
 
         return await _moved(ctx, report, recipient, send)

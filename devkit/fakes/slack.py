@@ -137,29 +137,42 @@ class FakeSlack(FakeServer):
         return web.Response(text=f"OK - {len(data)}")
 
     def _complete(self, form: dict[str, str]) -> web.Response:
+        """Share one or more uploaded files (each named once) in one message with the comment."""
         try:
             files = orjson.loads(form.get("files", ""))
-            file_id = files[0]["id"]
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+            ids = [str(f["id"]) for f in files]
+            titles = [f.get("title") for f in files]
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             return _error("invalid_arguments")
-        upload = self.uploads.get(file_id)
-        if upload is None:
+        if not ids or len(set(ids)) != len(ids):
+            return _error("invalid_arguments")
+        if any(i not in self.uploads for i in ids):
             return _error("file_not_found")
         channel = form.get("channel_id", "")
         problem = self._channel_problem(channel)
         if problem:
             return _error(problem)
+        shared = [
+            {
+                "id": i,
+                "title": title,
+                "filename": self.uploads[i]["filename"],
+                "size": self.uploads[i]["length"],
+                "sha256": self.uploads[i]["sha256"],
+                "data": self.uploads[i]["data"],
+                "path": self.uploads[i]["path"],
+            }
+            for i, title in zip(ids, titles, strict=True)
+        ]
+        # One message; the first file's fields at the top too, as a one-file share is read.
+        first = {k: v for k, v in shared[0].items() if k != "id"}
         self.received.append(
             {
                 "method": "files.completeUploadExternal",
                 "channel_id": channel,
                 "initial_comment": form.get("initial_comment", ""),
-                "title": files[0].get("title"),
-                "filename": upload["filename"],
-                "size": upload["length"],
-                "sha256": upload["sha256"],
-                "data": upload["data"],
-                "path": upload["path"],
+                **first,
+                "files": shared,
             }
         )
-        return _answer(ok=True, files=[{"id": file_id, "title": files[0].get("title")}])
+        return _answer(ok=True, files=[{"id": i, "title": t} for i, t in zip(ids, titles, strict=True)])

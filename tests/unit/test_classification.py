@@ -87,6 +87,54 @@ def test_telegram_answers(status: int, body: str, kind: str) -> None:
         assert outcome.new_chat_id == -100123
 
 
+_ALBUM = [{"message_id": 7, "chat": {"id": 1}, "media_group_id": "1"}, {"message_id": 8, "chat": {"id": 1}}]
+TELEGRAM_ALBUM = [
+    # (status, body, kind): sendMediaGroup's documented success is a list of Messages.
+    (200, _ok(_ALBUM), "sent"),
+    (200, _ok({"message_id": 7, "chat": {"id": 1}}), "unconfirmed"),
+    (200, _ok([]), "unconfirmed"),
+    (200, _ok([1, 2]), "unconfirmed"),
+    (200, _ok(None), "unconfirmed"),
+    (200, '{"ok": true, "result": [{"message_id": 7', "unconfirmed"),
+    (200, "<html><body>proxy</body></html>", "unconfirmed"),
+    (
+        400,
+        _error(400, 'Bad Request: failed to send message #2 with the error message "Too Many Requests"'),
+        "unconfirmed",
+    ),
+    (413, "<html>413 Request Entity Too Large</html>", "too_large"),
+    (429, _error(429, "Too Many Requests: retry after 5", retry_after=5), "transient"),
+    (400, _error(400, "Bad Request: group chat was upgraded", migrate_to_chat_id=-100123), "migrate"),
+    (400, _error(400, "Bad Request: media must include 2-10 items"), "permanent"),
+    (403, _error(403, "Forbidden: bot was blocked by the user"), "permanent"),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "kind"), TELEGRAM_ALBUM)
+def test_telegram_album_answers(status: int, body: str, kind: str) -> None:
+    outcome = telegram.classify(status, body, album=True)
+    assert outcome.kind == kind
+    if kind == "sent":
+        assert outcome.detail["message_ids"] == [7, 8]
+    if kind == "unconfirmed":
+        assert outcome.detail["unconfirmed"] and outcome.detail["maybe_delivered"]
+        assert "may have been delivered" in outcome.detail["reason"]
+    if status == 400 and kind == "unconfirmed":
+        # One message of the album failed after the ones before it went out.
+        assert outcome.detail["cause"] == "partly_sent" and "part of the album" in outcome.detail["reason"]
+    if kind == "migrate":
+        assert outcome.new_chat_id == -100123
+
+
+def test_a_failed_album_message_is_only_a_partial_send_for_an_album() -> None:
+    body = _error(400, 'Bad Request: failed to send message #1 with the error message "chat not found"')
+    assert telegram.classify(400, body).kind == "permanent"
+    assert telegram.classify(400, body, album=True).kind == "unconfirmed"
+    # And a single document's answer still reads a list as maybe delivered, an album's a single Message.
+    assert telegram.classify(200, _ok(_ALBUM)).kind == "unconfirmed"
+    assert telegram.classify(200, _ok(_ALBUM[0]), album=True).kind == "unconfirmed"
+
+
 SLACK = [
     # (status, body, shared step, expected kind or None for success, unconfirmed)
     (200, b'{"ok": true}', True, None, False),
