@@ -54,13 +54,6 @@ def inside(data: bytes) -> str:
     return name
 
 
-# Both files of a run are zipped to the same path (the report's name with .zip), so the second zip overwrites
-# the first on disk: the first attachment then names a file of another size and content.
-SAME_ZIP_PATH = pytest.mark.xfail(
-    strict=True, reason="consumer/dispatch.py ReportFiles.zipped: every format of a run zips to one path"
-)
-
-
 async def test_telegram_gets_both_formats_in_one_album(
     pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
 ) -> None:
@@ -102,7 +95,6 @@ async def test_an_album_to_a_group_that_became_a_supergroup_lands_in_the_new_cha
     assert await pool.fetchval("SELECT telegram_chat_id FROM shared_report_schedule_recipients") == -1009999
 
 
-@SAME_ZIP_PATH
 async def test_a_413_for_the_album_sends_both_files_zipped_in_one_album(
     pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
 ) -> None:
@@ -132,7 +124,7 @@ async def test_a_file_over_the_limit_even_zipped_gets_a_notice_and_the_other_fil
     # One file left: a plain sendDocument (an album needs two), with the caption; then the notice for the XLSX.
     assert [r["method"] for r in fx.telegram.received] == ["sendDocument", "sendMessage"]
     [doc] = fx.telegram.documents(42)
-    assert doc["document"]["filename"] == "weekly-views-2026-11-16.zip" and doc["document"]["size"] <= 4_000
+    assert doc["document"]["filename"] == "weekly-views-2026-11-16.csv.zip" and doc["document"]["size"] <= 4_000
     assert inside(doc["document"]["data"]) == files["csv"]["filename"]
     assert doc["caption"].startswith("<b>Report (2026-11-16)</b>")
     notice = fx.telegram.received[1]
@@ -169,7 +161,6 @@ async def test_slack_shares_both_formats_in_one_message(
     assert note["status"] == "sent" and note["payload"]["file_ids"] == [f["id"] for f in share["files"]]
 
 
-@SAME_ZIP_PATH
 async def test_slack_refusing_one_file_as_too_large_shares_both_zipped_once(
     pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, slack: FakeSlack, tmp_path: Path
 ) -> None:
