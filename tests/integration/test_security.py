@@ -142,7 +142,7 @@ async def test_a_header_the_mail_library_refuses_fails_the_recipient_not_the_run
 ) -> None:
     handler, port = server
     outcome = await smtp.send(
-        smtp_settings(port), to="a@example.com\r\nBcc: b@example.com", subject="Report", text="hi", attachment=None
+        smtp_settings(port), to="a@example.com\r\nBcc: b@example.com", subject="Report", text="hi"
     )
     assert outcome.kind == "permanent" and "could not be built" in outcome.detail["reason"], outcome
     assert handler.messages == []
