@@ -19,21 +19,32 @@ def subject(report: Report) -> str:
     return one_line(report.subject or f"Report: {report.name} ({report.fire_date})")
 
 
-async def send(ctx: Context, to: str, report: Report, attachment: Attachment | None, note: str | None) -> Outcome:
+def attached(report: Report, attachments: Sequence[Attachment]) -> list[str]:
+    """The files an email's text names. One file keeps the report's own name, as it always has (its exported
+    name, also when it goes zipped); several are named as attached."""
+    if len(attachments) == 1 and attachments[0].content_type == "application/zip":
+        return [report.filename]
+    return [a.filename for a in attachments] or [report.filename]
+
+
+async def send(ctx: Context, to: str, report: Report, attachments: Sequence[Attachment], note: str | None) -> Outcome:
+    """One email to `to`: the report with every file of `attachments` in it, or `note` (a notice) alone."""
     s = ctx.settings
     # RFC 8058 one-click unsubscribe, scoped to this schedule and address (none without PUBLIC_BASE_URL).
     leave = unsubscribe.link(s, report.organization_id, report.schedule_id, to)
     if s.email_transport is EmailTransport.smtp:
-        body = note or f"Attached: {report.filename} with {report.rows} rows ({report.fire_date})."
+        names = attached(report, attachments)
+        body = note or f"Attached: {', '.join(names)} with {report.rows} rows ({report.fire_date})."
         if note is None:
             body = "\n\n".join(x for x in (report.stale, report.message, body) if x)
         html_body = None
         if report.summary is not None and note is None:
             body += "\n\n" + summary.plain_text(report.summary)
+            bold = ", ".join(f"<b>{html.escape(n)}</b>" for n in names)
             html_body = (
                 (f"<p><i>{html.escape(report.stale)}</i></p>" if report.stale else "")
                 + (f"<p>{html.escape(report.message)}</p>" if report.message else "")
-                + f"<p>Attached: <b>{html.escape(report.filename)}</b> with {report.rows:,} rows "
+                + f"<p>Attached: {bold} with {report.rows:,} rows "
                 f"({html.escape(report.fire_date)}).</p>" + summary.html_table(report.summary)
             )
         headers = None
@@ -43,14 +54,17 @@ async def send(ctx: Context, to: str, report: Report, attachment: Attachment | N
                 html_body += f'<p><a href="{html.escape(leave)}">Unsubscribe</a></p>'
             headers = {"List-Unsubscribe": f"<{leave}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
         return await smtp.send(
-            s, to=to, subject=subject(report), text=body, html=html_body, attachment=attachment, headers=headers
+            s, to=to, subject=subject(report), text=body, html=html_body, attachments=attachments, headers=headers
         )
+    names = [a.filename for a in attachments] or [report.filename]
     variables: dict[str, object] = {
         "reportName": report.name,
         "rowCount": report.rows,
         "fireDate": report.fire_date,
-        # The name of the file as attached (the zip when the format or the size calls for one).
-        "fileName": attachment.filename if attachment is not None else report.filename,
+        # The names of the files as attached (a zip when the format or the size calls for one): the first, and
+        # all of them for a template that lists every file.
+        "fileName": names[0],
+        "fileNames": ", ".join(names),
     }
     if report.summary is not None:
         variables.update(summary.variables(report.summary))
@@ -70,7 +84,7 @@ async def send(ctx: Context, to: str, report: Report, attachment: Attachment | N
         run_id=ctx.run_id,
         email=to,
         variables=variables,
-        attachment=attachment,
+        attachments=attachments,
     )
 
 
@@ -78,7 +92,7 @@ async def failure_notice(ctx: Context, to: str, schedule_name: str, status: str,
     s = ctx.settings
     title = one_line(f"Report {status}: {schedule_name}")
     if s.email_transport is EmailTransport.smtp:
-        return await smtp.send(s, to=to, subject=title, text=text, attachment=None)
+        return await smtp.send(s, to=to, subject=title, text=text)
     assert s.loops_transactional_id is not None
     return await loops.send(
         ctx.session,
@@ -89,7 +103,6 @@ async def failure_notice(ctx: Context, to: str, schedule_name: str, status: str,
         run_id=f"failure:{ctx.run_id}",
         email=to,
         variables={"reportName": schedule_name, "status": status, "error": text[:500], "note": text},
-        attachment=None,
     )
 
 
@@ -102,11 +115,10 @@ class EmailChannel:
     async def send_files(
         self, ctx: Context, recipient: EmailRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
-        (attachment,) = attachments
-        return await send(ctx, recipient.email, report, attachment, note=None)
+        return await send(ctx, recipient.email, report, attachments, note=None)
 
     async def send_text(self, ctx: Context, recipient: EmailRecipient, report: Report, text: str) -> Outcome:
-        return await send(ctx, recipient.email, report, None, note=text)
+        return await send(ctx, recipient.email, report, (), note=text)
 
 
 CHANNEL = EmailChannel()

@@ -7,7 +7,7 @@ import base64
 import dataclasses
 import hashlib
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -29,27 +29,31 @@ def idempotency_key(run_id: str, recipient: str) -> str:
     return f"{run_id}:{hashlib.sha256(recipient.encode()).hexdigest()[:63]}"
 
 
-async def _body(head: dict[str, Any], attachment: Attachment | None) -> AsyncIterator[bytes]:
-    """The JSON body, with the attachment base64-encoded from disk chunk by chunk."""
-    if attachment is None:
+async def _body(head: dict[str, Any], attachments: Sequence[Attachment]) -> AsyncIterator[bytes]:
+    """The JSON body, with each attachment base64-encoded from disk chunk by chunk (one chunk in memory at a
+    time, whatever the number or size of the files)."""
+    if not attachments:
         yield orjson.dumps(head)
         return
-    prefix = (
-        orjson.dumps(head)[:-1]
-        + b',"attachments":['
-        + orjson.dumps({"filename": attachment.filename, "contentType": attachment.content_type})[:-1]
-        + b',"data":"'
-    )
-    # The body leaves in as few writes as it has chunks: the prefix rides with the first, the end with the last.
+    # The body leaves in as few writes as it has chunks: each file's opening rides with its first chunk, its
+    # end (and the body's, after the last file) with its last.
+    prefix = orjson.dumps(head)[:-1] + b',"attachments":['
     loop = asyncio.get_running_loop()
-    with attachment.path.open("rb") as handle:
-        while True:
-            chunk = await loop.run_in_executor(None, handle.read, _CHUNK)
-            last = len(chunk) < _CHUNK
-            yield prefix + base64.b64encode(chunk) + (b'"}]}' if last else b"")
-            if last:
-                return
-            prefix = b""
+    for index, attachment in enumerate(attachments):
+        prefix += (
+            (b"," if index else b"")
+            + orjson.dumps({"filename": attachment.filename, "contentType": attachment.content_type})[:-1]
+            + b',"data":"'
+        )
+        end = b'"}]}' if index == len(attachments) - 1 else b'"}'
+        with attachment.path.open("rb") as handle:
+            while True:
+                chunk = await loop.run_in_executor(None, handle.read, _CHUNK)
+                last = len(chunk) < _CHUNK
+                yield prefix + base64.b64encode(chunk) + (end if last else b"")
+                prefix = b""
+                if last:
+                    break
 
 
 def classify(status: int, text: str) -> Outcome:
@@ -103,8 +107,9 @@ async def send(
     run_id: str,
     email: str,
     variables: dict[str, Any],
-    attachment: Attachment | None,
+    attachments: Sequence[Attachment] = (),
 ) -> Outcome:
+    """One transactional email carrying every file of `attachments` (none for a notice)."""
     assert settings.loops_api_key is not None
     headers = {
         "Authorization": f"Bearer {settings.loops_api_key.get_secret_value()}",
@@ -119,7 +124,7 @@ async def send(
         await limiter.acquire("loops", 1.1 / settings.loops_rate_per_second)  # 10% margin for jitter
         try:
             async with session.post(
-                url, data=_body(head, attachment), headers=headers, timeout=limits.client()
+                url, data=_body(head, attachments), headers=headers, timeout=limits.client()
             ) as response:
                 text = await response.text()
                 status = response.status

@@ -1,15 +1,17 @@
-"""SFTP: the report written to a remote directory under a temporary name, then renamed into place.
+"""SFTP: the report's files written to a remote directory in one session, each under a temporary name, then
+renamed into place.
 
 The host goes through the outbound guard first (shared.outbound): resolved once, refused unless public
 (or OUTBOUND_ALLOW_PRIVATE), and the connection goes to the checked address.
 
-A reader of the directory sees the whole file or none of it. The server's host key is stored with the
+A reader of the directory sees each whole file or none of it. The server's host key is stored with the
 destination and required (no trust on first use): a server presenting another key is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import posixpath
 from collections.abc import Sequence
@@ -111,12 +113,36 @@ async def _connect(destination: Destination, settings: Settings, addresses: list
     raise NoSession() from last
 
 
-async def upload(destination: Destination, settings: Settings, attachment: Attachment, run_id: str) -> Outcome:
+async def _put(sftp: Any, directory: str, attachment: Attachment, run_id: str) -> str:
+    """One file written under a temporary name and renamed into place; returns where it now is."""
+    from shared.ssh import asyncssh
+
+    final = posixpath.join(directory, attachment.filename)
+    partial = posixpath.join(directory, f".{attachment.filename}.{run_id[:8]}.part")
+    try:
+        await sftp.put(str(attachment.path), partial)
+        try:
+            await sftp.posix_rename(partial, final)
+        except asyncssh.SFTPOpUnsupported:
+            if await sftp.exists(final):
+                await sftp.remove(final)
+            await sftp.rename(partial, final)
+    except BaseException:
+        # Leave no half file behind where we can help it; the connection may be gone already.
+        with contextlib.suppress(asyncssh.Error, OSError):
+            await sftp.remove(partial)
+        raise
+    return final
+
+
+async def upload(
+    destination: Destination, settings: Settings, attachments: Sequence[Attachment], run_id: str
+) -> Outcome:
+    """Every file into the destination's directory, one after the other in one session. Any file that fails
+    fails the delivery, and the outcome lists the files already in place (a retry writes them all again)."""
     from shared.ssh import asyncssh
 
     directory = destination.config.get("directory") or "."
-    final = posixpath.join(directory, attachment.filename)
-    partial = posixpath.join(directory, f".{attachment.filename}.{run_id[:8]}.part")
     port = int(destination.config.get("port", 22))
     try:
         addresses = await outbound.resolve(destination.config["host"], port, settings.outbound_allow_private)
@@ -124,27 +150,19 @@ async def upload(destination: Destination, settings: Settings, attachment: Attac
         return Outcome.permanent(f"sftp: {exc}; {outbound.HINT}")
     except outbound.Unresolved as exc:
         return Outcome.transient(f"sftp: {exc}")
+    uploaded: list[str] = []
     try:
         async with (
             await _connect(destination, settings, addresses) as conn,
             conn.start_sftp_client() as sftp,
         ):
-            try:
-                await sftp.put(str(attachment.path), partial)
-                try:
-                    await sftp.posix_rename(partial, final)
-                except asyncssh.SFTPOpUnsupported:
-                    if await sftp.exists(final):
-                        await sftp.remove(final)
-                    await sftp.rename(partial, final)
-            except BaseException:
-                # Leave no half file behind where we can help it; the connection may be gone already.
-                with contextlib.suppress(asyncssh.Error, OSError):
-                    await sftp.remove(partial)
-                raise
+            for attachment in attachments:
+                uploaded.append(await _put(sftp, directory, attachment, run_id))
     except (asyncssh.Error, OSError, TimeoutError, ValueError, NoSession) as exc:
-        return classify(exc)
-    return Outcome.sent(provider="sftp", path=final, bytes=attachment.size)
+        failed = classify(exc)
+        return dataclasses.replace(failed, detail={**failed.detail, "uploaded": uploaded}) if uploaded else failed
+    several = {"uploaded": uploaded} if len(uploaded) > 1 else {}
+    return Outcome.sent(provider="sftp", path=uploaded[0], bytes=attachments[0].size, **several)
 
 
 class SftpChannel:
@@ -156,9 +174,8 @@ class SftpChannel:
     async def send_files(
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
-        (attachment,) = attachments
         destination = await ctx.destinations.get(recipient.destination_id)
-        return await upload(destination, ctx.settings, attachment, ctx.run_id)
+        return await upload(destination, ctx.settings, attachments, ctx.run_id)
 
     async def send_text(self, ctx: Context, recipient: DestinationRecipient, report: Report, text: str) -> Outcome:
         # A directory has no reader to tell: a file too large for it is a plain permanent failure.

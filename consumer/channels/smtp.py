@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
+from collections.abc import Sequence
 from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -39,8 +40,7 @@ def _message(
     subject: str,
     text: str,
     html: str | None,
-    attachment: Attachment | None,
-    data: bytes | None,
+    files: Sequence[tuple[Attachment, bytes]],
     headers: dict[str, str],
 ) -> EmailMessage:
     message = EmailMessage()
@@ -53,7 +53,8 @@ def _message(
     if html is not None:
         # The plain text stays as the alternative for clients that do not show HTML.
         message.add_alternative(f"<html><body>{html}</body></html>", subtype="html")
-    if attachment is not None and data is not None:
+    # One message, one attachment per file, in the order given.
+    for attachment, data in files:
         maintype, _, subtype = attachment.content_type.partition("/")
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment.filename)
     return message
@@ -68,18 +69,18 @@ async def send(
     to: str,
     subject: str,
     text: str,
-    attachment: Attachment | None,
+    attachments: Sequence[Attachment] = (),
     html: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Outcome:
-    data = None
-    if attachment is not None:
-        data = await asyncio.get_running_loop().run_in_executor(None, attachment.path.read_bytes)
+    """One message to `to` carrying every file of `attachments` (none for a notice)."""
+    loop = asyncio.get_running_loop()
+    files = [(a, await loop.run_in_executor(None, a.path.read_bytes)) for a in attachments]
     envelope: dict[str, Any] = {}
     # (An internationalized address keeps aiosmtplib's SMTPUTF8 handling, and so the encoded header.)
     flat = bool(headers) and to.isascii() and settings.email_from.isascii()
     try:
-        message = _message(settings, to, one_line(subject), text, html, attachment, data, headers or {})
+        message = _message(settings, to, one_line(subject), text, html, files, headers or {})
         if flat:
             # A List-Unsubscribe URL is one long word: folded at 78 characters (aiosmtplib's own flattening) it
             # would be RFC 2047-encoded, which mailbox providers do not read as a link. RFC 5322 allows 998.

@@ -1,4 +1,4 @@
-"""Webhooks: the report POSTed as multipart (a JSON metadata part and the file), signed the Standard
+"""Webhooks: the report POSTed as multipart (a JSON metadata part and one part per file), signed the Standard
 Webhooks way so a receiver can verify it and drop repeats by id.
 
     webhook-id: <run id>.<destination id>      the same for every retry of one delivery
@@ -21,6 +21,7 @@ import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -62,47 +63,44 @@ def signing_key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix("whsec_"))
 
 
-class _Body:
-    """A multipart body streamed from disk, signed over exactly the bytes that are sent."""
+def _part(boundary: str, name: str, content_type: str, filename: str | None = None) -> bytes:
+    """The opening of one part: its boundary line and headers."""
+    disposition = f'form-data; name="{name}"'
+    if filename is not None:
+        disposition += '; filename="' + filename.replace('"', "") + '"'
+    return f"--{boundary}\r\nContent-Disposition: {disposition}\r\nContent-Type: {content_type}\r\n\r\n".encode()
 
-    def __init__(self, metadata: dict[str, Any], attachment: Attachment | None, text: str | None) -> None:
-        self.boundary = "report-" + secrets.token_hex(12)
-        meta = orjson.dumps(metadata)
-        b = self.boundary
-        self.head = (
-            (
-                f'--{b}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n'
-            ).encode()
-            + meta
-            + b"\r\n"
-        )
-        self.attachment = attachment
-        if attachment is not None:
-            name = attachment.filename.replace('"', "")
-            self.head += (
-                f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-                f"Content-Type: {attachment.content_type}\r\n\r\n"
-            ).encode()
+
+class _Body:
+    """A multipart body streamed from disk, signed over exactly the bytes that are sent: the `metadata` part,
+    then one `file` part per attachment (in order), or a `text` part when there is none."""
+
+    def __init__(self, metadata: dict[str, Any], attachments: Sequence[Attachment], text: str | None) -> None:
+        self.boundary = b = "report-" + secrets.token_hex(12)
+        self.head = _part(b, "metadata", "application/json") + orjson.dumps(metadata) + b"\r\n"
+        # Each file, and what follows its bytes: the next file's opening, or nothing after the last.
+        self.files: list[tuple[Attachment, bytes]] = []
+        if attachments:
+            openings = [_part(b, "file", a.content_type, a.filename) for a in attachments]
+            self.head += openings[0]
+            follows = [b"\r\n" + o for o in openings[1:]] + [b""]
+            self.files = list(zip(attachments, follows, strict=True))
             self.tail = f"\r\n--{b}--\r\n".encode()
         else:
-            self.head += (
-                (
-                    f'--{b}\r\nContent-Disposition: form-data; name="text"\r\n'
-                    "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-                ).encode()
-                + (text or "").encode()
-                + f"\r\n--{b}--\r\n".encode()
-            )
+            self.head += _part(b, "text", "text/plain; charset=utf-8") + (text or "").encode()
+            self.head += f"\r\n--{b}--\r\n".encode()
             self.tail = b""
-        self.length = len(self.head) + (attachment.size if attachment else 0) + len(self.tail)
+        self.length = len(self.head) + sum(a.size + len(after) for a, after in self.files) + len(self.tail)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         yield self.head
-        if self.attachment is not None:
-            loop = asyncio.get_running_loop()
-            with self.attachment.path.open("rb") as handle:
+        loop = asyncio.get_running_loop()
+        for attachment, after in self.files:
+            with attachment.path.open("rb") as handle:
                 while chunk := await loop.run_in_executor(None, handle.read, _CHUNK):
                     yield chunk
+            if after:
+                yield after
         if self.tail:
             yield self.tail
 
@@ -166,9 +164,30 @@ async def post(settings: Settings, url: str, secret: str, message_id: str, body:
         return Outcome.transient(f"webhook: no answer: {type(exc).__name__}", unconfirmed=True)
 
 
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+async def describe(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    """What the metadata says of each file part, in the order of the parts; the digest is of the part's bytes
+    as sent (a zip's own), read from disk in a thread."""
+    loop = asyncio.get_running_loop()
+    return [
+        {
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "bytes": a.size,
+            "sha256": await loop.run_in_executor(None, _sha256, a.path),
+        }
+        for a in attachments
+    ]
+
+
 def metadata(
-    report: Report, recipient: DestinationRecipient, attachment: Attachment | None, event: str
+    report: Report, recipient: DestinationRecipient, files: list[dict[str, Any]], event: str
 ) -> dict[str, Any]:
+    first = files[0] if files else None
     return {
         "type": event,
         "schedule_id": str(report.schedule_id),
@@ -176,11 +195,14 @@ def metadata(
         "run_id": str(report.run_id),
         "fire_at": report.fire_at,
         "rows": report.rows,
-        "bytes": attachment.size if attachment else None,
-        "filename": attachment.filename if attachment else None,
+        # Of the first file part.
+        "bytes": first["bytes"] if first else None,
+        "filename": first["filename"] if first else None,
         # Of the exported file; for a zip it is the digest of the file inside it.
         "sha256": report.sha256,
         "destination_id": str(recipient.destination_id),
+        # Every file part, in order (none in a notice).
+        "files": files,
     }
 
 
@@ -203,12 +225,12 @@ class WebhookChannel:
     async def send_files(
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
-        (attachment,) = attachments
-        body = _Body(metadata(report, recipient, attachment, "report.delivered"), attachment, None)
+        files = await describe(attachments)
+        body = _Body(metadata(report, recipient, files, "report.delivered"), attachments, None)
         return await self._send(ctx, recipient, body)
 
     async def send_text(self, ctx: Context, recipient: DestinationRecipient, report: Report, text: str) -> Outcome:
-        body = _Body(metadata(report, recipient, None, "report.notice"), None, text)
+        body = _Body(metadata(report, recipient, [], "report.notice"), (), text)
         return await self._send(ctx, recipient, body)
 
 

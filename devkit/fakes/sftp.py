@@ -21,6 +21,9 @@ class SftpServer:
         # Subdirectories (relative to root) that refuse writes, or whose disk is full.
         self.read_only: set[str] = set()
         self.full: set[str] = set()
+        # How many more files the disk has room for (None: no such limit); a write beyond them fails as on a
+        # full disk, so a delivery of several files can fail after the first ones arrived.
+        self.room_for: int | None = None
         # Drop the connection after this many bytes of the next N writes.
         self.drop_next = 0
         self.drop_after_bytes = 1024
@@ -90,8 +93,10 @@ class SftpServer:
                         self._drop = True
                 handle = super().open(path, pflags, attrs)
                 self._written[id(handle)] = 0
-                if pflags & asyncssh.FXF_WRITE and self._area(path) in fake.full:
+                if pflags & asyncssh.FXF_WRITE and (self._area(path) in fake.full or fake.room_for == 0):
                     self._written[id(handle)] = -1
+                elif pflags & asyncssh.FXF_WRITE and fake.room_for is not None:
+                    fake.room_for -= 1
                 return handle
 
             def write(self, file_obj: object, offset: int, data: bytes) -> Any:

@@ -10,7 +10,7 @@ import re
 import time
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from aiohttp import web
@@ -87,20 +87,40 @@ class WebhookReceiver(FakeServer):
             "id": message_id,
             "chunked": "chunked" in request.headers.get("Transfer-Encoding", ""),
         }
-        for name, filename, data in split_multipart(request.headers["Content-Type"], body):
-            if name == "metadata":
-                record["metadata"] = orjson.loads(data)
-            elif name == "file":
-                record.update(filename=filename, size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data)
-                record["saved"] = self.save(filename or "file", data)
-            elif name == "text":
-                record["text"] = data.decode()
+        files: list[dict[str, Any]] = []
+        for part in split_multipart(request.headers["Content-Type"], body):
+            if part.name == "metadata":
+                record["metadata"] = orjson.loads(part.data)
+            elif part.name == "file":
+                files.append(
+                    {
+                        "filename": part.filename,
+                        "content_type": part.content_type,
+                        "size": len(part.data),
+                        "sha256": hashlib.sha256(part.data).hexdigest(),
+                        "data": part.data,
+                        "saved": self.save(part.filename or "file", part.data),
+                    }
+                )
+            elif part.name == "text":
+                record["text"] = part.data.decode()
+        if files:
+            # Every file part in order; the first one's fields also at the top, as a one-file receiver reads them.
+            record["files"] = files
+            record.update({k: files[0][k] for k in ("filename", "size", "sha256", "data", "saved")})
         self.received.append(record)
         return web.Response(status=204)
 
 
-def split_multipart(content_type: str, body: bytes) -> list[tuple[str, str | None, bytes]]:
-    """(name, filename, bytes) of each part of a multipart/form-data body."""
+class Part(NamedTuple):
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+def split_multipart(content_type: str, body: bytes) -> list[Part]:
+    """Each part of a multipart/form-data body, in order."""
     match = re.search(r'boundary="?([^";]+)"?', content_type)
     if match is None:
         return []
@@ -109,10 +129,16 @@ def split_multipart(content_type: str, body: bytes) -> list[tuple[str, str | Non
         if chunk.startswith(b"--"):
             break
         head, _, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
-        disposition = head.decode(errors="replace")
-        name = re.search(r'name="([^"]*)"', disposition)
-        filename = re.search(r'filename="([^"]*)"', disposition)
+        headers = head.decode(errors="replace")
+        name = re.search(r'name="([^"]*)"', headers)
+        filename = re.search(r'filename="([^"]*)"', headers)
+        kind = re.search(r"(?im)^content-type:\s*(.+?)\s*$", headers)
         parts.append(
-            (name.group(1) if name else "", filename.group(1) if filename else None, data.removesuffix(b"\r\n"))
+            Part(
+                name.group(1) if name else "",
+                filename.group(1) if filename else None,
+                kind.group(1) if kind else None,
+                data.removesuffix(b"\r\n"),
+            )
         )
     return parts

@@ -142,7 +142,7 @@ async def test_a_header_the_mail_library_refuses_fails_the_recipient_not_the_run
 ) -> None:
     handler, port = server
     outcome = await smtp.send(
-        smtp_settings(port), to="a@example.com\r\nBcc: b@example.com", subject="Report", text="hi", attachment=None
+        smtp_settings(port), to="a@example.com\r\nBcc: b@example.com", subject="Report", text="hi"
     )
     assert outcome.kind == "permanent" and "could not be built" in outcome.detail["reason"], outcome
     assert handler.messages == []
@@ -315,7 +315,9 @@ async def test_sftp_failures_before_a_session_read_the_same_whatever_listens(tmp
         for port in ports:
             config = {"host": "127.0.0.1", "port": port, "username": "u", "host_key": key}
             destination = Destination(uuid4(), uuid4(), "sftp", "t", config, '{"password": "p"}')
-            outcome = await sftp_channel.upload(destination, settings, Attachment(report, "r.csv", "text/csv", 2), "r")
+            outcome = await sftp_channel.upload(
+                destination, settings, [Attachment(report, "r.csv", "text/csv", 2)], "r"
+            )
             assert outcome.kind == "transient", outcome
             reasons.append(outcome.detail["reason"])
     finally:

@@ -70,7 +70,7 @@ async def test_sends_a_mime_message_with_the_csv(server: tuple[Handler, int], tm
         to="a@example.com",
         subject="Report",
         text="hi",
-        attachment=attachment(tmp_path, 100),
+        attachments=[attachment(tmp_path, 100)],
     )
     assert outcome.kind == "sent"
     [message] = handler.messages
@@ -85,7 +85,7 @@ async def test_over_the_size_limit_is_too_large(server: tuple[Handler, int], tmp
         to="a@example.com",
         subject="Report",
         text="hi",
-        attachment=attachment(tmp_path, 20_000),
+        attachments=[attachment(tmp_path, 20_000)],
     )
     assert outcome.kind == "too_large" and outcome.detail["code"] == 552
 
@@ -94,10 +94,10 @@ async def test_over_the_size_limit_is_too_large(server: tuple[Handler, int], tmp
 async def test_reply_codes_are_classified(server: tuple[Handler, int], tmp_path: Path, reply: str, kind: str) -> None:
     handler, port = server
     handler.reply = reply
-    outcome = await smtp.send(smtp_settings(port), to="a@example.com", subject="Report", text="hi", attachment=None)
+    outcome = await smtp.send(smtp_settings(port), to="a@example.com", subject="Report", text="hi")
     assert outcome.kind == kind
 
 
 async def test_connection_refused_is_transient() -> None:
-    outcome = await smtp.send(smtp_settings(free_port()), to="a@example.com", subject="r", text="x", attachment=None)
+    outcome = await smtp.send(smtp_settings(free_port()), to="a@example.com", subject="r", text="x")
     assert outcome.kind == "transient"

@@ -50,7 +50,7 @@ async def test_loops_that_never_answers_times_out_with_a_readable_error(
             run_id="run",
             email="a@example.com",
             variables={},
-            attachment=attachment,
+            attachments=[attachment],
         )
     took = time.monotonic() - started
     assert hung.connections == 1

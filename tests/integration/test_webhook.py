@@ -20,7 +20,7 @@ SPEC_SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
 async def test_signature_matches_the_specification_example() -> None:
-    body = _Body({}, None, "x")
+    body = _Body({}, (), "x")
     body.head, body.tail = SPEC_BODY, b""
     key = base64.b64decode(SPEC_SECRET.removeprefix("whsec_"))
     assert await body.signature(key, SPEC_ID, SPEC_TS) == SPEC_SIGNATURE
@@ -39,7 +39,7 @@ async def test_non_public_addresses_are_never_called(host: str, tmp_path: Path, 
     port = receiver.url.rsplit(":", 1)[1]
     report = tmp_path / "r.csv"
     report.write_bytes(b"a\n")
-    body = _Body({}, Attachment(report, "r.csv", "text/csv", 2), None)
+    body = _Body({}, [Attachment(report, "r.csv", "text/csv", 2)], None)
     try:
         for scheme in ("https", "http"):
             outcome = await post(settings, f"{scheme}://{host}:{port}/ok", receiver.secret, "id", body)
