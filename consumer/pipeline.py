@@ -113,6 +113,9 @@ async def build(deps: Deps, message: ReportMessage, job_try: int, run: Record, f
         return Verdict("skipped", error=why, result={"status": "skipped", "reason": why})
     formats = [run["format"], *run["extra_formats"]]
     kinds = [fmt.removesuffix(".zip") for fmt in formats]
+    if len(set(kinds)) < len(kinds):
+        # The API refuses this; a row written another way must not make two formats share one file.
+        raise RunFailed(f"formats {', '.join(formats)} hold one kind twice; keep one of each (PATCH formats)")
     outputs = [(kind, folder / file_name(run["slug"], message.fire_at, run["timezone"], kind)) for kind in kinds]
     results, headline = await _export(deps, message, run, filters, outputs)
     first = results[0]
