@@ -1,12 +1,22 @@
 """Fixtures of the unit tier. Unit tests need no server, process or network, so the tier runs anywhere
-(`pytest tests/unit` with DATABASE_URL and REDIS_URL unset); the one fixture here keeps it so."""
+(`pytest tests/unit` with DATABASE_URL and REDIS_URL unset); the one hook here keeps it so."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+HERE = Path(__file__).resolve().parent
 
-@pytest.fixture(autouse=True)
-def _no_servers(request: pytest.FixtureRequest) -> None:
-    """A test that needs PostgreSQL or Redis (tests/conftest.py's `service_urls`) belongs to tests/integration."""
-    assert "service_urls" not in request.fixturenames, f"{request.node.nodeid} needs a server: not a unit test"
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test here that needs PostgreSQL or Redis (tests/conftest.py's `service_urls`) belongs to tests/integration:
+    refused when collected, before any server starts."""
+    wrong = [
+        item.nodeid
+        for item in items
+        if HERE in item.path.resolve().parents and "service_urls" in getattr(item, "fixturenames", ())
+    ]
+    if wrong:
+        raise pytest.UsageError(f"unit tests that need a server (move them to tests/integration): {wrong}")
