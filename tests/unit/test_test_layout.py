@@ -66,7 +66,7 @@ def test_every_test_module_is_in_a_tier() -> None:
         ("from .test_layers import ROOT", True),
         ("from . import test_layers", True),
         ("from tests.support.api import token", False),
-        ("from tests.unit.conftest import _no_servers", False),
+        ("from tests.unit.conftest import HERE", False),
         ("import testsuite.test_x", False),
     ],
 )
