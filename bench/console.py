@@ -26,7 +26,8 @@ import aiohttp
 import asyncpg
 import jwt
 
-from bench.run import fresh_db, machine
+from bench.run import machine
+from devkit.databases import fresh_database
 from devkit.embedded import services
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +130,7 @@ async def page_weight(base: str, bearer: str) -> dict[str, Any] | None:
 async def main() -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine()}
     with services() as urls:
-        url = await fresh_db(urls.database_url, DB)
+        url = await fresh_database(urls.database_url, DB)
         conn = await asyncpg.connect(url)
         try:
             started = time.monotonic()

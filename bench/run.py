@@ -21,42 +21,25 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
-import asyncpg
 from arq.constants import job_key_prefix
 
 from consumer.export import FORCE_QUOTE_GUARDED, HEADER, copy_query, export_to_file
 from consumer.filters import parse_filters
 from consumer.summary import summarize
+from devkit.databases import fresh_database
 from devkit.embedded import services
 from devkit.fakes.loops import FakeLoops
 from devkit.fakes.telegram import FakeTelegram
 from producer.scheduler import tick
 from shared.db import create_pool
-from shared.migrate import migrate
 from shared.queue import connect as connect_redis
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DB = "scheduled_reports_bench"
 FIRE = datetime(2026, 11, 23, 6, tzinfo=UTC)
-
-
-def with_db(url: str, name: str) -> str:
-    p = urlsplit(url)
-    return urlunsplit((p.scheme, p.netloc, "/" + name, p.query, p.fragment))
-
-
-async def fresh_db(server: str, name: str = DB) -> str:
-    conn = await asyncpg.connect(server)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    url = with_db(server, name)
-    await migrate(url)
-    return url
 
 
 def machine() -> dict[str, Any]:
@@ -426,7 +409,7 @@ async def main(quick: bool) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     results: dict[str, Any] = {"machine": machine()}
     with services() as urls:
-        url = await fresh_db(urls.database_url)
+        url = await fresh_database(urls.database_url, DB)
         settings = Settings(database_url=url, redis_url=urls.redis_url, queue_name="bench:queue", jwt_secret="x" * 40)
         env = {
             **os.environ,

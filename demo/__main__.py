@@ -15,14 +15,13 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
-import asyncpg
 import jwt
 import orjson
 
 from demo.seed import destinations, seed
+from devkit.databases import fresh_database
 from devkit.embedded import services
 from devkit.fakes.loops import FakeLoops
 from devkit.fakes.sftp import SftpServer
@@ -30,7 +29,6 @@ from devkit.fakes.slack import FakeSlack
 from devkit.fakes.telegram import FakeTelegram
 from devkit.fakes.webhook import WebhookReceiver
 from shared.db import pool_context
-from shared.migrate import migrate
 from shared.vault import Vault, new_key
 
 DEMO_DB = "scheduled_reports_demo"
@@ -67,18 +65,6 @@ def _free_port(preferred: int) -> int:
         return int(s.getsockname()[1])
 
 
-async def _fresh_database(server_url: str) -> str:
-    """A database of the demo's own, recreated each run, so a configured server's data is untouched."""
-    conn = await asyncpg.connect(server_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DEMO_DB}"')
-    finally:
-        await conn.close()
-    parts = urlsplit(server_url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + DEMO_DB, parts.query, parts.fragment))
-
-
 async def _spawn(module: str, env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
     handle = log.open("wb")
     return await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env, stdout=handle, stderr=handle)
@@ -101,8 +87,8 @@ async def run(output: Path, serve: bool, videos: int) -> int:
     shutil.rmtree(output, ignore_errors=True)
     output.mkdir(parents=True)
     with services() as urls:
-        database_url = await _fresh_database(urls.database_url)
-        await migrate(database_url)
+        # A database of the demo's own, recreated each run, so a configured server's data is untouched.
+        database_url = await fresh_database(urls.database_url, DEMO_DB)
         async with pool_context(database_url, max_size=4) as pool:
             data = await seed(pool, videos)
             loops = FakeLoops(api_key="demo-loops-key", save_dir=output / "loops")

@@ -13,8 +13,8 @@ import pytest
 
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_api import token
 from tests.support import seed
+from tests.support.api import token
 from tests.support.processes import env_for
 
 pytestmark = pytest.mark.e2e

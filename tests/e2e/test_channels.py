@@ -3,17 +3,11 @@ SFTP server and a real webhook receiver: success, each error class, retry, too l
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import hashlib
 import json
-import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import asyncssh
 import pytest
@@ -26,73 +20,15 @@ from producer.scheduler import tick
 from shared import deadletters
 from shared.db import Pool
 from shared.settings import Settings
-from tests.e2e.test_processes import start, wait_for
-from tests.integration.test_export import video
 from tests.support import seed
-from tests.support.harness import fakes
-from tests.support.processes import env_for
+from tests.support.destinations import SFTP_PASSWORD, WEBHOOK_SECRET
+from tests.support.outcomes import due, finished, outcomes
+from tests.support.processes import consumer
+from tests.support.reports import video
 
 pytestmark = pytest.mark.e2e
 
-FINAL = ("sent", "partial", "failed", "skipped", "dead")
 SLACK_TOKEN = "xoxb-1111-2222-secret-slack-token"
-SFTP_PASSWORD = "sftp-password-do-not-leak-7731"
-
-
-@asynccontextmanager
-async def consumer(settings: Settings, **extra: str) -> AsyncIterator[list[str]]:
-    """A real consumer process; yields a list that holds its stderr once it has stopped."""
-    async with fakes(Path("/nonexistent")) as fx:
-        env = env_for(
-            settings,
-            LOOPS_API_URL=fx.loops.url,
-            TELEGRAM_API_URL=fx.telegram.url,
-            CONSUMER_PORT="0",
-            MAX_TRIES="2",
-            RETRY_BASE_SECONDS="0.2",
-            RETRY_CAP_SECONDS="0.5",
-            LEASE_SECONDS="5",
-            **extra,
-        )
-        process = await start("consumer", env)
-        logs: list[str] = []
-        try:
-            yield logs
-        finally:
-            process.send_signal(signal.SIGTERM)
-            _, err = await asyncio.wait_for(process.communicate(), 30)
-            logs.append(err.decode())
-            assert process.returncode == 0, logs[0][-3000:]
-
-
-async def due(pool: Pool, org: UUID, name: str, **columns: Any) -> UUID:
-    link = await seed.shared_link(pool, org, slug=name)
-    return await seed.schedule(
-        pool, org, link, name=name, next_run_at=datetime.now(UTC) - timedelta(seconds=1), send_email=False, **columns
-    )
-
-
-async def finished(pool: Pool, schedule_id: UUID, runs: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
-    async def done() -> bool:
-        count = await pool.fetchval(
-            "SELECT count(*) FROM shared_report_runs WHERE schedule_id = $1 AND status = ANY($2::text[])",
-            schedule_id,
-            list(FINAL),
-        )
-        return bool(count >= runs)
-
-    await wait_for(done, timeout, interval=0.1)
-    rows = await pool.fetch("SELECT * FROM shared_report_runs WHERE schedule_id = $1 ORDER BY created_at", schedule_id)
-    return [dict(r) for r in rows]
-
-
-async def outcomes(pool: Pool, run_id: UUID) -> dict[str, dict[str, Any]]:
-    rows = await pool.fetch(
-        "SELECT DISTINCT ON (recipient) recipient, status, payload FROM shared_report_notifications"
-        " WHERE run_id = $1 ORDER BY recipient, created_at DESC",
-        run_id,
-    )
-    return {r["recipient"]: {"status": r["status"], **r["payload"]} for r in rows}
 
 
 async def stored_text(pool: Pool) -> str:
@@ -268,9 +204,6 @@ async def test_sftp_through_the_consumer_process(
     assert note["outcome"] == "too_large" and "over the" in note["notice_detail"]["reason"]
     for text in (logs[0], more_logs[0], await stored_text(pool)):
         assert SFTP_PASSWORD not in text and server.private_client_key.splitlines()[1] not in text
-
-
-WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"k" * 8 + b"webhook-signing-key-32b").decode()
 
 
 async def test_webhook_through_the_consumer_process(

@@ -25,12 +25,12 @@ from devkit.fakes.base import Action
 from shared.db import Pool, connect, create_pool
 from shared.migrate import migrate
 from shared.settings import Settings
-from tests.e2e.test_processes import wait_for
-from tests.integration.test_export import video
 from tests.support import seed
 from tests.support.harness import Fakes, fakes
 from tests.support.processes import env_for, run_module
+from tests.support.reports import video
 from tests.support.servers import OwnPostgres, OwnRedis, SentinelGroup, free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

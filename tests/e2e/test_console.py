@@ -8,18 +8,16 @@ import base64
 import os
 import re
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import jwt
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from demo.seed import seed as demo_seed
 from devkit.fakes.webhook import WebhookReceiver
@@ -28,110 +26,24 @@ from shared.db import Pool
 from shared.message import EmailRecipient, ReportMessage
 from shared.settings import Settings
 from shared.vault import Vault
-from tests.integration.test_export import video
 from tests.support import seed
-from tests.support.console import Service, chromium_path, service, token
+from tests.support.console import (
+    PROBE,
+    PROBLEMS,
+    Service,
+    World,
+    axe_violations,
+    page_for,
+    service,
+    sign_in,
+    token,
+    world,
+)
 from tests.support.harness import fakes
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-AXE = "/console/vendor/axe-core/axe.min.js"
-PROBE = "<img src=x onerror=alert(1)>"
-
-
-@dataclass
-class World:
-    org: UUID
-    owner: UUID
-    member: UUID
-    link: UUID
-    weekly: UUID
-    probe: UUID
-    other: UUID
-
-
-async def world(pool: Pool) -> World:
-    org = await seed.organization(pool, "acme")
-    owner = await seed.user(pool, "owner@acme.example", org, "owner")
-    member = await seed.user(pool, "member@acme.example", org, "member")
-    link = await seed.shared_link(pool, org, slug="weekly-views", title="Weekly Views")
-    await video(pool, org)
-    soon = datetime.now(UTC) + timedelta(hours=3, minutes=12)
-    weekly = await seed.schedule(
-        pool,
-        org,
-        link,
-        name="Weekly Views",
-        cadence="weekly",
-        scheduled_time="09:00",
-        day_of_week=1,
-        cron="0 9 * * 1",
-        timezone="Europe/London",
-        next_run_at=soon,
-        created_by=owner,
-    )
-    await seed.recipient(pool, weekly, email="team@acme.example")
-    probe = await seed.schedule(pool, org, link, name=PROBE, next_run_at=soon, created_by=owner)
-    other_org = await seed.organization(pool, "globex")
-    other_link = await seed.shared_link(pool, other_org, title="Globex link")
-    other = await seed.schedule(pool, other_org, other_link, name="Globex Secret Plan", next_run_at=soon)
-    return World(org, owner, member, link, weekly, probe, other)
-
-
-# What no page may do, whatever the test: a script error, a dialog (the probe's alert), a CSP refusal.
-PROBLEMS: list[str] = []
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    path = chromium_path()
-    PROBLEMS.clear()
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=path, headless=True)
-        yield launched
-        await launched.close()
-    assert PROBLEMS == []
-
-
-@pytest.fixture
-async def setup(pool: Pool, settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[World, Service, Any]]:
-    w = await world(pool)
-    async with fakes(tmp_path) as f, service(settings, f, tmp_path) as svc:
-        yield w, svc, f
-
-
-def _console_message(message: Any) -> None:
-    if "Content Security Policy" in message.text or "Refused to" in message.text:
-        PROBLEMS.append(f"console: {message.text}")
-
-
-async def page_for(browser: Browser, svc: Service, width: int = 1280) -> Page:
-    context = await browser.new_context(viewport={"width": width, "height": 900}, base_url=svc.url)
-    page = await context.new_page()
-    page.on("dialog", lambda d: PROBLEMS.append(f"dialog: {d.message}"))
-    page.on("pageerror", lambda e: PROBLEMS.append(f"script error: {e}"))
-    page.on("console", _console_message)
-    return page
-
-
-async def sign_in(page: Page, bearer: str) -> None:
-    await page.goto("/")
-    await page.get_by_label("Token").fill(bearer)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("heading", name="Schedules")).to_be_visible()
-
-
-async def axe_violations(page: Page) -> list[dict[str, Any]]:
-    """axe-core (vendored, served by the console itself so the page's CSP allows it): serious or critical only."""
-    if not await page.evaluate("typeof window.axe !== 'undefined'"):
-        await page.add_script_tag(url=AXE)
-    result = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:120] for n in v["nodes"]]}
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 async def test_sign_in_list_toggle_search_and_tenancy(browser: Browser, setup: tuple[World, Service, Any]) -> None:

@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.e2e.test_console import World, axe_violations, browser, page_for, setup, sign_in
-from tests.support.console import Service, token
+from tests.support.console import Service, World, axe_violations, page_for, sign_in, token
 
 pytestmark = pytest.mark.e2e
-__all__ = ["browser", "setup"]
 
 
 async def test_changes_show_who_paused_and_who_ran_it(browser: Browser, setup: tuple[World, Service, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -54,6 +55,17 @@ async def test_entry_points_print_no_library_warning(args: list[str], tmp_path: 
     assert code == 0, err
     assert err == ""
     assert out.strip()
+
+
+def test_the_image_commands_run() -> None:
+    # The image's commands (deploy/Dockerfile, tests/unit/test_deploy.py): python -m producer | consumer.
+    for module in ("producer", "consumer"):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
+        assert "usage: python -m " + module in out.stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "producer", "migrate", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "migrate" in out.stdout
 
 
 @pytest.mark.parametrize(("module", "missing"), [("producer", "DATABASE_URL"), ("consumer", "DATABASE_URL")])

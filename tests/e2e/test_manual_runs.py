@@ -5,49 +5,20 @@ from __future__ import annotations
 import asyncio
 import signal
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
 import pytest
 from arq.connections import ArqRedis
 
-from producer.scheduler import tick
 from shared.db import Pool
 from shared.settings import Settings
-from tests.e2e.test_processes import start, wait_for
-from tests.integration.test_api import Api, World, api, body, client, world
-from tests.integration.test_export import video
+from tests.support.api import Api, World, body
 from tests.support.harness import fakes
-from tests.support.processes import env_for
+from tests.support.outcomes import cron_fire as _fire
+from tests.support.outcomes import final_run as _final
+from tests.support.processes import env_for, start
+from tests.support.reports import video
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "client", "world"]
-
-FINAL = ("sent", "partial", "failed", "skipped", "dead")
-
-
-async def _final(pool: Pool, run_id: UUID | str) -> dict[str, Any]:
-    async def done() -> bool:
-        status = await pool.fetchval("SELECT status FROM shared_report_runs WHERE id = $1", UUID(str(run_id)))
-        return status in FINAL
-
-    try:
-        await wait_for(done, 30, interval=0.1)
-    except AssertionError:
-        rows = await pool.fetch("SELECT id, trigger, status, error, fire_at, created_at FROM shared_report_runs")
-        raise AssertionError(f"run {run_id} not final: {[dict(r) for r in rows]}") from None
-    return dict(await pool.fetchrow("SELECT * FROM shared_report_runs WHERE id = $1", UUID(str(run_id))))
-
-
-async def _fire(pool: Pool, redis: ArqRedis, settings: Settings, schedule_id: str, seconds_ago: int) -> UUID:
-    # Fires a few seconds apart, as a schedule's are: a cron run's job id is its second.
-    now = await pool.fetchval("SELECT now() - make_interval(secs => $1)", seconds_ago)
-    await pool.execute("UPDATE shared_report_schedules SET next_run_at = $1 WHERE id = $2", now, UUID(schedule_id))
-    await tick(pool, redis, settings, now=now)
-    run_id: UUID = await pool.fetchval(
-        "SELECT id FROM shared_report_runs WHERE trigger = 'cron' ORDER BY created_at DESC LIMIT 1"
-    )
-    return run_id
 
 
 async def test_a_test_run_never_stops_the_teams_report(

@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 
 from shared.settings import Settings
-from tests.e2e.test_processes import start, wait_for
-from tests.support.processes import env_for
+from tests.support.processes import env_for, start
 from tests.support.servers import free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -11,15 +11,13 @@ import pytest
 
 from shared.db import Pool
 from shared.settings import Settings
-from tests.e2e.test_manual_runs import _final
-from tests.e2e.test_processes import start
-from tests.integration.test_api import Api, World, api, body, client, world
 from tests.support import seed
+from tests.support.api import Api, World, body
 from tests.support.harness import fakes
-from tests.support.processes import env_for
+from tests.support.outcomes import final_run as _final
+from tests.support.processes import env_for, start
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "client", "world"]
 
 
 async def test_failure_notices_follow_the_owner_then_reach_the_admins(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,33 +12,13 @@ from arq.connections import ArqRedis
 
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_export import video
 from tests.support import seed
 from tests.support.harness import fakes
-from tests.support.processes import env_for
+from tests.support.processes import env_for, start
+from tests.support.reports import video
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-async def start(module: str, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        module,
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def wait_for(predicate, timeout: float, interval: float = 0.05) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(interval)
-    raise AssertionError("condition not reached in time")
 
 
 async def due_report(

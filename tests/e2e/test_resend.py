@@ -13,17 +13,17 @@ from arq.connections import ArqRedis
 from devkit.fakes.webhook import WebhookReceiver
 from shared.db import Pool
 from shared.settings import Settings
-from tests.e2e.test_channels import WEBHOOK_SECRET, outcomes
-from tests.e2e.test_manual_runs import _final, _fire
-from tests.e2e.test_processes import start
-from tests.integration.test_api import Api, World, api, body, client, world
-from tests.integration.test_export import video
 from tests.support import seed
+from tests.support.api import Api, World, body
+from tests.support.destinations import WEBHOOK_SECRET
 from tests.support.harness import Fakes, fakes
-from tests.support.processes import env_for
+from tests.support.outcomes import cron_fire as _fire
+from tests.support.outcomes import final_run as _final
+from tests.support.outcomes import outcomes
+from tests.support.processes import env_for, start
+from tests.support.reports import video
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "client", "world"]
 
 
 def reports(fx: Fakes) -> list[dict[str, object]]:

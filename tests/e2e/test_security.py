@@ -21,13 +21,14 @@ from devkit.fakes.webhook import WebhookReceiver
 from producer.scheduler import tick
 from shared.db import Pool
 from shared.settings import Settings
-from tests.e2e.test_channels import SFTP_PASSWORD, WEBHOOK_SECRET, consumer, due, finished, outcomes
-from tests.e2e.test_processes import start, wait_for
-from tests.integration.test_api import token
-from tests.integration.test_export import video
 from tests.support import seed
-from tests.support.processes import env_for
+from tests.support.api import token
+from tests.support.destinations import SFTP_PASSWORD, WEBHOOK_SECRET
+from tests.support.outcomes import due, finished, outcomes
+from tests.support.processes import consumer, env_for, start
+from tests.support.reports import video
 from tests.support.servers import free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 

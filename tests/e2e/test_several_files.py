@@ -23,11 +23,10 @@ from devkit.fakes.loops import FakeLoops
 from producer.scheduler import tick
 from shared.db import Pool
 from shared.settings import Settings
-from tests.e2e.test_channels import finished, outcomes
-from tests.e2e.test_processes import start
-from tests.integration.test_export import video
 from tests.support import seed
-from tests.support.processes import env_for
+from tests.support.outcomes import finished, outcomes
+from tests.support.processes import env_for, start
+from tests.support.reports import video
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e

@@ -22,16 +22,14 @@ from producer.app import create_app
 from shared import unsubscribe
 from shared.db import Pool
 from shared.settings import Settings
-from tests.e2e.test_manual_runs import _final
-from tests.e2e.test_processes import start
-from tests.integration.test_api import Api, World, api, body, token, world
-from tests.integration.test_export import video
-from tests.integration.test_smtp import free_port
 from tests.support import seed
-from tests.support.processes import env_for
+from tests.support.api import Api, World, body, token
+from tests.support.outcomes import final_run as _final
+from tests.support.processes import env_for, start
+from tests.support.reports import video
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "world"]
 
 BASE = "https://reports.example.com"
 SECRET = "unsubscribe-secret-for-tests-0123456789"

@@ -3,99 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-import jwt
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from arq.connections import ArqRedis
 
-from producer.app import create_app
 from shared.db import Pool
 from shared.settings import Settings
-from tests.support import seed
-
-SECRET = "test-secret-please-change-0123456789"
-
-
-def token(
-    sub: UUID | None = None,
-    *,
-    role: str | None = None,
-    aud: str = "authenticated",
-    exp: int | None = None,
-    secret: str = SECRET,
-) -> str:
-    claims: dict[str, Any] = {"aud": aud, "exp": exp or int(time.time()) + 600}
-    if sub:
-        claims["sub"] = str(sub)
-    if role:
-        claims["role"] = role
-    return jwt.encode(claims, secret, algorithm="HS256")
-
-
-class Api:
-    def __init__(self, client: TestClient, bearer: str) -> None:
-        self.client = client
-        self.bearer = bearer
-
-    async def call(
-        self, method: str, path: str, body: Any = None, *, raw: bytes | None = None, bearer: str | None = None
-    ) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {bearer or self.bearer}", "Content-Type": "application/json"}
-        data = raw if raw is not None else (None if body is None else __import__("orjson").dumps(body))
-        async with self.client.request(method, path, data=data, headers=headers) as response:
-            text = await response.text()
-            return response.status, (__import__("orjson").loads(text) if text else None)
-
-
-class World:
-    org: UUID
-    owner: UUID
-    member: UUID
-    link: UUID
-    other_org: UUID
-    other_owner: UUID
-    other_link: UUID
-
-
-@pytest.fixture
-async def world(pool: Pool) -> World:
-    w = World()
-    w.org = await seed.organization(pool, "acme")
-    w.owner = await seed.user(pool, "owner@acme.example", w.org, "owner")
-    w.member = await seed.user(pool, "member@acme.example", w.org, "member")
-    w.link = await seed.shared_link(pool, w.org, slug="acme-weekly", title="Acme Weekly")
-    w.other_org = await seed.organization(pool, "globex")
-    w.other_owner = await seed.user(pool, "owner@globex.example", w.other_org, "owner")
-    w.other_link = await seed.shared_link(pool, w.other_org, slug="globex-weekly")
-    return w
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[TestClient]:
-    async with TestClient(TestServer(create_app(settings, run_scheduler=False))) as c:
-        yield c
-
-
-@pytest.fixture
-def api(client: TestClient, world: World) -> Api:
-    return Api(client, token(world.owner))
-
-
-def body(world: World, **extra: Any) -> dict[str, Any]:
-    return {
-        "shared_link_id": str(world.link),
-        "cadence": "weekly",
-        "scheduled_time": "09:30",
-        "timezone": "Europe/London",
-        "send_email": True,
-        "recipients": [{"channel": "email", "email": "a@acme.example"}],
-        **extra,
-    }
+from tests.support.api import Api, World, body, token
 
 
 async def test_create_get_list_update_delete(api: Api, world: World) -> None:
@@ -240,8 +158,8 @@ async def test_tenant_isolation_and_member_cannot_write(api: Api, world: World, 
 async def test_test_run_dead_letter_replay_and_history(
     api: Api, world: World, pool: Pool, redis: ArqRedis, settings: Settings, tmp_path: Path
 ) -> None:
-    from tests.integration.test_export import video
     from tests.support.harness import drain, fakes, point_at
+    from tests.support.reports import video
 
     await video(pool, world.org, title="api video")
     _, created = await api.call(

@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_api import Api, World, api, body, client, world
-
-__all__ = ["api", "client", "world"]
+from tests.support.api import Api, World, body
 
 LIBRARY_WORDS = ("Input should", "String should", "Value error", "pattern", "^", "pydantic", "validation error for")
 

@@ -24,8 +24,8 @@ from producer.app import create_app
 from shared.db import create_pool
 from shared.queue import connect as connect_redis
 from shared.settings import Settings
-from tests.integration.test_api import token
 from tests.support import seed
+from tests.support.api import token
 
 EXAMPLES = 10_500
 # aiohttp's default limit on a request's URL and on each header; above it the request is not HTTP it will read.

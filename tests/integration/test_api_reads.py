@@ -9,9 +9,7 @@ from uuid import UUID
 import pytest
 
 from shared.db import Pool
-from tests.integration.test_api import Api, World, api, body, client, token, world
-
-__all__ = ["api", "client", "world"]
+from tests.support.api import Api, World, body, token
 
 
 async def test_preview_shows_fires_in_the_zone_and_writes_nothing(api: Api, world: World, pool: Pool) -> None:

@@ -10,10 +10,8 @@ import orjson
 from producer.retention import prune
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_api import Api, World, api, body, client, token, world
-from tests.integration.test_destinations_api import BOT_TOKEN, PASSWORD, sftp
-
-__all__ = ["api", "client", "world"]
+from tests.support.api import Api, World, body, token
+from tests.support.destinations import BOT_TOKEN, PASSWORD, sftp
 
 WEBHOOK_SECRET = "whsec_" + "C" * 43 + "="
 

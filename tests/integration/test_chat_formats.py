@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -15,15 +16,24 @@ from arq.connections import ArqRedis
 from devkit.fakes.slack import FakeSlack
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_consumer import fire, fx, make, notes, run_row
-from tests.integration.test_failure_notices import SLACK_TOKEN, slack
 from tests.support import seed
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.runs import fire, make, notes, run_row
 
-__all__ = ["fx", "slack"]
+SLACK_TOKEN = "xoxb-1-formats-token"
 # The Slack channel the fake bot is a member of.
-CHANNEL = "C0ALERTS"
+CHANNEL = "C0REPORTS"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack({SLACK_TOKEN}, channels={CHANNEL})
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
 
 
 async def two_formats(pool: Pool, *, chats: tuple[int, ...] = (), videos: int = 3) -> tuple[UUID, UUID]:

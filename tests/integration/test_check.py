@@ -15,8 +15,8 @@ from producer.scheduler import sweep, tick
 from shared.db import Pool
 from shared.queue import connect
 from shared.settings import Settings
-from tests.integration.test_consumer import FIRE, fire, make
 from tests.support import seed
+from tests.support.runs import FIRE, fire, make
 from tests.support.servers import OwnRedis
 
 

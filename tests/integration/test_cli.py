@@ -12,10 +12,10 @@ from consumer.export import export_to_file
 from consumer.filters import parse_filters
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_export import video
 from tests.support import seed
 from tests.support.databases import DatabaseFactory
 from tests.support.processes import env_for, run_module
+from tests.support.reports import video
 
 
 async def test_export_cli_writes_the_same_bytes_as_a_run(pool: Pool, settings: Settings, tmp_path: Path) -> None:

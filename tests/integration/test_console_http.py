@@ -16,9 +16,8 @@ from producer.app import create_app
 from shared.db import Pool
 from shared.errors import ConfigError
 from shared.settings import Settings, load_settings
-from tests.integration.test_api import Api, World, token
-from tests.integration.test_api import world as world  # the fixture, used by name
 from tests.support import seed
+from tests.support.api import Api, World, token
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
 import pytest
 from arq.connections import ArqRedis
@@ -16,59 +14,9 @@ from shared import deadletters
 from shared.db import Pool
 from shared.queue import Job, enqueue_many
 from shared.settings import Settings
-from tests.integration.test_export import video
 from tests.support import seed
-from tests.support.harness import Fakes, drain, fakes, point_at
-
-FIRE = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)  # in the past, so deferred jobs are due at once
-
-
-@pytest.fixture
-async def fx(tmp_path: Path) -> Any:
-    async with fakes(tmp_path) as f:
-        yield f
-
-
-async def make(
-    pool: Pool,
-    *,
-    emails: tuple[str, ...] = ("a@example.com",),
-    chats: tuple[int, ...] = (),
-    videos: int = 3,
-    **columns: Any,
-) -> tuple[UUID, UUID]:
-    org = await seed.organization(pool)
-    creator = await seed.user(pool, "creator@example.com", org)
-    link = await seed.shared_link(pool, org, slug="weekly-views", filters=columns.pop("filters", None))
-    sched = await seed.schedule(
-        pool, org, link, next_run_at=FIRE, created_by=creator, send_telegram=bool(chats), **columns
-    )
-    for e in emails:
-        await seed.recipient(pool, sched, email=e)
-    for c in chats:
-        await seed.recipient(pool, sched, chat=c)
-    for i in range(videos):
-        await video(pool, org, title=f"video {i}")
-    return org, sched
-
-
-async def fire(pool: Pool, redis: ArqRedis, settings: Settings) -> UUID:
-    await tick(pool, redis, settings, now=FIRE)
-    run_id: UUID = await pool.fetchval("SELECT id FROM shared_report_runs ORDER BY created_at DESC LIMIT 1")
-    return run_id
-
-
-async def run_row(pool: Pool, run_id: UUID) -> dict[str, Any]:
-    return dict(await pool.fetchrow("SELECT * FROM shared_report_runs WHERE id = $1", run_id))
-
-
-async def notes(pool: Pool, run_id: UUID) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        "SELECT channel, recipient, status, payload, telegram_chat_id "
-        "FROM shared_report_notifications WHERE run_id = $1 ORDER BY created_at",
-        run_id,
-    )
-    return [dict(r) for r in rows]
+from tests.support.harness import Fakes, drain, point_at
+from tests.support.runs import FIRE, fire, make, notes, run_row
 
 
 async def test_delivers_the_csv_to_email_and_telegram(

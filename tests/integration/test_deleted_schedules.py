@@ -11,9 +11,7 @@ from producer.retention import prune
 from producer.scheduler import tick
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_api import Api, World, api, body, client, token, world
-
-__all__ = ["api", "client", "world"]
+from tests.support.api import Api, World, body, token
 
 
 async def test_delete_keeps_history_and_restore_brings_it_back_paused(

@@ -1,5 +1,4 @@
 """The destinations and integrations API: create, list, delete; secrets write-only; who gets a fire."""
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import asyncssh
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from arq.connections import ArqRedis
@@ -16,23 +14,8 @@ from producer.app import create_app
 from producer.scheduler import tick
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_api import Api, World, api, body, client, token, world  # noqa: F401
-
-HOST_KEY = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
-PASSWORD = "sftp-secret-password-123"
-BOT_TOKEN = "xoxb-123-456-abcdefSECRET"
-
-
-def sftp(**extra: Any) -> dict[str, Any]:
-    return {
-        "channel": "sftp",
-        "host": "files.example.com",
-        "username": "reports",
-        "directory": "/drop",
-        "host_key": HOST_KEY,
-        "password": PASSWORD,
-        **extra,
-    }
+from tests.support.api import Api, World, body, token
+from tests.support.destinations import BOT_TOKEN, PASSWORD, sftp
 
 
 async def test_secrets_are_write_only_and_stored_encrypted(api: Api, world: World, pool: Pool) -> None:

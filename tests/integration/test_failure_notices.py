@@ -19,12 +19,11 @@ from shared import runs
 from shared.db import Pool
 from shared.message import EmailRecipient, ReportMessage
 from shared.settings import Settings
-from tests.integration.test_api import Api, World, api, body, client, world
-from tests.integration.test_consumer import FIRE, fx, make
 from tests.support import seed
+from tests.support.api import Api, World, body
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.runs import FIRE, make
 
-__all__ = ["api", "client", "fx", "world"]
 SLACK_TOKEN = "xoxb-1-notices-token"
 
 

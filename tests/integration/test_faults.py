@@ -24,11 +24,9 @@ from shared.db import Pool
 from shared.errors import DatabaseError
 from shared.message import FUNCTION_NAME
 from shared.settings import Settings
-from tests.e2e.test_processes import wait_for
-from tests.integration.test_consumer import fire, fx, make, run_row
 from tests.support.harness import Fakes, drain, point_at
-
-__all__ = ["fx"]
+from tests.support.runs import fire, make, run_row
+from tests.support.waiting import wait_for
 
 
 def metric(name: str, **labels: str) -> float:

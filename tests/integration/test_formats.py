@@ -29,12 +29,11 @@ from consumer.workbook import StreamedWorkbook
 from shared.db import Pool
 from shared.errors import ExportTooLarge
 from shared.settings import Settings
-from tests.integration.test_consumer import fire, fx, make, notes, run_row
-from tests.integration.test_export import FIRE, video
 from tests.support import seed
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.reports import FIRE, video
+from tests.support.runs import fire, make, notes, run_row
 
-__all__ = ["fx"]
 COLUMNS = HEADER.strip().split(",")
 
 

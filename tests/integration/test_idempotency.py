@@ -11,9 +11,7 @@ import orjson
 from producer.retention import prune
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_api import Api, World, api, body, client, token, world
-
-__all__ = ["api", "client", "world"]
+from tests.support.api import Api, World, body, token
 
 
 async def post(api: Api, path: str, payload: Any, key: str | None, bearer: str | None = None) -> tuple[int, Any, bool]:

@@ -11,28 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from shared.db import Pool
-from tests.integration.test_api import Api, World, api, body, client, token, world
-
-__all__ = ["api", "client", "world"]
-
-
-def issue(status: int, field: str, fragment: str) -> Any:
-    """A matcher for the error shape: code, message and details naming the field."""
-
-    class Match:
-        def __eq__(self, answer: object) -> bool:
-            got_status, payload = answer  # type: ignore[misc]
-            error = payload["error"]
-            return (
-                got_status == status
-                and set(error) == {"code", "message", "details"}
-                and any(d["field"] == field and fragment in d["message"] for d in error["details"])
-            )
-
-        def __repr__(self) -> str:
-            return f"<{status} {field}: {fragment}>"
-
-    return Match()
+from tests.support.api import Api, World, body, issue, token
 
 
 async def counts(pool: Pool) -> tuple[int, ...]:

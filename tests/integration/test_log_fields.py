@@ -1,5 +1,4 @@
 """Every log line about a run carries its ids as JSON fields, not only inside the message text."""
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -14,8 +13,8 @@ from devkit.fakes.base import Action
 from shared.db import Pool
 from shared.logs import JsonFormatter
 from shared.settings import Settings
-from tests.integration.test_consumer import fire, fx, make  # noqa: F401
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.runs import fire, make
 
 
 async def test_run_lines_carry_run_schedule_job_and_organization_ids(

@@ -5,10 +5,8 @@ from __future__ import annotations
 from uuid import uuid4
 
 from shared.db import Pool
-from tests.integration.test_api import Api, World, api, body, client, token, world
 from tests.support import seed
-
-__all__ = ["api", "client", "world"]
+from tests.support.api import Api, World, body, token
 
 
 async def test_owner_change_rules(api: Api, world: World, pool: Pool) -> None:

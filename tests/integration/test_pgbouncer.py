@@ -18,14 +18,12 @@ from pydantic import SecretStr
 from producer.app import create_app
 from shared.db import create_pool
 from shared.settings import Settings
-from tests.e2e.test_processes import wait_for
-from tests.integration.test_api import token
-from tests.integration.test_consumer import fx, make
+from tests.support.api import token
 from tests.support.harness import Fakes, drain, point_at
 from tests.support.processes import env_for, run_module
+from tests.support.runs import make
 from tests.support.servers import OwnPgBouncer, pgbouncer_binary
-
-__all__ = ["fx"]
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(
     pgbouncer_binary() is None, reason="pgbouncer is not installed: apt-get install -y pgbouncer"

@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from shared.db import Pool
-from tests.integration.test_api import Api, World, api, body, client, token, world
-from tests.integration.test_destinations_api import sftp
 from tests.support import seed
-
-__all__ = ["api", "client", "world"]
+from tests.support.api import Api, World, body, token
+from tests.support.destinations import sftp
 
 WEBHOOK = {"channel": "webhook", "url": "https://hooks.acme.example/r", "secret": "whsec_" + "D" * 43 + "="}
 

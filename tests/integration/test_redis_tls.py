@@ -13,11 +13,9 @@ from shared.db import Pool
 from shared.errors import QueueError
 from shared.queue import connect, queue_depth
 from shared.settings import Settings
-from tests.integration.test_consumer import fire, fx, make, run_row
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.runs import fire, make, run_row
 from tests.support.servers import TlsRedis
-
-__all__ = ["fx"]
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ import pytest
 
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_api import Api, World, api, body, client, token, world
 from tests.support import seed
-
-__all__ = ["api", "client", "world"]
+from tests.support.api import Api, World, body, token
 
 
 async def _queued_message(pool: Pool, run_id: str) -> dict[str, Any]:

@@ -12,10 +12,7 @@ from arq.connections import ArqRedis
 from producer.scheduler import tick
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_api import Api, World, api, body, client, world
-from tests.integration.test_input_hardening import issue
-
-__all__ = ["api", "client", "world"]
+from tests.support.api import Api, World, body, issue
 
 # Weekly on Mondays at 09:30 London (GMT in January): 4, 11 and 18 January 2027 fall in the window.
 WINDOW = {"day_of_week": 1, "starts_at": "2027-01-01T00:00:00Z", "ends_at": "2027-01-20T00:00:00+00:00"}

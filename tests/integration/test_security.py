@@ -1,6 +1,5 @@
 """What the service refuses or neutralises so that no tenant can reach inside its network, plant a formula
 in a spreadsheet, or break a message header."""
-# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -25,13 +24,13 @@ from devkit.fakes.sftp import SftpServer
 from producer.app import create_app
 from shared.db import Pool
 from shared.settings import EmailTransport, Settings, SmtpTls
-from tests.integration.test_api import Api, World, api, body, client, token, world  # noqa: F401
-from tests.integration.test_consumer import fire, fx, make  # noqa: F401
-from tests.integration.test_destinations_api import PASSWORD, sftp
-from tests.integration.test_export import video
-from tests.integration.test_smtp import Handler, server, smtp_settings  # noqa: F401
+from tests.support.api import Api, World, body, token
+from tests.support.destinations import PASSWORD, sftp
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.reports import video
+from tests.support.runs import fire, make
 from tests.support.servers import free_port
+from tests.support.smtp import Handler, smtp_settings
 
 NON_PUBLIC_HOSTS = [
     "127.0.0.1",

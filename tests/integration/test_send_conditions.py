@@ -15,13 +15,11 @@ from consumer.filters import parse_filters
 from producer.scheduler import tick
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_api import Api, World, api, body, client, world
-from tests.integration.test_consumer import FIRE, fire, fx, make, run_row
-from tests.integration.test_export import video
 from tests.support import seed
+from tests.support.api import Api, World, body
 from tests.support.harness import Fakes, drain, point_at
-
-__all__ = ["api", "client", "fx", "world"]
+from tests.support.reports import video
+from tests.support.runs import FIRE, fire, make, run_row
 
 
 async def next_fire(pool: Pool, redis: ArqRedis, s: Settings, days: int) -> dict[str, object]:

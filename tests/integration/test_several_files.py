@@ -25,12 +25,11 @@ from devkit.fakes.sftp import SftpServer
 from devkit.fakes.webhook import WebhookReceiver
 from shared.db import Pool
 from shared.settings import EmailTransport, Settings, SmtpTls
-from tests.integration.test_consumer import fire, fx, make, notes, run_row
 from tests.support import seed
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.runs import fire, make, notes, run_row
 from tests.support.servers import free_port
 
-__all__ = ["fx"]
 DAY = "weekly-views-2026-11-16"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SECRET = "whsec_" + base64.b64encode(b"several-files-signing-key-32-by").decode()

@@ -2,59 +2,14 @@
 
 from __future__ import annotations
 
-import email
-import socket
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from consumer.channels import smtp
 from consumer.channels.outcome import Attachment
-from shared.settings import Settings
-
-
-class Handler:
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-        self.reply: str | None = None
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.reply:
-            return self.reply
-        self.messages.append(email.message_from_bytes(envelope.original_content))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[Handler, int]]:
-    handler = Handler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, data_size_limit=4096)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
-
-
-def smtp_settings(port: int) -> Settings:
-    return Settings(
-        email_transport="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_tls="none",
-        smtp_timeout_seconds=5,
-        email_from="reports@example.com",
-    )
+from tests.support.servers import free_port
+from tests.support.smtp import Handler, smtp_settings
 
 
 def attachment(tmp_path: Path, size: int) -> Attachment:

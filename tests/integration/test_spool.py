@@ -15,10 +15,8 @@ from arq.connections import ArqRedis
 
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_consumer import fire, fx, make, run_row
 from tests.support.harness import Fakes, drain, point_at
-
-__all__ = ["fx"]
+from tests.support.runs import fire, make, run_row
 
 
 @pytest.fixture

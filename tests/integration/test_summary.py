@@ -19,13 +19,13 @@ from consumer.filters import parse_filters
 from consumer.summary import CAPTION_LIMIT, Summary, caption, summarize
 from shared.db import Pool, create_pool
 from shared.settings import EmailTransport, Settings, SmtpTls
-from tests.integration.test_consumer import fire, fx, make
-from tests.integration.test_export import FIRE, video
-from tests.integration.test_smtp import Handler, free_port
 from tests.support import seed
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.reports import FIRE, video
+from tests.support.runs import fire, make
+from tests.support.servers import free_port
+from tests.support.smtp import Handler
 
-__all__ = ["fx"]
 HOSTILE = "<script>alert('x')</script> & \"quoted\""
 
 

@@ -10,12 +10,10 @@ from arq.connections import ArqRedis
 from shared import templates
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_api import Api, World, api, body, client, world
-from tests.integration.test_consumer import fire, fx, make
-from tests.integration.test_export import video
+from tests.support.api import Api, World, body
 from tests.support.harness import Fakes, drain, point_at
-
-__all__ = ["api", "client", "fx", "world"]
+from tests.support.reports import video
+from tests.support.runs import fire, make
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from consumer.channels.outcome import Attachment
 from consumer.ratelimit import RateLimiter
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_consumer import fire, make, run_row
 from tests.support.harness import drain
+from tests.support.runs import fire, make, run_row
 from tests.support.servers import HungServer
 
 

@@ -15,10 +15,9 @@ from producer.unsubscribe import Limiter
 from shared import unsubscribe
 from shared.db import Pool
 from shared.settings import Settings
-from tests.integration.test_consumer import FIRE, fire, fx, make, notes
 from tests.support.harness import Fakes, drain, point_at
+from tests.support.runs import FIRE, fire, make, notes
 
-__all__ = ["fx"]
 SECRET = "unsubscribe-secret-for-tests-0123456789"
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +54,7 @@ def test_image_commands_exist_as_entry_points() -> None:
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert "*" in ignored, "the builder gets an allow-list, not everything but a few names"
     assert not [line for line in ignored if line.startswith("!") and re.search(r"demo|devkit|tests|\.git|\.env", line)]
-    for module in ("producer", "consumer"):
-        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
-        assert "usage: python -m " + module in out.stdout
-    out = subprocess.run(
-        [sys.executable, "-m", "producer", "migrate", "--help"], capture_output=True, text=True, check=True
-    )
-    assert "migrate" in out.stdout
+    # That each command runs: tests/e2e/test_entry_points.py (it starts processes).
 
 
 def test_compose_parses_and_sets_only_known_settings() -> None:
