@@ -9,7 +9,7 @@ id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, 
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
 stale_action, subject_template, message_template, channels, enabled, next_run_at, last_run_at, last_run_status,
-created_at, updated_at, csv_formula_guard, deleted_at, starts_at, ends_at, notify_on_failure
+created_at, updated_at, csv_formula_guard, deleted_at, starts_at, ends_at, notify_on_failure, extra_formats
 """
 
 LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
@@ -70,9 +70,9 @@ INSERT INTO shared_report_schedules (organization_id, shared_link_id, created_by
     day_of_week, day_of_month, cron_expression, timezone, send_email, send_telegram, format, misfire_policy,
     misfire_grace_seconds, jitter_seconds, skip_if_empty, enabled, next_run_at, min_rows, only_if_changed,
     require_fresh_within_seconds, fresh_wait_max_seconds, stale_action, subject_template, message_template,
-    channels, csv_formula_guard)
+    channels, csv_formula_guard, extra_formats)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-        $24, $25, $26, $27, $28)
+        $24, $25, $26, $27, $28, $29)
 RETURNING {SCHEDULE_COLUMNS}
 """
 
@@ -82,7 +82,8 @@ UPDATE shared_report_schedules SET shared_link_id = $2, name = $3, cadence = $4,
     send_telegram = $11, format = $12, misfire_policy = $13, misfire_grace_seconds = $14, jitter_seconds = $15,
     skip_if_empty = $16, enabled = $17, next_run_at = $18, min_rows = $19, only_if_changed = $20,
     require_fresh_within_seconds = $21, fresh_wait_max_seconds = $22, stale_action = $23,
-    subject_template = $24, message_template = $25, channels = $26, csv_formula_guard = $27, updated_at = now()
+    subject_template = $24, message_template = $25, channels = $26, csv_formula_guard = $27, extra_formats = $28,
+    updated_at = now()
 WHERE id = $1
 RETURNING {SCHEDULE_COLUMNS}
 """
@@ -105,7 +106,7 @@ WHERE id = $1 AND deleted_at IS NULL
 
 RUNS = """
 SELECT id, schedule_id, fire_at, trigger, status, attempts, row_count, byte_count, filename, error, enqueued_at,
-       started_at, finished_at, created_at, requested_by, outside_recipients
+       started_at, finished_at, created_at, requested_by, outside_recipients, files
 FROM shared_report_runs
 WHERE schedule_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
 ORDER BY created_at DESC, id DESC
@@ -236,7 +237,8 @@ DELETE_CREDENTIAL = "DELETE FROM shared_report_channel_credentials WHERE organiz
 
 RUN_COLUMNS = """
 r.id, r.schedule_id, r.organization_id, r.fire_at, r.trigger, r.status, r.attempts, r.row_count, r.byte_count,
-r.filename, r.error, r.enqueued_at, r.started_at, r.finished_at, r.created_at, r.requested_by, r.outside_recipients
+r.filename, r.error, r.enqueued_at, r.started_at, r.finished_at, r.created_at, r.requested_by, r.outside_recipients,
+r.files
 """
 
 # Each filter of GET /v1/runs, as a condition on one placeholder. The statement is built from the filters given,
@@ -286,7 +288,7 @@ WHERE schedule_id = $1 AND created_at >= $2
 """
 
 LAST_FINISHED_RUN = """
-SELECT id, trigger, status, row_count, byte_count, finished_at FROM shared_report_runs
+SELECT id, trigger, status, row_count, byte_count, finished_at, files FROM shared_report_runs
 WHERE schedule_id = $1 AND finished_at IS NOT NULL
 ORDER BY finished_at DESC LIMIT 1
 """

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from producer import manual, metrics, window
 from producer import queries as scheduler_queries
-from producer.api import allowed, changes, messages
+from producer.api import allowed, changes, formats, messages
 from producer.api import repository as sql
 from producer.api.auth import Principal, authenticate, require_role
 from producer.api.errors import ApiError, gone, not_found, validation
@@ -154,6 +154,7 @@ def _out(row: Record, recipients: list[Record], now: datetime) -> dict[str, Any]
     ended = row["ends_at"] is not None and window.first_fire(*timing, after, row["starts_at"], row["ends_at"]) is None
     data = ScheduleOut(
         **dict(row),
+        formats=[row["format"], *row["extra_formats"]],
         recipients=[RecipientOut(**dict(r)) for r in recipients if r["schedule_id"] == row["id"]],
         upcoming=fires,
         ended=ended,
@@ -235,6 +236,7 @@ async def create_schedule(request: web.Request) -> web.Response:
         timing = resolve_new(body, settings.min_interval_seconds, now)
         await _check_recipients(conn, org, recipients)
         enabled = True if body.enabled is None else body.enabled
+        wanted = formats.requested(body.format, body.formats) or ["csv"]
         row = await conn.fetchrow(
             sql.INSERT_SCHEDULE,
             org,
@@ -249,7 +251,7 @@ async def create_schedule(request: web.Request) -> web.Response:
             timing.timezone,
             True if body.send_email is None else body.send_email,
             bool(body.send_telegram),
-            body.format or "csv",
+            wanted[0],
             body.misfire_policy or "fire_once",
             3600 if body.misfire_grace_seconds is None else body.misfire_grace_seconds,
             body.jitter_seconds or 0,
@@ -265,6 +267,7 @@ async def create_schedule(request: web.Request) -> web.Response:
             body.message_template,
             list(body.channels or ()),
             True if body.csv_formula_guard is None else body.csv_formula_guard,
+            wanted[1:],
         )
         await _write_recipients(conn, row["id"], recipients)
         _check_window(body.starts_at, body.ends_at)
@@ -360,11 +363,15 @@ async def update_schedule(request: web.Request) -> web.Response:
                 cron_expression=timing.cron_expression,
                 timezone=timing.timezone,
             )
+        wanted = formats.requested(body.format, body.formats)
+        if wanted is not None and body.formats is None:
+            wanted = formats.with_main([current["format"], *current["extra_formats"]], wanted[0])
+        if wanted is not None:
+            current.update(format=wanted[0], extra_formats=wanted[1:])
         for name in (
             "name",
             "send_email",
             "send_telegram",
-            "format",
             "misfire_policy",
             "misfire_grace_seconds",
             "jitter_seconds",
@@ -425,6 +432,7 @@ async def update_schedule(request: web.Request) -> web.Response:
             current["message_template"],
             list(current["channels"]),
             current["csv_formula_guard"],
+            list(current["extra_formats"]),
         )
         await conn.execute(sql.SET_WINDOW, schedule_id, current["starts_at"], current["ends_at"], next_run)
         if "notify_on_failure" in changed:
