@@ -10,7 +10,7 @@ from uuid import UUID
 
 from aiohttp import web
 
-from producer.api import repository as sql
+from producer.api import sql
 from producer.api.audit_models import AuditEntryOut, AuditList
 from producer.api.auth import Principal
 from producer.api.errors import ApiError, not_found, validation

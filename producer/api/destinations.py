@@ -9,8 +9,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import TypeAdapter
 
-from producer.api import allowed, changes
-from producer.api import repository as sql
+from producer.api import allowed, changes, sql
 from producer.api.auth import require_role
 from producer.api.destinations_models import (
     AnyDestinationIn,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from producer.api import repository as sql
+from producer.api import sql
 from producer.api.auth import require_role
 from producer.api.directory_models import LinkList, LinkOut, MemberList, MemberOut, MeOut, OrganizationOut
 from producer.api.errors import validation

@@ -6,7 +6,7 @@ import hashlib
 
 from aiohttp import web
 
-from producer.api import repository as sql
+from producer.api import sql
 from producer.api.auth import authenticate
 from producer.api.errors import ApiError, Handler, refusal
 from producer.api.keys import POOL, SETTINGS

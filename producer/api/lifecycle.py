@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from producer.api import changes
-from producer.api import repository as sql
+from producer.api import changes, sql
 from producer.api.auth import require_role
 from producer.api.errors import ApiError, not_found, validation
 from producer.api.models import OwnerChange

@@ -14,8 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from producer import manual, metrics, window
 from producer import queries as scheduler_queries
-from producer.api import allowed, changes, formats, messages
-from producer.api import repository as sql
+from producer.api import allowed, changes, formats, messages, sql
 from producer.api.auth import Principal, authenticate, require_role
 from producer.api.errors import ApiError, gone, not_found, validation
 from producer.api.keys import POOL, REDIS, SETTINGS

@@ -9,8 +9,7 @@ from uuid import uuid4
 from aiohttp import web
 
 from producer import metrics
-from producer.api import changes
-from producer.api import repository as sql
+from producer.api import changes, sql
 from producer.api.auth import require_role
 from producer.api.errors import ApiError, gone, not_found
 from producer.api.keys import REDIS, SETTINGS
