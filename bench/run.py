@@ -33,7 +33,7 @@ from consumer.summary import summarize
 from devkit.embedded import services
 from devkit.fakes.loops import FakeLoops
 from devkit.fakes.telegram import FakeTelegram
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import create_pool
 from shared.migrate import migrate
 from shared.queue import connect as connect_redis

@@ -19,13 +19,13 @@ from producer.api.openapi import document
 from producer.api.query import query_middleware
 from producer.api.routes import add_routes
 from producer.console import routes as console
-from producer.loop import Scheduler
+from producer.loop import SchedulerLoop
 from shared import health
 from shared.db import create_pool
 from shared.queue import connect as connect_redis
 from shared.settings import Settings
 
-SCHEDULER = web.AppKey("scheduler", Scheduler)
+SCHEDULER = web.AppKey("scheduler", SchedulerLoop)
 __all__ = ["POOL", "REDIS", "SCHEDULER", "SETTINGS", "create_app"]
 
 
@@ -47,7 +47,7 @@ async def _fetch_jwks(app: web.Application) -> None:
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    scheduler = Scheduler(app[SETTINGS], app[POOL], app[REDIS])
+    scheduler = SchedulerLoop(app[SETTINGS], app[POOL], app[REDIS])
     app[SCHEDULER] = scheduler
     task = asyncio.create_task(scheduler.run(), name="scheduler")
     yield

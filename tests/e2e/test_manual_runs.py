@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from arq.connections import ArqRedis
 
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import Pool
 from shared.settings import Settings
 from tests.e2e.test_processes import start, wait_for
