@@ -10,7 +10,17 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from producer import unsubscribe
-from producer.api import audit, destinations, directory, lifecycle, policy, preview, runs, unsubscribes
+from producer.api import (
+    audit,
+    dead_letters,
+    destinations,
+    directory,
+    lifecycle,
+    policy,
+    preview,
+    runs,
+    unsubscribes,
+)
 from producer.api.errors import error_middleware
 from producer.api.idempotency import idempotency_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
@@ -102,6 +112,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     add_routes(app)
     destinations.add_routes(app)
     runs.add_routes(app)
+    dead_letters.add_routes(app)
     lifecycle.add_routes(app)
     directory.add_routes(app)
     audit.add_routes(app)

@@ -16,6 +16,7 @@ import orjson
 from arq.connections import ArqRedis
 
 from producer import metrics, queries
+from producer.clock import db_now
 from producer.planning import Plan, plan
 from producer.recipients import NO_RECIPIENTS, Channels, group, resolve
 from producer.window import within
@@ -120,11 +121,6 @@ async def _plan_batch(
     return runs, advances
 
 
-async def _db_now(conn: Connection) -> datetime:
-    value: datetime = await conn.fetchval("SELECT now()")
-    return value
-
-
 async def _claim_batch(conn: Connection, current: datetime, batch: int) -> tuple[int, list[PlannedRun]]:
     """Claim up to `batch` due schedules, record their runs and advance them, in one transaction; returns how
     many were claimed and the runs this call inserted."""
@@ -172,7 +168,7 @@ async def tick(
     batch = settings.tick_batch_size
     if dry_run:
         async with pool.acquire() as conn:
-            current = now or await _db_now(conn)
+            current = now or await db_now(conn)
             rows = await conn.fetch(queries.PEEK_DUE, current, batch)
             result.planned, _ = await _plan_batch(conn, rows, current)
             result.claimed = len(rows)
@@ -200,7 +196,7 @@ async def _lane(
     try:
         while True:
             async with pool.acquire() as conn:
-                claimed, fresh = await _claim_batch(conn, now or await _db_now(conn), batch)
+                claimed, fresh = await _claim_batch(conn, now or await db_now(conn), batch)
             if not claimed:
                 break
             result.claimed += claimed

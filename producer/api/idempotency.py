@@ -61,7 +61,16 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
         await pool.execute(sql.RELEASE_KEY, caller, key, fingerprint)
         return response
     stored = response.body if isinstance(response.body, bytes) else b""
-    await pool.execute(sql.KEEP_ANSWER, caller, key, response.status, response.content_type, stored, fingerprint)
+    await pool.execute(
+        *sql.KEEP_ANSWER.bind(
+            caller=caller,
+            key=key,
+            fingerprint=fingerprint,
+            status=response.status,
+            content_type=response.content_type,
+            body=stored,
+        )
+    )
     return response
 
 

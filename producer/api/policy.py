@@ -11,7 +11,7 @@ from producer.api import changes
 from producer.api.auth import Principal, require_role
 from producer.api.errors import ApiError
 from producer.api.policy_models import PolicyOut, PolicyReplace
-from producer.api.routes import _body, _pool, _principal, _uuid_param
+from producer.api.request_helpers import caller, db, path_uuid, read_body
 from shared.health import json_response
 
 FIELDS = ("allowed_email_domains", "allowed_webhook_hosts", "allowed_sftp_hosts", "allow_telegram", "allow_slack")
@@ -34,7 +34,7 @@ DEFAULTS: dict[str, Any] = {**PolicyReplace().model_dump(), "updated_by": None, 
 
 
 async def _owner(request: web.Request, principal: Principal, org: UUID) -> None:
-    role = await require_role(principal, _pool(request), org, write=False, what="organization")
+    role = await require_role(principal, db(request), org, write=False, what="organization")
     if role not in ("owner", "service"):
         raise ApiError(403, f"your role '{role}' may not read or change the destination policy (owners may)")
 
@@ -45,23 +45,23 @@ def _out(org: UUID, row: Any) -> web.Response:
 
 
 async def get_policy(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    org = _uuid_param(request, "id", "organization")
+    principal = caller(request)
+    org = path_uuid(request, "id", "organization")
     await _owner(request, principal, org)
-    return _out(org, await _pool(request).fetchrow(GET, org))
+    return _out(org, await db(request).fetchrow(GET, org))
 
 
 async def put_policy(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    org = _uuid_param(request, "id", "organization")
+    principal = caller(request)
+    org = path_uuid(request, "id", "organization")
     await _owner(request, principal, org)
-    body = await _body(request, PolicyReplace)
+    body = await read_body(request, PolicyReplace)
     # Stored as matched: lower case, no trailing dot, each once.
     values = {
         name: sorted({v.lower().rstrip(".") for v in value}) if isinstance(value, list) else value
         for name, value in body.model_dump().items()
     }
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db(request).acquire() as conn, conn.transaction():
         before = await conn.fetchrow(GET + " FOR UPDATE", org)
         row = await conn.fetchrow(PUT, org, *(values[f] for f in FIELDS), principal.user_id)
         old = {f: (before or DEFAULTS)[f] for f in FIELDS}
