@@ -132,15 +132,16 @@ async def _claim_batch(conn: Connection, current: datetime, batch: int) -> tuple
         inserted = {
             r["id"]
             for r in await conn.fetch(
-                queries.INSERT_RUNS,
-                [p.run_id for p in planned],
-                [p.schedule_id for p in planned],
-                [p.fire_at for p in planned],
-                [p.status for p in planned],
-                [p.job_id for p in planned],
-                [None if p.message is None else p.message.decode() for p in planned],
-                [p.defer_until for p in planned],
-                [p.error for p in planned],
+                *queries.INSERT_RUNS.bind(
+                    ids=[p.run_id for p in planned],
+                    schedule_ids=[p.schedule_id for p in planned],
+                    fire_ats=[p.fire_at for p in planned],
+                    statuses=[p.status for p in planned],
+                    job_ids=[p.job_id for p in planned],
+                    messages=[None if p.message is None else p.message.decode() for p in planned],
+                    defer_untils=[p.defer_until for p in planned],
+                    errors=[p.error for p in planned],
+                )
             )
         }
         await conn.execute(
