@@ -172,7 +172,8 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "Scheduled reports API",
             "version": "1.0.0",
-            "description": "Schedules that export a shared link's videos to CSV and deliver them.",
+            "description": "Schedules that export a shared link's videos (CSV, NDJSON or XLSX; up to three formats a "
+            "run) and deliver them.",
         },
         "components": {
             "schemas": schemas.get("$defs", {}),
