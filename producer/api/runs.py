@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any, get_args
-from uuid import uuid4
 
 from aiohttp import web
 
 from producer import metrics
-from producer.api import changes, sql
+from producer.api import resend as resending
+from producer.api import sql
 from producer.api.accepted import accepted
 from producer.api.auth import require_role
-from producer.api.errors import ApiError, gone, not_found
+from producer.api.errors import not_found
 from producer.api.keys import REDIS, SETTINGS
 from producer.api.models import (
     DurationOut,
@@ -31,12 +31,10 @@ from producer.api.request_helpers import caller, db, path_uuid, query_uuid, visi
 from producer.clock import db_now
 from shared import runs
 from shared.db import Pool, Record
-from shared.errors import InvalidMessage
 from shared.health import json_response
-from shared.message import ReportMessage, Trigger, parse_message
+from shared.message import Trigger
 
 FINAL = ("sent", "partial", "failed", "skipped", "dead")
-RESENDABLE = ("partial", "failed")
 STATUSES: tuple[str, ...] = get_args(RunStatus)
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
@@ -118,23 +116,7 @@ async def resend(request: web.Request) -> web.Response:
         if row is None:
             raise not_found("run")
         await require_role(principal, pool, row["organization_id"], write=True, what="run")
-        if row["deleted_at"] is not None:
-            raise gone(row["deleted_at"])
-        if row["status"] not in RESENDABLE:
-            raise ApiError(409, f"only a partial or failed run can be resent; this one is {row['status']}")
-        if row["pending"]:
-            raise ApiError(409, "a resend or replay of this run is still queued or running; wait for it to finish")
-        try:
-            original = parse_message(row["message"])
-        except InvalidMessage as exc:
-            raise ApiError(409, "this run's message was not kept whole, so it cannot be resent") from exc
-        # Every recipient of the original: the consumer skips those its chain served, and counts the rest.
-        message = ReportMessage(**{**original.model_dump(), "run_id": uuid4(), "trigger": "replay"})
-        await runs.record(conn, message, repeats=run_id)
-        what = {"run_id": message.run_id, "resends": run_id}
-        await changes.changed(
-            conn, principal, "run.resend", row["organization_id"], None, what, schedule_id=message.schedule_id
-        )
+        message = await resending.record(conn, principal, row)
     added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)
     metrics.ENQUEUED.labels("replay").inc(added)
     return await accepted(request, message.run_id)
