@@ -32,7 +32,7 @@ from devkit.databases import fresh_database
 from devkit.embedded import services
 from devkit.fakes.loops import FakeLoops
 from devkit.fakes.telegram import FakeTelegram
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import create_pool
 from shared.queue import connect as connect_redis
 from shared.settings import Settings
@@ -105,7 +105,9 @@ async def bench_export(pool: Any, org: UUID, rows: int, work: Path, rounds: int)
 
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
                     await conn.execute("SET LOCAL DateStyle = 'ISO, YMD'")
-                    await conn.copy_from_query(sql, *params, output=write, format="csv", force_quote=FORCE_QUOTE_GUARDED)
+                    await conn.copy_from_query(
+                        sql, *params, output=write, format="csv", force_quote=FORCE_QUOTE_GUARDED
+                    )
             anchor.append(time.perf_counter() - started)
     identical = hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(anchor_out.read_bytes()).digest()
     size = out.stat().st_size

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.cli import run_command
+from shared.entry import run_command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

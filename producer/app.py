@@ -10,7 +10,17 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from producer import unsubscribe
-from producer.api import audit, destinations, directory, lifecycle, policy, preview, runs, unsubscribes
+from producer.api import (
+    audit,
+    dead_letters,
+    destinations,
+    directory,
+    lifecycle,
+    policy,
+    preview,
+    runs,
+    unsubscribes,
+)
 from producer.api.errors import error_middleware
 from producer.api.idempotency import idempotency_middleware
 from producer.api.jwks import JWKS, Jwks, jwks_middleware
@@ -19,13 +29,13 @@ from producer.api.openapi import document
 from producer.api.query import query_middleware
 from producer.api.routes import add_routes
 from producer.console import routes as console
-from producer.loop import Scheduler
+from producer.loop import SchedulerLoop
 from shared import health
 from shared.db import create_pool
 from shared.queue import connect as connect_redis
 from shared.settings import Settings
 
-SCHEDULER = web.AppKey("scheduler", Scheduler)
+SCHEDULER = web.AppKey("scheduler", SchedulerLoop)
 __all__ = ["POOL", "REDIS", "SCHEDULER", "SETTINGS", "create_app"]
 
 
@@ -47,7 +57,7 @@ async def _fetch_jwks(app: web.Application) -> None:
 
 
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
-    scheduler = Scheduler(app[SETTINGS], app[POOL], app[REDIS])
+    scheduler = SchedulerLoop(app[SETTINGS], app[POOL], app[REDIS])
     app[SCHEDULER] = scheduler
     task = asyncio.create_task(scheduler.run(), name="scheduler")
     yield
@@ -102,6 +112,7 @@ def create_app(settings: Settings, *, run_scheduler: bool = True) -> web.Applica
     add_routes(app)
     destinations.add_routes(app)
     runs.add_routes(app)
+    dead_letters.add_routes(app)
     lifecycle.add_routes(app)
     directory.add_routes(app)
     audit.add_routes(app)

@@ -11,7 +11,8 @@ from typing import Any
 from arq.connections import ArqRedis
 
 from producer import invariants, metrics, retention
-from producer.scheduler import seconds_until_due, sweep, tick
+from producer.sweep import sweep
+from producer.tick import seconds_until_due, tick
 from shared.db import DB_ERRORS, Connection, Pool, connect
 from shared.errors import ReportsError
 from shared.queue import has_consumer, no_consumer_warning, oldest_age_seconds, queue_depth
@@ -26,7 +27,7 @@ _BACKOFF_MAX = 30.0
 RECOVERABLE: tuple[type[BaseException], ...] = (ReportsError, *DB_ERRORS)
 
 
-class Scheduler:
+class SchedulerLoop:
     def __init__(self, settings: Settings, pool: Pool, redis: ArqRedis) -> None:
         self.settings = settings
         self.pool = pool

@@ -1,5 +1,7 @@
 """Every SQL statement the scheduler runs."""
 
+from shared.sqlbind import Named
+
 PEEK_DUE = """
 SELECT id, organization_id, shared_link_id, cron_expression, timezone, next_run_at, misfire_policy,
        misfire_grace_seconds, jitter_seconds, send_email, send_telegram, channels, ends_at
@@ -42,17 +44,18 @@ WHERE d.organization_id = ANY($1::uuid[]) AND d.schedule_id IS NULL
 ORDER BY 1, 2, 4, 5, 7
 """
 
-INSERT_RUNS = """
+# One array per column, a run per index.
+INSERT_RUNS = Named("""
 INSERT INTO shared_report_runs
     (id, schedule_id, fire_at, trigger, status, job_id, message, defer_until, error, finished_at)
 SELECT u.id, u.schedule_id, u.fire_at, 'cron', u.status, u.job_id, u.message::jsonb, u.defer_until, u.error,
        CASE WHEN u.status IN ('skipped', 'failed') THEN now() END
-FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
-            $7::timestamptz[], $8::text[])
+FROM unnest(:ids::uuid[], :schedule_ids::uuid[], :fire_ats::timestamptz[], :statuses::text[], :job_ids::text[],
+            :messages::text[], :defer_untils::timestamptz[], :errors::text[])
      AS u(id, schedule_id, fire_at, status, job_id, message, defer_until, error)
 ON CONFLICT (schedule_id, fire_at) WHERE trigger = 'cron' DO NOTHING
 RETURNING id
-"""
+""")
 
 ADVANCE = """
 UPDATE shared_report_schedules s

@@ -7,7 +7,7 @@ import logging
 import signal
 from datetime import UTC, datetime
 
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import commit_durability_warning, pool_context
 from shared.listen import bind
 from shared.message import format_instant

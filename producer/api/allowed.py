@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from producer.api import repository as sql
+from producer.api import sql
 from producer.api.errors import validation
 from producer.api.models import RecipientIn
 from shared import policy

@@ -10,12 +10,13 @@ from uuid import UUID
 
 from aiohttp import web
 
-from producer.api import repository as sql
+from producer.api import sql
 from producer.api.audit_models import AuditEntryOut, AuditList
 from producer.api.auth import Principal
 from producer.api.errors import ApiError, not_found, validation
+from producer.api.paging import cursor, page, page_size
 from producer.api.query import choice, instant
-from producer.api.routes import _decode_cursor, _encode_cursor, _limit, _pool, _principal, _query_uuid
+from producer.api.request_helpers import caller, db, query_uuid
 from shared import audit
 from shared.db import Record
 from shared.health import json_response
@@ -24,8 +25,8 @@ from shared.health import json_response
 async def _organizations(request: web.Request, principal: Principal) -> list[UUID] | None:
     """Where this principal may read the log: every organization it owns or administers (all for the service
     role); naming one it is only a member of is 403, one it is not in is 404."""
-    pool = _pool(request)
-    org = _query_uuid(request, "organization_id")
+    pool = db(request)
+    org = query_uuid(request, "organization_id")
     if principal.service:
         return None if org is None else [org]
     allowed = [r["organization_id"] for r in await pool.fetch(sql.AUDIT_ORGANIZATIONS, principal.user_id)]
@@ -50,11 +51,11 @@ def _actor(request: web.Request) -> str | None:
 
 
 async def list_audit(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    limit = _limit(request)
-    before, before_id = _decode_cursor(request)
+    principal = caller(request)
+    size = page_size(request)
+    after = cursor(request)
     filters: dict[str, Any] = {
-        "schedule_id": _query_uuid(request, "schedule_id"),
+        "schedule_id": query_uuid(request, "schedule_id"),
         "actor": _actor(request),
         "action": choice(request, "action", audit.ACTIONS),
         "since": instant(request, "since"),
@@ -63,13 +64,11 @@ async def list_audit(request: web.Request) -> web.Response:
     if orgs == []:
         return json_response(AuditList(items=[], next_cursor=None).model_dump(mode="json"))
     sql.scope(filters, orgs)
-    after = (before, before_id) if before is not None else None
-    query, args = sql.audit_entries(filters, after, limit + 1)
-    rows: list[Record] = await _pool(request).fetch(query, *args)
-    page = rows[:limit]
-    cursor = _encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
-    items = [AuditEntryOut(**dict(r)) for r in page]
-    return json_response(AuditList(items=items, next_cursor=cursor).model_dump(mode="json"))
+    query, args = sql.audit_entries(filters, after, size + 1)
+    rows: list[Record] = await db(request).fetch(query, *args)
+    shown, next_cursor = page(rows, size)
+    items = [AuditEntryOut(**dict(r)) for r in shown]
+    return json_response(AuditList(items=items, next_cursor=next_cursor).model_dump(mode="json"))
 
 
 def add_routes(app: web.Application) -> None:

@@ -21,7 +21,11 @@ DELETED = ({"deleted": False}, {"deleted": True})
 
 
 def schedule_state(row: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {k: v for k, v in (row or {}).items() if k not in DERIVED}
+    state = {k: v for k, v in (row or {}).items() if k not in DERIVED}
+    # As the API names them: the main format and the others, in one list.
+    if "extra_formats" in state:
+        state["formats"] = [state["format"], *state.pop("extra_formats")]
+    return state
 
 
 def recipient_targets(rows: Iterable[Any]) -> list[str]:

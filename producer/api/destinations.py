@@ -9,8 +9,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import TypeAdapter
 
-from producer.api import allowed, changes
-from producer.api import repository as sql
+from producer.api import allowed, changes, sql
 from producer.api.auth import require_role
 from producer.api.destinations_models import (
     AnyDestinationIn,
@@ -24,7 +23,15 @@ from producer.api.destinations_models import (
 )
 from producer.api.errors import ApiError, not_found, validation
 from producer.api.keys import SETTINGS
-from producer.api.routes import _body, _load_visible, _orgs_param, _pool, _principal, _query_uuid, _uuid_param
+from producer.api.request_helpers import (
+    caller,
+    db,
+    path_row,
+    query_uuid,
+    read_body,
+    visible_orgs,
+    visible_schedule,
+)
 from shared import outbound
 from shared.errors import ConfigError
 from shared.health import json_response
@@ -71,11 +78,11 @@ def _out(row: Any) -> dict[str, Any]:
 
 
 async def create_destination(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    body = cast(AnyDestinationIn, await _body(request, _Envelope))
-    pool = _pool(request)
+    principal = caller(request)
+    body = cast(AnyDestinationIn, await read_body(request, _Envelope))
+    pool = db(request)
     if body.schedule_id is not None:
-        schedule = await _load_visible(request, principal, body.schedule_id, write=True)
+        schedule = await visible_schedule(request, principal, body.schedule_id, write=True)
         org = schedule["organization_id"]
     else:
         org = body.organization_id
@@ -94,14 +101,15 @@ async def create_destination(request: web.Request) -> web.Response:
             raise validation("schedule_id" if body.schedule_id else "organization_id", "has 100 destinations already")
         try:
             row = await conn.fetchrow(
-                sql.INSERT_DESTINATION,
-                org,
-                body.schedule_id,
-                body.channel,
-                body.target(),
-                body.label,
-                body.config(),
-                stored,
+                *sql.INSERT_DESTINATION.bind(
+                    organization_id=org,
+                    schedule_id=body.schedule_id,
+                    channel=body.channel,
+                    target=body.target(),
+                    label=body.label,
+                    config=body.config(),
+                    secret=stored,
+                )
             )
         except asyncpg.UniqueViolationError as exc:
             raise ApiError(409, f"this {body.channel} destination exists already for the same owner") from exc
@@ -122,25 +130,22 @@ async def create_destination(request: web.Request) -> web.Response:
 
 
 async def list_destinations(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    pool = _pool(request)
-    schedule_id = _query_uuid(request, "schedule_id")
+    principal = caller(request)
+    pool = db(request)
+    schedule_id = query_uuid(request, "schedule_id")
     if schedule_id is not None:
-        schedule = await _load_visible(request, principal, schedule_id, write=False)
+        schedule = await visible_schedule(request, principal, schedule_id, write=False)
         orgs: list[UUID] | None = [schedule["organization_id"]]
     else:
-        orgs = await _orgs_param(request, principal)
+        orgs = await visible_orgs(request, principal)
     rows = await pool.fetch(sql.LIST_DESTINATIONS, orgs, schedule_id)
     return json_response(DestinationList.model_validate({"items": [_out(r) for r in rows]}).model_dump(mode="json"))
 
 
 async def delete_destination(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    destination_id = _uuid_param(request, "id", "destination")
-    pool = _pool(request)
-    row = await pool.fetchrow(sql.DESTINATION_OWNER, destination_id)
-    if row is None:
-        raise not_found("destination")
+    principal = caller(request)
+    destination_id, row = await path_row(request, sql.DESTINATION_OWNER, "destination")
+    pool = db(request)
     await require_role(principal, pool, row["organization_id"], write=True, what="destination")
     async with pool.acquire() as conn, conn.transaction():
         gone = await conn.fetchrow(sql.DESTINATION + " FOR UPDATE", destination_id)
@@ -166,9 +171,9 @@ def _credential_out(org: UUID, channel: str, updated_at: Any) -> web.Response:
 
 
 async def put_slack(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    body = await _body(request, SlackCredentialReplace)
-    pool = _pool(request)
+    principal = caller(request)
+    body = await read_body(request, SlackCredentialReplace)
+    pool = db(request)
     await require_role(principal, pool, body.organization_id, write=True, what="integration")
     token = _vault(request).encrypt(body.bot_token)
     async with pool.acquire() as conn, conn.transaction():
@@ -188,27 +193,27 @@ async def put_slack(request: web.Request) -> web.Response:
 
 
 async def _credential_org(request: web.Request, *, write: bool) -> UUID:
-    principal = _principal(request)
-    org = _query_uuid(request, "organization_id")
+    principal = caller(request)
+    org = query_uuid(request, "organization_id")
     if org is None:
         raise validation("organization_id", "is required (a query parameter)")
-    await require_role(principal, _pool(request), org, write=write, what="integration")
+    await require_role(principal, db(request), org, write=write, what="integration")
     return org
 
 
 async def get_slack(request: web.Request) -> web.Response:
     org = await _credential_org(request, write=False)
-    updated = await _pool(request).fetchval(sql.CREDENTIAL_UPDATED, org, "slack")
+    updated = await db(request).fetchval(sql.CREDENTIAL_UPDATED, org, "slack")
     return _credential_out(org, "slack", updated)
 
 
 async def delete_slack(request: web.Request) -> web.Response:
     org = await _credential_org(request, write=True)
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db(request).acquire() as conn, conn.transaction():
         deleted = await conn.fetchval(sql.DELETE_CREDENTIAL + " RETURNING updated_at", org, "slack")
         if deleted is not None:
             await changes.changed(
-                conn, _principal(request), "integration.delete", org, {"bot_token": "set"}, {"bot_token": None}
+                conn, caller(request), "integration.delete", org, {"bot_token": "set"}, {"bot_token": None}
             )
     return web.Response(status=204)
 

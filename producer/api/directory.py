@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from producer.api import repository as sql
+from producer.api import sql
 from producer.api.auth import require_role
 from producer.api.directory_models import LinkList, LinkOut, MemberList, MemberOut, MeOut, OrganizationOut
 from producer.api.errors import validation
-from producer.api.routes import _pool, _principal, _query_uuid, _uuid_param
+from producer.api.request_helpers import caller, db, path_uuid, query_uuid
 from shared.health import json_response
 
 # Bounds of the pick lists; an organization past them is served by typing an id through the API.
@@ -18,8 +18,8 @@ MAX_MEMBERS = 1000
 
 
 async def me(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    pool = _pool(request)
+    principal = caller(request)
+    pool = db(request)
     if principal.service:
         orgs = await pool.fetch(sql.ALL_ORGANIZATIONS, MAX_ORGANIZATIONS)
         out = MeOut(user_id=None, email=None, full_name=None, service=True, organizations=[])
@@ -38,20 +38,20 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def shared_links(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    org = _query_uuid(request, "organization_id")
+    principal = caller(request)
+    org = query_uuid(request, "organization_id")
     if org is None:
         raise validation("organization_id", "is required: the organization whose shared links to list")
-    await require_role(principal, _pool(request), org, write=False, what="organization")
-    rows = await _pool(request).fetch(sql.ORGANIZATION_LINKS, org, MAX_LINKS)
+    await require_role(principal, db(request), org, write=False, what="organization")
+    rows = await db(request).fetch(sql.ORGANIZATION_LINKS, org, MAX_LINKS)
     return json_response(LinkList(items=[LinkOut(**dict(r)) for r in rows]).model_dump(mode="json"))
 
 
 async def members(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    org = _uuid_param(request, "id", "organization")
-    await require_role(principal, _pool(request), org, write=False, what="organization")
-    rows = await _pool(request).fetch(sql.ORGANIZATION_MEMBERS, org, MAX_MEMBERS)
+    principal = caller(request)
+    org = path_uuid(request, "id", "organization")
+    await require_role(principal, db(request), org, write=False, what="organization")
+    rows = await db(request).fetch(sql.ORGANIZATION_MEMBERS, org, MAX_MEMBERS)
     return json_response(MemberList(items=[MemberOut(**dict(r)) for r in rows]).model_dump(mode="json"))
 
 

@@ -6,7 +6,7 @@ import hashlib
 
 from aiohttp import web
 
-from producer.api import repository as sql
+from producer.api import sql
 from producer.api.auth import authenticate
 from producer.api.errors import ApiError, Handler, refusal
 from producer.api.keys import POOL, SETTINGS
@@ -61,7 +61,16 @@ async def idempotency_middleware(request: web.Request, handler: Handler) -> web.
         await pool.execute(sql.RELEASE_KEY, caller, key, fingerprint)
         return response
     stored = response.body if isinstance(response.body, bytes) else b""
-    await pool.execute(sql.KEEP_ANSWER, caller, key, response.status, response.content_type, stored, fingerprint)
+    await pool.execute(
+        *sql.KEEP_ANSWER.bind(
+            caller=caller,
+            key=key,
+            fingerprint=fingerprint,
+            status=response.status,
+            content_type=response.content_type,
+            body=stored,
+        )
+    )
     return response
 
 

@@ -4,46 +4,29 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from producer.api import changes
-from producer.api import repository as sql
-from producer.api.auth import require_role
-from producer.api.errors import ApiError, not_found, validation
+from producer.api import schedules
 from producer.api.models import OwnerChange
-from producer.api.routes import _body, _load_visible, _pool, _principal, _respond_schedule, _uuid_param
+from producer.api.request_helpers import caller, db, path_uuid, read_body, visible_schedule
+from producer.api.schedule_view import respond
 
 
 async def restore_schedule(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    schedule_id = _uuid_param(request, "id", "schedule")
-    async with _pool(request).acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(sql.SCHEDULE_FOR_UPDATE, schedule_id)
-        if row is None:
-            raise not_found()
-        await require_role(principal, _pool(request), row["organization_id"], write=True)
-        if row["deleted_at"] is None:
-            raise ApiError(409, "this schedule is not deleted; there is nothing to restore")
-        await conn.execute(sql.RESTORE, schedule_id)
-        after = await conn.fetchrow(sql.SCHEDULE, schedule_id)
-        await changes.schedule_changed(conn, principal, "schedule.restore", row, after)
-    return await _respond_schedule(request, schedule_id)
+    principal = caller(request)
+    schedule_id = path_uuid(request, "id", "schedule")
+    async with db(request).acquire() as conn, conn.transaction():
+        row = await visible_schedule(request, principal, schedule_id, write=True, conn=conn, lock=True, deleted=True)
+        await schedules.restore(conn, principal, row)
+    return await respond(request, schedule_id)
 
 
 async def change_owner(request: web.Request) -> web.Response:
     """Owners and admins hand a schedule to another member; its failure notices go to them from then on."""
-    body = await _body(request, OwnerChange)
-    pool = _pool(request)
-    principal = _principal(request)
-    row = await _load_visible(request, principal, _uuid_param(request, "id", "schedule"), write=True)
-    if not await pool.fetch(sql.MEMBERS, row["organization_id"], [body.user_id]):
-        raise validation("user_id", "is not a member of this schedule's organization")
-    async with pool.acquire() as conn, conn.transaction():
-        # One statement, and only while the schedule is not deleted: a delete in between wins.
-        await conn.execute(sql.SET_OWNER, row["id"], body.user_id)
-        before, after = {"owner": row["created_by"]}, {"owner": body.user_id}
-        await changes.changed(
-            conn, principal, "schedule.owner", row["organization_id"], before, after, schedule_id=row["id"]
-        )
-    return await _respond_schedule(request, row["id"])
+    body = await read_body(request, OwnerChange)
+    principal = caller(request)
+    row = await visible_schedule(request, principal, path_uuid(request, "id", "schedule"), write=True)
+    async with db(request).acquire() as conn, conn.transaction():
+        await schedules.change_owner(conn, principal, row, body.user_id)
+    return await respond(request, row["id"])
 
 
 def add_routes(app: web.Application) -> None:

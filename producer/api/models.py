@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from producer.api import formats as format_rules
 from shared import templates
 from shared.cron import zone
 from shared.errors import InvalidInput
@@ -221,11 +222,28 @@ def _notice_target(value: str) -> str:
 NoticeTarget = Annotated[str, Field(min_length=1, max_length=400, examples=["admins"]), AfterValidator(_notice_target)]
 
 
+def _formats(value: list[str]) -> list[str]:
+    trouble = format_rules.problem(value)
+    if trouble is not None:
+        raise ValueError(trouble)
+    return value
+
+
+# Bounds in the schema, checked by _formats so that an empty or long list gets its own message.
+Formats = Annotated[
+    list[Format],
+    Field(json_schema_extra={"minItems": 1, "maxItems": format_rules.MAX_FORMATS}, examples=[["csv", "xlsx.zip"]]),
+    AfterValidator(_formats),
+]
+
+
 class ScheduleOptions(TimingFields):
     name: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
     send_email: bool | None = None
     send_telegram: bool | None = None
     format: Format | None = None
+    # The formats each run delivers, the main one (format) first: 1 to 3 kinds, at most one of them zipped.
+    formats: Formats | None = None
     misfire_policy: Misfire | None = None
     misfire_grace_seconds: Annotated[int, Field(ge=0, le=604_800)] | None = None
     jitter_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
@@ -310,6 +328,8 @@ class ScheduleOut(BaseModel):
     send_email: bool
     send_telegram: bool
     format: Format
+    # format, then the schedule's other formats.
+    formats: list[Format]
     misfire_policy: Misfire
     misfire_grace_seconds: int
     jitter_seconds: int
@@ -359,6 +379,15 @@ class NotificationOut(BaseModel):
     created_at: datetime
 
 
+class FileOut(BaseModel):
+    """One file a run delivered (each format is a file of its own)."""
+
+    format: str
+    filename: str
+    bytes: int
+    sha256: str
+
+
 class RunOut(BaseModel):
     id: UUID
     schedule_id: UUID
@@ -377,6 +406,8 @@ class RunOut(BaseModel):
     # Who asked for a manual run, and its recipients outside the schedule's and the organization's.
     requested_by: UUID | None
     outside_recipients: list[str]
+    # The files it delivered, one per format; null for a run that has not delivered, or ran before formats.
+    files: list[FileOut] | None = None
     notifications: list[NotificationOut]
 
 
@@ -494,6 +525,7 @@ class LastRunOut(BaseModel):
     row_count: int | None
     byte_count: int | None
     finished_at: datetime | None
+    files: list[FileOut] | None = None
 
 
 class ScheduleStatsOut(BaseModel):

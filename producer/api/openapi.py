@@ -126,8 +126,258 @@ def _idempotent(paths: dict[str, Any]) -> None:
             op["responses"].setdefault("422", _json(m.ErrorResponse, _ERRORS["422"]))
 
 
-@cache
-def document() -> dict[str, Any]:
+def _schedule_paths() -> dict[str, Any]:
+    return {
+        "/v1/schedules": {
+            "post": _op(
+                "Create a schedule",
+                "201",
+                m.ScheduleOut,
+                body=m.ScheduleCreate,
+                errors=("401", "403", "422"),
+            ),
+            "get": _op(
+                "List schedules (deleted ones too with include_deleted=true)",
+                "200",
+                m.ScheduleList,
+                params=[_ORG, _NAME, *_PAGING, _enum("include_deleted", ("true", "false"))],
+                errors=("401", "404", "422"),
+            ),
+        },
+        "/v1/schedules/{id}": {
+            "parameters": [_path_id()],
+            "get": _op(
+                "Get a schedule (a deleted one too, with deleted_at)", "200", m.ScheduleOut, errors=("401", "404")
+            ),
+            "patch": _op(
+                "Update a schedule",
+                "200",
+                m.ScheduleOut,
+                body=m.ScheduleUpdate,
+                errors=("401", "403", "404", "410", "422"),
+            ),
+            "delete": _op("Delete a schedule (kept, restorable)", "204", None, errors=("401", "403", "404", "410")),
+        },
+        "/v1/schedules/{id}/owner": _changes_schedule(
+            "post", "Hand the schedule to another member (its failure notices go to them)", m.OwnerChange
+        ),
+        "/v1/schedules/{id}/restore": {
+            "parameters": [_path_id()],
+            "post": _op(
+                "Restore a deleted schedule, paused", "200", m.ScheduleOut, errors=("401", "403", "404", "409")
+            ),
+        },
+        "/v1/schedules/{id}/recipients": _changes_schedule("put", "Replace the recipients", m.RecipientsReplace),
+    }
+
+
+def _schedule_run_paths() -> dict[str, Any]:
+    return {
+        "/v1/schedules/{id}/run": {
+            "parameters": [_path_id()],
+            "post": _op(
+                "Run now (test run)",
+                "202",
+                m.RunAccepted,
+                body=m.RunRequest,
+                body_required=False,
+                errors=("401", "403", "404", "410", "422", "429"),
+            ),
+        },
+        "/v1/schedules/{id}/runs": {
+            "parameters": [_path_id()],
+            "get": _op(
+                "Run history, newest first",
+                "200",
+                m.RunList,
+                params=_PAGING,
+                errors=("401", "404", "422"),
+            ),
+        },
+        "/v1/schedules/preview": {
+            "post": _op(
+                "Fire times of a schedule's timing fields, before saving (writes nothing)",
+                "200",
+                m.PreviewOut,
+                body=m.PreviewRequest,
+                errors=("401", "422"),
+            ),
+        },
+        "/v1/timezones": {
+            "get": _op(
+                "The time zone names accepted, with their UTC offset now", "200", m.TimezoneList, errors=("401",)
+            ),
+        },
+    }
+
+
+def _run_paths() -> dict[str, Any]:
+    return {
+        "/v1/runs": {
+            "get": _op(
+                "The organization's runs across schedules, newest first",
+                "200",
+                m.OrganizationRunList,
+                params=[
+                    _ORG,
+                    _enum("status", get_args(m.RunStatus)),
+                    {**_ORG, "name": "schedule_id"},
+                    _enum("trigger", get_args(Trigger)),
+                    _instant("since"),
+                    _instant("until"),
+                    *_PAGING,
+                ],
+                errors=("401", "404", "422"),
+            ),
+        },
+        "/v1/runs/{id}/resend": {
+            "parameters": [_path_id()],
+            "post": _op(
+                "Resend a partial or failed run to the recipients it has not served",
+                "202",
+                m.RunAccepted,
+                errors=("401", "403", "404", "409", "410"),
+            ),
+        },
+        "/v1/schedules/{id}/stats": {
+            "parameters": [_path_id()],
+            "get": _op(
+                "A schedule's figures over the last `days` days",
+                "200",
+                m.ScheduleStatsOut,
+                params=[
+                    {
+                        "name": "days",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30},
+                    }
+                ],
+                errors=("401", "404", "422"),
+            ),
+        },
+        "/v1/dead-letters": {
+            "get": _op(
+                "List dead letters",
+                "200",
+                m.DeadLetterList,
+                params=[_ORG, *_PAGING],
+                errors=("401", "404", "422"),
+            ),
+        },
+        "/v1/dead-letters/{id}/replay": {
+            "parameters": [_path_id()],
+            "post": _op("Replay a dead letter", "202", m.RunAccepted, errors=("401", "403", "404", "409", "429")),
+        },
+    }
+
+
+def _destination_paths() -> dict[str, Any]:
+    return {
+        "/v1/destinations": {
+            "post": _op(
+                "Add a Slack, SFTP or webhook destination to a schedule or organization (secrets write-only)",
+                "201",
+                d.DestinationOut,
+                body=d.DestinationCreate,
+                errors=("401", "403", "404", "409", "410", "422"),
+            ),
+            "get": _op(
+                "List destinations (no secrets)",
+                "200",
+                d.DestinationList,
+                params=[_ORG, {**_ORG, "name": "schedule_id"}],
+            ),
+        },
+        "/v1/destinations/{id}": {
+            "parameters": [_path_id()],
+            "delete": _op("Remove a destination", "204", None, errors=("401", "403", "404")),
+        },
+        "/v1/integrations/slack": {
+            "put": _op(
+                "Set the organization's Slack bot token (write-only)",
+                "200",
+                d.CredentialOut,
+                body=d.SlackCredentialReplace,
+                errors=("401", "403", "404", "422"),
+            ),
+            "get": _op("Whether a Slack token is set", "200", d.CredentialOut, params=[{**_ORG, "required": True}]),
+            "delete": _op(
+                "Remove the Slack token",
+                "204",
+                None,
+                params=[{**_ORG, "required": True}],
+                errors=("401", "403", "404", "422"),
+            ),
+        },
+    }
+
+
+def _organization_paths() -> dict[str, Any]:
+    return {
+        "/v1/me": {
+            "get": _op("Who is signed in, and their organizations and roles", "200", people.MeOut, errors=("401",))
+        },
+        "/v1/shared-links": {
+            "get": _op(
+                "An organization's active shared links", "200", people.LinkList, params=[{**_ORG, "required": True}]
+            ),
+        },
+        "/v1/organizations/{id}/members": {
+            "parameters": [_path_id()],
+            "get": _op("An organization's members", "200", people.MemberList, errors=("401", "404")),
+        },
+        "/v1/audit": {
+            "get": _op(
+                "Who changed what, newest first (owners and admins)",
+                "200",
+                log.AuditList,
+                params=[
+                    _ORG,
+                    {**_ORG, "name": "schedule_id"},
+                    {
+                        "name": "actor",
+                        "in": "query",
+                        "required": False,
+                        "description": "A user id, or service",
+                        "schema": {"type": "string", "maxLength": 64},
+                    },
+                    _enum("action", ACTIONS),
+                    _instant("since"),
+                    *_PAGING,
+                ],
+                errors=("401", "403", "404", "422"),
+            ),
+        },
+        "/v1/organizations/{id}/policy": {
+            "parameters": [_path_id()],
+            "get": _op("Where reports may go (owners)", "200", rules.PolicyOut, errors=("401", "403", "404")),
+            "put": _op("Replace the destination policy (owners)", "200", rules.PolicyOut, body=rules.PolicyReplace),
+        },
+        "/v1/schedules/{id}/unsubscribes/lift": {
+            "parameters": [_path_id()],
+            "post": _op(
+                "Send to an address that unsubscribed again (owners; audited)",
+                "204",
+                None,
+                body=leave.LiftRequest,
+                errors=("401", "403", "404", "422"),
+            ),
+        },
+    }
+
+
+def _health_paths() -> dict[str, Any]:
+    health = {"200": {"description": "OK"}, "503": {"description": "A dependency is failing"}}
+    return {
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
+        "/readyz": {"get": {"summary": "Readiness", "responses": health}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    """Every model's schema: requests as they are validated, answers as they are written."""
     models = [
         m.ScheduleCreate,
         m.ScheduleUpdate,
@@ -166,238 +416,31 @@ def document() -> dict[str, Any]:
         for model in models
     ]
     _, schemas = models_json_schema(modes, ref_template="#/components/schemas/{model}")
-    health = {"200": {"description": "OK"}, "503": {"description": "A dependency is failing"}}
+    found: dict[str, Any] = schemas.get("$defs", {})
+    return found
+
+
+@cache
+def document() -> dict[str, Any]:
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "Scheduled reports API",
             "version": "1.0.0",
-            "description": "Schedules that export a shared link's videos to CSV and deliver them.",
+            "description": "Schedules that export a shared link's videos (CSV, NDJSON or XLSX; up to three formats a "
+            "run) and deliver them.",
         },
         "components": {
-            "schemas": schemas.get("$defs", {}),
+            "schemas": _schemas(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
         "paths": {
-            "/v1/schedules": {
-                "post": _op(
-                    "Create a schedule",
-                    "201",
-                    m.ScheduleOut,
-                    body=m.ScheduleCreate,
-                    errors=("401", "403", "422"),
-                ),
-                "get": _op(
-                    "List schedules (deleted ones too with include_deleted=true)",
-                    "200",
-                    m.ScheduleList,
-                    params=[_ORG, _NAME, *_PAGING, _enum("include_deleted", ("true", "false"))],
-                    errors=("401", "404", "422"),
-                ),
-            },
-            "/v1/schedules/{id}": {
-                "parameters": [_path_id()],
-                "get": _op(
-                    "Get a schedule (a deleted one too, with deleted_at)", "200", m.ScheduleOut, errors=("401", "404")
-                ),
-                "patch": _op(
-                    "Update a schedule",
-                    "200",
-                    m.ScheduleOut,
-                    body=m.ScheduleUpdate,
-                    errors=("401", "403", "404", "410", "422"),
-                ),
-                "delete": _op("Delete a schedule (kept, restorable)", "204", None, errors=("401", "403", "404", "410")),
-            },
-            "/v1/schedules/{id}/owner": _changes_schedule(
-                "post", "Hand the schedule to another member (its failure notices go to them)", m.OwnerChange
-            ),
-            "/v1/schedules/{id}/restore": {
-                "parameters": [_path_id()],
-                "post": _op(
-                    "Restore a deleted schedule, paused", "200", m.ScheduleOut, errors=("401", "403", "404", "409")
-                ),
-            },
-            "/v1/schedules/{id}/recipients": _changes_schedule("put", "Replace the recipients", m.RecipientsReplace),
-            "/v1/schedules/{id}/run": {
-                "parameters": [_path_id()],
-                "post": _op(
-                    "Run now (test run)",
-                    "202",
-                    m.RunAccepted,
-                    body=m.RunRequest,
-                    body_required=False,
-                    errors=("401", "403", "404", "410", "422", "429"),
-                ),
-            },
-            "/v1/schedules/{id}/runs": {
-                "parameters": [_path_id()],
-                "get": _op(
-                    "Run history, newest first",
-                    "200",
-                    m.RunList,
-                    params=_PAGING,
-                    errors=("401", "404", "422"),
-                ),
-            },
-            "/v1/schedules/preview": {
-                "post": _op(
-                    "Fire times of a schedule's timing fields, before saving (writes nothing)",
-                    "200",
-                    m.PreviewOut,
-                    body=m.PreviewRequest,
-                    errors=("401", "422"),
-                ),
-            },
-            "/v1/timezones": {
-                "get": _op(
-                    "The time zone names accepted, with their UTC offset now", "200", m.TimezoneList, errors=("401",)
-                ),
-            },
-            "/v1/runs": {
-                "get": _op(
-                    "The organization's runs across schedules, newest first",
-                    "200",
-                    m.OrganizationRunList,
-                    params=[
-                        _ORG,
-                        _enum("status", get_args(m.RunStatus)),
-                        {**_ORG, "name": "schedule_id"},
-                        _enum("trigger", get_args(Trigger)),
-                        _instant("since"),
-                        _instant("until"),
-                        *_PAGING,
-                    ],
-                    errors=("401", "404", "422"),
-                ),
-            },
-            "/v1/runs/{id}/resend": {
-                "parameters": [_path_id()],
-                "post": _op(
-                    "Resend a partial or failed run to the recipients it has not served",
-                    "202",
-                    m.RunAccepted,
-                    errors=("401", "403", "404", "409", "410"),
-                ),
-            },
-            "/v1/schedules/{id}/stats": {
-                "parameters": [_path_id()],
-                "get": _op(
-                    "A schedule's figures over the last `days` days",
-                    "200",
-                    m.ScheduleStatsOut,
-                    params=[
-                        {
-                            "name": "days",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 3650, "default": 30},
-                        }
-                    ],
-                    errors=("401", "404", "422"),
-                ),
-            },
-            "/v1/dead-letters": {
-                "get": _op(
-                    "List dead letters",
-                    "200",
-                    m.DeadLetterList,
-                    params=[_ORG, *_PAGING],
-                    errors=("401", "404", "422"),
-                ),
-            },
-            "/v1/dead-letters/{id}/replay": {
-                "parameters": [_path_id()],
-                "post": _op("Replay a dead letter", "202", m.RunAccepted, errors=("401", "403", "404", "409", "429")),
-            },
-            "/v1/destinations": {
-                "post": _op(
-                    "Add a Slack, SFTP or webhook destination to a schedule or organization (secrets write-only)",
-                    "201",
-                    d.DestinationOut,
-                    body=d.DestinationCreate,
-                    errors=("401", "403", "404", "409", "410", "422"),
-                ),
-                "get": _op(
-                    "List destinations (no secrets)",
-                    "200",
-                    d.DestinationList,
-                    params=[_ORG, {**_ORG, "name": "schedule_id"}],
-                ),
-            },
-            "/v1/destinations/{id}": {
-                "parameters": [_path_id()],
-                "delete": _op("Remove a destination", "204", None, errors=("401", "403", "404")),
-            },
-            "/v1/integrations/slack": {
-                "put": _op(
-                    "Set the organization's Slack bot token (write-only)",
-                    "200",
-                    d.CredentialOut,
-                    body=d.SlackCredentialReplace,
-                    errors=("401", "403", "404", "422"),
-                ),
-                "get": _op("Whether a Slack token is set", "200", d.CredentialOut, params=[{**_ORG, "required": True}]),
-                "delete": _op(
-                    "Remove the Slack token",
-                    "204",
-                    None,
-                    params=[{**_ORG, "required": True}],
-                    errors=("401", "403", "404", "422"),
-                ),
-            },
-            "/v1/me": {
-                "get": _op("Who is signed in, and their organizations and roles", "200", people.MeOut, errors=("401",))
-            },
-            "/v1/shared-links": {
-                "get": _op(
-                    "An organization's active shared links", "200", people.LinkList, params=[{**_ORG, "required": True}]
-                ),
-            },
-            "/v1/organizations/{id}/members": {
-                "parameters": [_path_id()],
-                "get": _op("An organization's members", "200", people.MemberList, errors=("401", "404")),
-            },
-            "/v1/audit": {
-                "get": _op(
-                    "Who changed what, newest first (owners and admins)",
-                    "200",
-                    log.AuditList,
-                    params=[
-                        _ORG,
-                        {**_ORG, "name": "schedule_id"},
-                        {
-                            "name": "actor",
-                            "in": "query",
-                            "required": False,
-                            "description": "A user id, or service",
-                            "schema": {"type": "string", "maxLength": 64},
-                        },
-                        _enum("action", ACTIONS),
-                        _instant("since"),
-                        *_PAGING,
-                    ],
-                    errors=("401", "403", "404", "422"),
-                ),
-            },
-            "/v1/organizations/{id}/policy": {
-                "parameters": [_path_id()],
-                "get": _op("Where reports may go (owners)", "200", rules.PolicyOut, errors=("401", "403", "404")),
-                "put": _op("Replace the destination policy (owners)", "200", rules.PolicyOut, body=rules.PolicyReplace),
-            },
-            "/v1/schedules/{id}/unsubscribes/lift": {
-                "parameters": [_path_id()],
-                "post": _op(
-                    "Send to an address that unsubscribed again (owners; audited)",
-                    "204",
-                    None,
-                    body=leave.LiftRequest,
-                    errors=("401", "403", "404", "422"),
-                ),
-            },
-            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
-            "/readyz": {"get": {"summary": "Readiness", "responses": health}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
+            **_schedule_paths(),
+            **_schedule_run_paths(),
+            **_run_paths(),
+            **_destination_paths(),
+            **_organization_paths(),
+            **_health_paths(),
         },
     }
     _idempotent(doc["paths"])

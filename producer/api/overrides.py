@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from producer.api import repository as sql
+from producer.api import sql
 from producer.api.errors import validation
 from producer.api.models import RunRecipientIn
 from shared.db import Pool

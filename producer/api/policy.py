@@ -11,8 +11,9 @@ from producer.api import changes
 from producer.api.auth import Principal, require_role
 from producer.api.errors import ApiError
 from producer.api.policy_models import PolicyOut, PolicyReplace
-from producer.api.routes import _body, _pool, _principal, _uuid_param
+from producer.api.request_helpers import caller, db, path_uuid, read_body
 from shared.health import json_response
+from shared.sqlbind import Named
 
 FIELDS = ("allowed_email_domains", "allowed_webhook_hosts", "allowed_sftp_hosts", "allow_telegram", "allow_slack")
 
@@ -20,21 +21,21 @@ GET = f"""
 SELECT {", ".join(FIELDS)}, updated_by, updated_at FROM shared_report_destination_policies WHERE organization_id = $1
 """
 
-PUT = f"""
+PUT = Named(f"""
 INSERT INTO shared_report_destination_policies (organization_id, {", ".join(FIELDS)}, updated_by, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+VALUES (:organization_id, {", ".join(":" + name for name in FIELDS)}, :updated_by, now())
 ON CONFLICT (organization_id) DO UPDATE SET
     allowed_email_domains = excluded.allowed_email_domains, allowed_webhook_hosts = excluded.allowed_webhook_hosts,
     allowed_sftp_hosts = excluded.allowed_sftp_hosts, allow_telegram = excluded.allow_telegram,
     allow_slack = excluded.allow_slack, updated_by = excluded.updated_by, updated_at = now()
 RETURNING {", ".join(FIELDS)}, updated_by, updated_at
-"""
+""")
 
 DEFAULTS: dict[str, Any] = {**PolicyReplace().model_dump(), "updated_by": None, "updated_at": None}
 
 
 async def _owner(request: web.Request, principal: Principal, org: UUID) -> None:
-    role = await require_role(principal, _pool(request), org, write=False, what="organization")
+    role = await require_role(principal, db(request), org, write=False, what="organization")
     if role not in ("owner", "service"):
         raise ApiError(403, f"your role '{role}' may not read or change the destination policy (owners may)")
 
@@ -45,25 +46,25 @@ def _out(org: UUID, row: Any) -> web.Response:
 
 
 async def get_policy(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    org = _uuid_param(request, "id", "organization")
+    principal = caller(request)
+    org = path_uuid(request, "id", "organization")
     await _owner(request, principal, org)
-    return _out(org, await _pool(request).fetchrow(GET, org))
+    return _out(org, await db(request).fetchrow(GET, org))
 
 
 async def put_policy(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    org = _uuid_param(request, "id", "organization")
+    principal = caller(request)
+    org = path_uuid(request, "id", "organization")
     await _owner(request, principal, org)
-    body = await _body(request, PolicyReplace)
+    body = await read_body(request, PolicyReplace)
     # Stored as matched: lower case, no trailing dot, each once.
     values = {
         name: sorted({v.lower().rstrip(".") for v in value}) if isinstance(value, list) else value
         for name, value in body.model_dump().items()
     }
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db(request).acquire() as conn, conn.transaction():
         before = await conn.fetchrow(GET + " FOR UPDATE", org)
-        row = await conn.fetchrow(PUT, org, *(values[f] for f in FIELDS), principal.user_id)
+        row = await conn.fetchrow(*PUT.bind(values, organization_id=org, updated_by=principal.user_id))
         old = {f: (before or DEFAULTS)[f] for f in FIELDS}
         await changes.changed(conn, principal, "policy.update", org, old, {f: row[f] for f in FIELDS})
     return _out(org, row)

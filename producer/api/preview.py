@@ -9,20 +9,21 @@ from aiohttp import web
 from producer import window
 from producer.api.keys import SETTINGS
 from producer.api.models import FireOut, PreviewOut, PreviewRequest, TimezoneList, TimezoneOut
-from producer.api.routes import _body, _check_window, _now, _pool, _principal
-from producer.api.timing import resolve_new
+from producer.api.request_helpers import caller, db, read_body
+from producer.api.timing import check_window, resolve_new
+from producer.clock import db_now
 from shared.cron import zone, zone_names
 from shared.health import json_response
 
 
 async def preview(request: web.Request) -> web.Response:
     """What a schedule with these timing fields would do, validated as create validates them; writes nothing."""
-    _principal(request)
-    body = await _body(request, PreviewRequest)
-    now = await _now(_pool(request))
+    caller(request)
+    body = await read_body(request, PreviewRequest)
+    now = await db_now(db(request))
     timing = resolve_new(body, request.app[SETTINGS].min_interval_seconds, now)
     tz = zone(timing.timezone)
-    _check_window(body.starts_at, body.ends_at)
+    check_window(body.starts_at, body.ends_at)
     fires = window.fires(
         timing.cron_expression, timing.timezone, body.from_ or now, body.count, body.starts_at, body.ends_at
     )
@@ -41,7 +42,7 @@ def _offset(seconds: int) -> str:
 
 
 async def timezones(request: web.Request) -> web.Response:
-    _principal(request)
+    caller(request)
     now = datetime.now(UTC)
     items = []
     for name in zone_names():

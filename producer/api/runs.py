@@ -1,18 +1,18 @@
-"""Runs across an organization's schedules, and a schedule's figures."""
+"""Runs: a schedule's history, the runs across an organization's schedules, a resend, and a schedule's figures."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any, get_args
-from uuid import uuid4
 
 from aiohttp import web
 
 from producer import metrics
-from producer.api import changes
-from producer.api import repository as sql
+from producer.api import resend as resending
+from producer.api import sql
+from producer.api.accepted import accepted
 from producer.api.auth import require_role
-from producer.api.errors import ApiError, gone, not_found
+from producer.api.errors import not_found
 from producer.api.keys import REDIS, SETTINGS
 from producer.api.models import (
     DurationOut,
@@ -20,31 +20,21 @@ from producer.api.models import (
     NotificationOut,
     OrganizationRunList,
     OrganizationRunOut,
+    RunList,
+    RunOut,
     RunStatus,
     ScheduleStatsOut,
 )
+from producer.api.paging import cursor, page, page_size
 from producer.api.query import choice, instant, integer
-from producer.api.routes import (
-    _accepted,
-    _decode_cursor,
-    _encode_cursor,
-    _limit,
-    _load_visible,
-    _now,
-    _orgs_param,
-    _pool,
-    _principal,
-    _query_uuid,
-    _uuid_param,
-)
+from producer.api.request_helpers import caller, db, path_uuid, query_uuid, visible_orgs, visible_schedule
+from producer.clock import db_now
 from shared import runs
 from shared.db import Pool, Record
-from shared.errors import InvalidMessage
 from shared.health import json_response
-from shared.message import ReportMessage, Trigger, parse_message
+from shared.message import Trigger
 
 FINAL = ("sent", "partial", "failed", "skipped", "dead")
-RESENDABLE = ("partial", "failed")
 STATUSES: tuple[str, ...] = get_args(RunStatus)
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
@@ -57,39 +47,51 @@ async def notifications_by_run(pool: Pool, runs: list[Record]) -> dict[Any, list
     return by_run
 
 
+async def list_runs(request: web.Request) -> web.Response:
+    """A schedule's history, newest first."""
+    principal = caller(request)
+    schedule_id = path_uuid(request, "id", "schedule")
+    await visible_schedule(request, principal, schedule_id, write=False)
+    size = page_size(request)
+    before_at, before_id = cursor(request) or (None, None)
+    pool = db(request)
+    rows = await pool.fetch(sql.RUNS, schedule_id, before_at, before_id, size + 1)
+    shown, next_cursor = page(rows, size)
+    notes = await notifications_by_run(pool, shown)
+    items = [RunOut(**dict(r), notifications=notes[r["id"]]) for r in shown]
+    return json_response(RunList(items=items, next_cursor=next_cursor).model_dump(mode="json"))
+
+
 async def list_organization_runs(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    limit = _limit(request)
-    before, before_id = _decode_cursor(request)
+    principal = caller(request)
+    size = page_size(request)
+    after = cursor(request)
     filters: dict[str, Any] = {
         "status": choice(request, "status", STATUSES),
-        "schedule_id": _query_uuid(request, "schedule_id"),
+        "schedule_id": query_uuid(request, "schedule_id"),
         "trigger": choice(request, "trigger", TRIGGERS),
         "since": instant(request, "since"),
         "until": instant(request, "until"),
     }
-    orgs = await _orgs_param(request, principal)
+    orgs = await visible_orgs(request, principal)
     if orgs == []:
         return json_response(OrganizationRunList(items=[], next_cursor=None).model_dump(mode="json"))
     sql.scope(filters, orgs)
-    pool = _pool(request)
-    after = (before, before_id) if before is not None else None
-    query, args = sql.organization_runs(filters, after, limit + 1)
-    rows = await pool.fetch(query, *args)
-    page = rows[:limit]
-    notes = await notifications_by_run(pool, page)
-    items = [OrganizationRunOut(**dict(r), notifications=notes[r["id"]]) for r in page]
-    cursor = _encode_cursor(page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
-    return json_response(OrganizationRunList(items=items, next_cursor=cursor).model_dump(mode="json"))
+    pool = db(request)
+    query, args = sql.organization_runs(filters, after, size + 1)
+    shown, next_cursor = page(await pool.fetch(query, *args), size)
+    notes = await notifications_by_run(pool, shown)
+    items = [OrganizationRunOut(**dict(r), notifications=notes[r["id"]]) for r in shown]
+    return json_response(OrganizationRunList(items=items, next_cursor=next_cursor).model_dump(mode="json"))
 
 
 async def schedule_stats(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    schedule_id = _uuid_param(request, "id", "schedule")
+    principal = caller(request)
+    schedule_id = path_uuid(request, "id", "schedule")
     days = integer(request, "days", 30, 1, 3650)
-    await _load_visible(request, principal, schedule_id, write=False)
-    pool = _pool(request)
-    since = await _now(pool) - timedelta(days=days)
+    await visible_schedule(request, principal, schedule_id, write=False)
+    pool = db(request)
+    since = await db_now(pool) - timedelta(days=days)
     figures = await pool.fetchrow(sql.SCHEDULE_STATS, schedule_id, since)
     last = await pool.fetchrow(sql.LAST_FINISHED_RUN, schedule_id)
     out = ScheduleStatsOut(
@@ -106,37 +108,22 @@ async def schedule_stats(request: web.Request) -> web.Response:
 
 async def resend(request: web.Request) -> web.Response:
     """A partial or failed run again, as a replay chained to it: only the recipients its chain has not served."""
-    principal = _principal(request)
-    run_id = _uuid_param(request, "id", "run")
-    pool = _pool(request)
+    principal = caller(request)
+    run_id = path_uuid(request, "id", "run")
+    pool = db(request)
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(sql.RUN_TO_RESEND, run_id)
         if row is None:
             raise not_found("run")
         await require_role(principal, pool, row["organization_id"], write=True, what="run")
-        if row["deleted_at"] is not None:
-            raise gone(row["deleted_at"])
-        if row["status"] not in RESENDABLE:
-            raise ApiError(409, f"only a partial or failed run can be resent; this one is {row['status']}")
-        if row["pending"]:
-            raise ApiError(409, "a resend or replay of this run is still queued or running; wait for it to finish")
-        try:
-            original = parse_message(row["message"])
-        except InvalidMessage as exc:
-            raise ApiError(409, "this run's message was not kept whole, so it cannot be resent") from exc
-        # Every recipient of the original: the consumer skips those its chain served, and counts the rest.
-        message = ReportMessage(**{**original.model_dump(), "run_id": uuid4(), "trigger": "replay"})
-        await runs.record(conn, message, repeats=run_id)
-        what = {"run_id": message.run_id, "resends": run_id}
-        await changes.changed(
-            conn, principal, "run.resend", row["organization_id"], None, what, schedule_id=message.schedule_id
-        )
+        message = await resending.record(conn, principal, row)
     added = await runs.enqueue(pool, request.app[REDIS], request.app[SETTINGS].queue_name, message)
     metrics.ENQUEUED.labels("replay").inc(added)
-    return await _accepted(request, message.run_id)
+    return await accepted(request, message.run_id)
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/schedules/{id}/runs", list_runs)
     app.router.add_get("/v1/runs", list_organization_runs)
     app.router.add_post("/v1/runs/{id}/resend", resend)
     app.router.add_get("/v1/schedules/{id}/stats", schedule_stats)

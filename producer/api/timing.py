@@ -1,13 +1,19 @@
-"""Turn the timing fields of a create or update into a cadence and a validated cron expression."""
+"""Turn the timing fields of a create or update into a cadence and a validated cron expression, and check the
+window they fire in."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from producer.api.errors import validation
 from producer.api.models import TimingFields
 from shared.cron import cadence_to_cron, validate_schedule_cron
+
+# The request fields that make up a schedule's timing: changing any of them plans its fires anew.
+TIMING_FIELDS = {"cadence", "scheduled_time", "day_of_week", "day_of_month", "cron_expression", "timezone"}
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,28 @@ def resolve_new(body: TimingFields, min_interval: int, now: datetime) -> Timing:
         min_interval,
         now,
     )
+
+
+def resolve_change(current: Mapping[str, Any], body: TimingFields, min_interval: int, now: datetime) -> Timing:
+    """The timing of an update: the fields it gives over the stored ones (a new cadence keeps no stored day)."""
+    changed = body.model_fields_set
+    if "cron_expression" in changed and body.cron_expression is not None:
+        cadence = body.cadence
+        time_, dow, dom = body.scheduled_time, body.day_of_week, body.day_of_month
+    else:
+        cadence = body.cadence or current["cadence"]
+        same = cadence == current["cadence"]
+        time_ = body.scheduled_time or (current["scheduled_time"] if cadence != "custom" else None)
+        dow = body.day_of_week if "day_of_week" in changed else (current["day_of_week"] if same else None)
+        dom = body.day_of_month if "day_of_month" in changed else (current["day_of_month"] if same else None)
+    cron = (
+        body.cron_expression
+        if "cron_expression" in changed
+        else (current["cron_expression"] if cadence == "custom" and body.cadence is None else None)
+    )
+    return resolve(cadence, time_, dow, dom, cron, body.timezone or current["timezone"], min_interval, now)
+
+
+def check_window(starts_at: datetime | None, ends_at: datetime | None) -> None:
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise validation("ends_at", "must be after starts_at")

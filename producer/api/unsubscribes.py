@@ -8,7 +8,7 @@ from producer.api import changes
 from producer.api.auth import require_role
 from producer.api.errors import ApiError, validation
 from producer.api.models import Email, Strict
-from producer.api.routes import _body, _load_visible, _pool, _principal, _uuid_param
+from producer.api.request_helpers import caller, db, path_uuid, read_body, visible_schedule
 from shared.unsubscribe import address_hash
 
 # The schedule's own unsubscribe of the address, and the organization-wide one, lifted together.
@@ -24,12 +24,12 @@ class LiftRequest(Strict):
 
 
 async def lift(request: web.Request) -> web.Response:
-    principal = _principal(request)
-    schedule_id = _uuid_param(request, "id", "schedule")
-    body = await _body(request, LiftRequest)
-    pool = _pool(request)
+    principal = caller(request)
+    schedule_id = path_uuid(request, "id", "schedule")
+    body = await read_body(request, LiftRequest)
+    pool = db(request)
     async with pool.acquire() as conn, conn.transaction():
-        row = await _load_visible(request, principal, schedule_id, write=True, conn=conn, lock=True)
+        row = await visible_schedule(request, principal, schedule_id, write=True, conn=conn, lock=True)
         org = row["organization_id"]
         role = await require_role(principal, pool, org, write=True)
         if role not in ("owner", "service"):

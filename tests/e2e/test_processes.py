@@ -25,7 +25,7 @@ async def due_report(
     pool: Pool, redis: ArqRedis, settings: Settings, slug: str, chats: list[int], email: str | None = None
 ) -> None:
     """A schedule due now with Telegram recipients (and maybe one email), ticked onto the queue."""
-    from producer.scheduler import tick
+    from producer.tick import tick
 
     org = await seed.organization(pool)
     link = await seed.shared_link(pool, org, slug=slug)

@@ -18,7 +18,7 @@ from arq.connections import ArqRedis
 
 from devkit.fakes.sftp import SftpServer
 from devkit.fakes.webhook import WebhookReceiver
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import Pool
 from shared.settings import Settings
 from tests.support import seed

@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from arq.connections import ArqRedis
 
 from devkit.fakes.loops import FakeLoops
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import Pool
 from shared.settings import Settings
 from tests.support import seed

@@ -243,7 +243,7 @@ async def test_pause_resume_never_backfills_and_edits_recompute(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from producer.scheduler import tick
+    from producer.tick import tick
 
     _, created = await api.call(
         "POST",

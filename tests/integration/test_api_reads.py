@@ -200,7 +200,7 @@ async def test_organization_runs_use_the_index(api: Api, world: World, pool: Poo
         UUID(one["id"]),
     )
     await pool.execute("ANALYZE shared_report_runs")
-    from producer.api import repository as sql
+    from producer.api import sql
 
     for status in (None, "failed"):
         query, args = sql.organization_runs({"organization_id": world.org, "status": status}, None, 51)

@@ -11,7 +11,8 @@ import pytest
 from arq.connections import ArqRedis
 
 from producer import invariants
-from producer.scheduler import sweep, tick
+from producer.sweep import sweep
+from producer.tick import tick
 from shared.db import Pool
 from shared.queue import connect
 from shared.settings import Settings

@@ -9,7 +9,7 @@ import pytest
 from arq.connections import ArqRedis
 
 from devkit.fakes.base import Action
-from producer.scheduler import tick
+from producer.tick import tick
 from shared import deadletters
 from shared.db import Pool
 from shared.queue import Job, enqueue_many

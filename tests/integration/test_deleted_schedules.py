@@ -8,7 +8,7 @@ from uuid import UUID
 from arq.connections import ArqRedis
 
 from producer.retention import prune
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import Pool
 from shared.settings import Settings
 from tests.support.api import Api, World, body, token

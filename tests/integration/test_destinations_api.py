@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from arq.connections import ArqRedis
 
 from producer.app import create_app
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import Pool
 from shared.settings import Settings
 from tests.support.api import Api, World, body, token

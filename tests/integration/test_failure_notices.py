@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 
 from devkit.fakes.base import Action
 from devkit.fakes.slack import FakeSlack
-from producer.scheduler import tick
+from producer.tick import tick
 from shared import runs
 from shared.db import Pool
 from shared.message import EmailRecipient, ReportMessage

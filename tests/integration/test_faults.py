@@ -17,8 +17,8 @@ from arq.jobs import serialize_job
 from prometheus_client import REGISTRY
 
 import consumer.pipeline
-from producer.loop import Scheduler
-from producer.scheduler import sweep
+from producer.loop import SchedulerLoop
+from producer.sweep import sweep
 from shared import deadletters, serializer
 from shared.db import Pool
 from shared.errors import DatabaseError
@@ -230,7 +230,7 @@ async def test_a_live_lease_keeps_a_second_worker_out(
 async def test_scheduler_backs_off_on_errors_even_when_notified(settings: Settings, pool: Pool) -> None:
     calls: list[float] = []
 
-    class Failing(Scheduler):
+    class Failing(SchedulerLoop):
         async def run_once(self) -> float:
             calls.append(time.monotonic())
             raise DatabaseError("database unavailable")

@@ -233,7 +233,7 @@ async def test_a_schedule_delivers_zipped_ndjson_and_xlsx(
     assert doc["document"]["content_type"] == "application/zip"
 
     await pool.execute("UPDATE shared_report_schedules SET format = 'xlsx', next_run_at = $1", FIRE.replace(day=17))
-    from producer.scheduler import tick
+    from producer.tick import tick
 
     await tick(pool, redis, s, now=FIRE.replace(day=17))
     await drain(s, pool, redis, tmp_path)

@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 from arq.connections import ArqRedis
 
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import Pool
 from shared.settings import Settings
 from tests.support.api import Api, World, body, issue

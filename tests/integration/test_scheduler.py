@@ -12,9 +12,10 @@ import pytest
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix
 
-from producer.loop import Scheduler
+from producer.loop import SchedulerLoop
 from producer.recipients import NO_RECIPIENTS
-from producer.scheduler import sweep, tick
+from producer.sweep import sweep
+from producer.tick import tick
 from shared import serializer
 from shared.db import Pool
 from shared.errors import QueueError
@@ -189,7 +190,7 @@ async def test_jitter_defers_deterministically_and_keeps_nominal_fire(
 async def test_loop_wakes_on_notify_and_enqueues_within_a_second(
     pool: Pool, redis: ArqRedis, settings: Settings
 ) -> None:
-    scheduler = Scheduler(settings, pool, redis)
+    scheduler = SchedulerLoop(settings, pool, redis)
     task = asyncio.create_task(scheduler.run())
     try:
         await asyncio.sleep(0.5)  # asleep: nothing is scheduled, the safety poll is 300 s away

@@ -12,7 +12,7 @@ from arq.connections import ArqRedis
 
 from consumer.export import export_to_file
 from consumer.filters import parse_filters
-from producer.scheduler import tick
+from producer.tick import tick
 from shared.db import Pool
 from shared.settings import Settings
 from tests.support import seed

@@ -10,7 +10,7 @@ from uuid import uuid4
 from arq.connections import ArqRedis
 from pydantic import SecretStr
 
-from producer.scheduler import tick
+from producer.tick import tick
 from producer.unsubscribe import Limiter
 from shared import unsubscribe
 from shared.db import Pool

@@ -465,7 +465,7 @@
     }
     const settings = h("dl", { className: "settings" },
       [["Cadence", cadenceText(s)], ["Time zone", s.timezone], ["Cron expression", s.cron_expression],
-        ["Next run", nextRunCell(s)], ["Active", s.enabled ? "yes" : "no (paused)"], ["Format", s.format],
+        ["Next run", nextRunCell(s)], ["Active", s.enabled ? "yes" : "no (paused)"], ["Formats", (s.formats || [s.format]).join(", ")],
         ["Last status", statusText(s.last_run_status)],
         ["Channels", [s.send_email ? "email" : null, s.send_telegram ? "telegram" : null, ...s.channels].filter(Boolean).join(", ") || "none"],
         ["Recipients", s.recipients.map(recipientText).join(", ") || "the organization's defaults"],
@@ -752,6 +752,15 @@
     const firesNote = h("p", { className: "muted", role: "status" });
     const recipientList = h("ul", { className: "recipients", "aria-label": "Recipients added" });
     const destinationBoxes = h("div", { className: "row" });
+    // Up to two more formats beside the main one, delivered with it from the same snapshot.
+    const alsoBoxes = FORMATS.map((x, i) => h("input", { type: "checkbox", id: `f-also-${i}`, "data-format": x,
+      checked: s ? (s.formats || []).slice(1).includes(x) : false }));
+    function markMain() {
+      for (const box of alsoBoxes) {
+        box.disabled = box.dataset.format === c.format.value;
+        if (box.disabled) box.checked = false;
+      }
+    }
     const general = h("p", { className: "error", role: "alert" });
     const save = h("button", { type: "submit" }, "Save");
 
@@ -792,6 +801,7 @@
 
     const FIELD_IDS = { name: "f-name", shared_link_id: "f-link", cadence: "f-cadence", scheduled_time: "f-time",
       day_of_week: "f-dow", day_of_month: "f-dom", timezone: "f-zone", cron_expression: "f-cron", format: "f-format",
+      formats: "f-formats",
       starts_at: "f-starts", ends_at: "f-ends",
       min_rows: "f-minrows", subject_template: "f-subject", message_template: "f-message", recipients: "f-recipients",
       channels: "f-recipients", send_email: "f-recipients", send_telegram: "f-recipients" };
@@ -894,6 +904,10 @@
       h("div", { className: "row" }, field("f-name", "Name", c.name), field("f-link", "Shared link", c.link)),
       h("div", { className: "row" }, field("f-cadence", "Cadence", c.cadence), timeField, dowField, domField),
       h("div", { className: "row" }, field("f-zone", "Time zone", c.zone), cronField, field("f-format", "Format", c.format)),
+      h("fieldset", { id: "f-formats", "aria-describedby": "f-formats-error" }, h("legend", {}, "Also send as (up to two)"),
+        h("div", { className: "row" }, alsoBoxes.map((box) => h("div", { className: "check" }, box,
+          h("label", { for: box.id }, box.dataset.format)))),
+        h("p", { className: "error", id: "f-formats-error", "data-error-for": "f-formats" })),
       zoneList,
       h("div", { className: "row" }, field("f-starts", "Starts on (optional)", c.starts),
         field("f-ends", "Ends on (optional)", c.ends)),
@@ -945,6 +959,7 @@
       loadOrgLists().then(() => { save.disabled = false; }, (err) => { general.textContent = err.message; });
     });
     c.cadence.addEventListener("change", () => { showTiming(); schedulePreview(); });
+    c.format.addEventListener("change", markMain);
     for (const el of [c.time, c.dow, c.dom, c.zone, c.cron, c.starts, c.ends]) {
       el.addEventListener("input", schedulePreview);
       el.addEventListener("change", schedulePreview);
@@ -960,7 +975,7 @@
         ...timing(),
         name: c.name.value.trim(),
         shared_link_id: c.link.value || undefined,
-        format: c.format.value,
+        formats: [c.format.value, ...alsoBoxes.filter((b) => b.checked && !b.disabled).map((b) => b.dataset.format)],
         skip_if_empty: c.skipEmpty.checked,
         min_rows: Number(c.minRows.value || 0),
         only_if_changed: c.onlyChanged.checked,
@@ -991,6 +1006,7 @@
       }
     });
     showTiming();
+    markMain();
     // Save waits for the organization's lists: saving before them would send an empty choice of destinations.
     save.disabled = true;
     loadOrgLists().then(() => { save.disabled = false; }, (err) => { general.textContent = err.message; });

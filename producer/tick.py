@@ -1,4 +1,4 @@
-"""The tick: claim due schedules exactly once, record runs, advance, then enqueue; and the sweep."""
+"""The tick: claim due schedules exactly once, record runs, advance, then enqueue; and when the next is due."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import orjson
 from arq.connections import ArqRedis
 
 from producer import metrics, queries
+from producer.clock import db_now
 from producer.planning import Plan, plan
 from producer.recipients import NO_RECIPIENTS, Channels, group, resolve
 from producer.window import within
@@ -23,7 +24,7 @@ from shared.cron import deterministic_offset_ms
 from shared.db import Connection, Pool, Record
 from shared.errors import InvalidInput
 from shared.message import cron_message, job_id_for, recipients_json
-from shared.queue import Job, enqueue_many, held_by_no_worker, lost_jobs, requeue_many
+from shared.queue import Job, enqueue_many
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -120,11 +121,6 @@ async def _plan_batch(
     return runs, advances
 
 
-async def _db_now(conn: Connection) -> datetime:
-    value: datetime = await conn.fetchval("SELECT now()")
-    return value
-
-
 async def _claim_batch(conn: Connection, current: datetime, batch: int) -> tuple[int, list[PlannedRun]]:
     """Claim up to `batch` due schedules, record their runs and advance them, in one transaction; returns how
     many were claimed and the runs this call inserted."""
@@ -136,15 +132,16 @@ async def _claim_batch(conn: Connection, current: datetime, batch: int) -> tuple
         inserted = {
             r["id"]
             for r in await conn.fetch(
-                queries.INSERT_RUNS,
-                [p.run_id for p in planned],
-                [p.schedule_id for p in planned],
-                [p.fire_at for p in planned],
-                [p.status for p in planned],
-                [p.job_id for p in planned],
-                [None if p.message is None else p.message.decode() for p in planned],
-                [p.defer_until for p in planned],
-                [p.error for p in planned],
+                *queries.INSERT_RUNS.bind(
+                    ids=[p.run_id for p in planned],
+                    schedule_ids=[p.schedule_id for p in planned],
+                    fire_ats=[p.fire_at for p in planned],
+                    statuses=[p.status for p in planned],
+                    job_ids=[p.job_id for p in planned],
+                    messages=[None if p.message is None else p.message.decode() for p in planned],
+                    defer_untils=[p.defer_until for p in planned],
+                    errors=[p.error for p in planned],
+                )
             )
         }
         await conn.execute(
@@ -172,7 +169,7 @@ async def tick(
     batch = settings.tick_batch_size
     if dry_run:
         async with pool.acquire() as conn:
-            current = now or await _db_now(conn)
+            current = now or await db_now(conn)
             rows = await conn.fetch(queries.PEEK_DUE, current, batch)
             result.planned, _ = await _plan_batch(conn, rows, current)
             result.claimed = len(rows)
@@ -200,7 +197,7 @@ async def _lane(
     try:
         while True:
             async with pool.acquire() as conn:
-                claimed, fresh = await _claim_batch(conn, now or await _db_now(conn), batch)
+                claimed, fresh = await _claim_batch(conn, now or await db_now(conn), batch)
             if not claimed:
                 break
             result.claimed += claimed
@@ -248,64 +245,6 @@ async def _enqueue(
         metrics.FIRE_LAG.observe(max(0.0, (now - (r.defer_until or r.fire_at)).total_seconds()))
     metrics.ENQUEUED.labels(source).inc(len(added))
     return len(added)
-
-
-@dataclass
-class SweepResult:
-    requeued: int = 0
-    taken_back: int = 0
-    lost: int = 0
-    # Queued runs whose job a worker took and no live worker holds (its marker lapses within LEASE_SECONDS).
-    held_by_no_worker: int = 0
-
-
-_NO_ID = UUID(int=0)
-_EPOCH = datetime(1, 1, 1, tzinfo=UTC)
-
-
-def _jobs(rows: Sequence[Record]) -> list[Job]:
-    return [Job(r["job_id"], r["message"], r["defer_until"]) for r in rows if r["job_id"] and r["message"]]
-
-
-async def sweep(pool: Pool, redis: ArqRedis, settings: Settings, *, grace_seconds: float | None = None) -> SweepResult:
-    """Take back runs whose worker was lost, and re-enqueue queued runs whose job is missing, page by page."""
-    grace = settings.sweep_grace_seconds if grace_seconds is None else grace_seconds
-    batch = settings.sweep_batch_size
-    result = SweepResult()
-    while True:
-        rows = await pool.fetch(queries.TAKE_BACK, batch)
-        if rows:
-            # Committed as queued first: if this requeue is lost, the queued pass below finds the run next time.
-            await requeue_many(redis, settings.queue_name, _jobs(rows), takeover=True)
-            result.taken_back += len(rows)
-            metrics.TAKEN_BACK.inc(len(rows))
-        if len(rows) < batch:
-            break
-    cursor: tuple[datetime, UUID] = (_EPOCH, _NO_ID)
-    while True:
-        rows = await pool.fetch(queries.SWEEP_QUEUED, grace, cursor[0], cursor[1], batch)
-        if not rows:
-            break
-        cursor = (rows[-1]["created_at"], rows[-1]["id"])
-        lost = set(await lost_jobs(redis, [r["job_id"] for r in rows]))
-        todo = [r for r in rows if r["job_id"] in lost]
-        present = [r["job_id"] for r in rows if r["job_id"] not in lost]
-        result.held_by_no_worker += len(await held_by_no_worker(redis, present, int(settings.lease_seconds * 1000)))
-        # A job present for a run never marked enqueued (its producer died between the enqueue and the mark).
-        found = [r["id"] for r in rows if not r["enqueued"] and r["job_id"] not in lost]
-        if todo:
-            result.lost += len(todo)
-            result.requeued += len(await requeue_many(redis, settings.queue_name, _jobs(todo), takeover=False))
-        if todo or found:
-            await pool.execute(queries.MARK_ENQUEUED, [r["id"] for r in todo] + found)
-        if len(rows) < batch:
-            break
-    metrics.ENQUEUED.labels("sweep").inc(result.requeued)
-    if result.taken_back:
-        log.warning("sweep took back %d run(s) whose worker was lost", result.taken_back)
-    if result.requeued:
-        log.warning("sweep re-enqueued %d run(s) whose job was missing", result.requeued)
-    return result
 
 
 async def seconds_until_due(pool: Pool) -> float | None:

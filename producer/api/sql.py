@@ -1,15 +1,17 @@
-"""Every SQL statement of the API."""
+"""Every SQL statement of the API. Those with many parameters name them (shared/sqlbind.py)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from shared.sqlbind import Named
 
 SCHEDULE_COLUMNS = """
 id, organization_id, shared_link_id, created_by, name, cadence, scheduled_time, day_of_week, day_of_month,
 cron_expression, timezone, send_email, send_telegram, format, misfire_policy, misfire_grace_seconds,
 jitter_seconds, skip_if_empty, min_rows, only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds,
 stale_action, subject_template, message_template, channels, enabled, next_run_at, last_run_at, last_run_status,
-created_at, updated_at, csv_formula_guard, deleted_at, starts_at, ends_at, notify_on_failure
+created_at, updated_at, csv_formula_guard, deleted_at, starts_at, ends_at, notify_on_failure, extra_formats
 """
 
 LINK = "SELECT id, organization_id, title FROM shared_links WHERE id = $1 AND revoked_at IS NULL"
@@ -39,15 +41,15 @@ SCHEDULE = f"SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules WHERE id = $
 
 SCHEDULE_FOR_UPDATE = SCHEDULE + " FOR UPDATE"
 
-LIST_SCHEDULES = f"""
+LIST_SCHEDULES = Named(f"""
 SELECT {SCHEDULE_COLUMNS} FROM shared_report_schedules
-WHERE ($5::boolean OR deleted_at IS NULL)
-  AND ($1::uuid[] IS NULL OR organization_id = ANY($1::uuid[]))
-  AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
-  AND ($6::text IS NULL OR strpos(lower(name), lower($6::text)) > 0)
+WHERE (:include_deleted::boolean OR deleted_at IS NULL)
+  AND (:organizations::uuid[] IS NULL OR organization_id = ANY(:organizations::uuid[]))
+  AND (:after_at::timestamptz IS NULL OR (created_at, id) > (:after_at::timestamptz, :after_id::uuid))
+  AND (:name::text IS NULL OR strpos(lower(name), lower(:name::text)) > 0)
 ORDER BY created_at, id
-LIMIT $4
-"""
+LIMIT :limit
+""")
 
 RECIPIENTS = """
 SELECT r.id, r.schedule_id, r.channel, r.user_id, r.email, r.telegram_chat_id,
@@ -65,31 +67,38 @@ MEMBERS = """
 SELECT user_id FROM organization_members WHERE organization_id = $1 AND user_id = ANY($2::uuid[])
 """
 
-INSERT_SCHEDULE = f"""
+INSERT_SCHEDULE = Named(f"""
 INSERT INTO shared_report_schedules (organization_id, shared_link_id, created_by, name, cadence, scheduled_time,
-    day_of_week, day_of_month, cron_expression, timezone, send_email, send_telegram, format, misfire_policy,
-    misfire_grace_seconds, jitter_seconds, skip_if_empty, enabled, next_run_at, min_rows, only_if_changed,
-    require_fresh_within_seconds, fresh_wait_max_seconds, stale_action, subject_template, message_template,
-    channels, csv_formula_guard)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-        $24, $25, $26, $27, $28)
+    day_of_week, day_of_month, cron_expression, timezone, send_email, send_telegram, format, extra_formats,
+    misfire_policy, misfire_grace_seconds, jitter_seconds, skip_if_empty, enabled, next_run_at, min_rows,
+    only_if_changed, require_fresh_within_seconds, fresh_wait_max_seconds, stale_action, subject_template,
+    message_template, channels, csv_formula_guard, starts_at, ends_at, notify_on_failure)
+VALUES (:organization_id, :shared_link_id, :created_by, :name, :cadence, :scheduled_time,
+    :day_of_week, :day_of_month, :cron_expression, :timezone, :send_email, :send_telegram, :format, :extra_formats,
+    :misfire_policy, :misfire_grace_seconds, :jitter_seconds, :skip_if_empty, :enabled, :next_run_at, :min_rows,
+    :only_if_changed, :require_fresh_within_seconds, :fresh_wait_max_seconds, :stale_action, :subject_template,
+    :message_template, :channels, :csv_formula_guard, :starts_at, :ends_at, :notify_on_failure)
 RETURNING {SCHEDULE_COLUMNS}
-"""
+""")
 
-UPDATE_SCHEDULE = f"""
-UPDATE shared_report_schedules SET shared_link_id = $2, name = $3, cadence = $4, scheduled_time = $5,
-    day_of_week = $6, day_of_month = $7, cron_expression = $8, timezone = $9, send_email = $10,
-    send_telegram = $11, format = $12, misfire_policy = $13, misfire_grace_seconds = $14, jitter_seconds = $15,
-    skip_if_empty = $16, enabled = $17, next_run_at = $18, min_rows = $19, only_if_changed = $20,
-    require_fresh_within_seconds = $21, fresh_wait_max_seconds = $22, stale_action = $23,
-    subject_template = $24, message_template = $25, channels = $26, csv_formula_guard = $27, updated_at = now()
-WHERE id = $1
+UPDATE_SCHEDULE = Named(f"""
+UPDATE shared_report_schedules SET shared_link_id = :shared_link_id, name = :name, cadence = :cadence,
+    scheduled_time = :scheduled_time, day_of_week = :day_of_week, day_of_month = :day_of_month,
+    cron_expression = :cron_expression, timezone = :timezone, send_email = :send_email,
+    send_telegram = :send_telegram, format = :format, extra_formats = :extra_formats,
+    misfire_policy = :misfire_policy, misfire_grace_seconds = :misfire_grace_seconds,
+    jitter_seconds = :jitter_seconds, skip_if_empty = :skip_if_empty, enabled = :enabled,
+    next_run_at = :next_run_at, min_rows = :min_rows, only_if_changed = :only_if_changed,
+    require_fresh_within_seconds = :require_fresh_within_seconds, fresh_wait_max_seconds = :fresh_wait_max_seconds,
+    stale_action = :stale_action, subject_template = :subject_template, message_template = :message_template,
+    channels = :channels, csv_formula_guard = :csv_formula_guard, starts_at = :starts_at, ends_at = :ends_at,
+    notify_on_failure = :notify_on_failure, updated_at = now()
+WHERE id = :id
 RETURNING {SCHEDULE_COLUMNS}
-"""
+""")
 
-SET_NOTIFY_ON_FAILURE = f"""
-UPDATE shared_report_schedules SET notify_on_failure = $2 WHERE id = $1 RETURNING {SCHEDULE_COLUMNS}
-"""
+# A change to what hangs off a schedule (its recipients) is a change of the schedule.
+TOUCH_SCHEDULE = "UPDATE shared_report_schedules SET updated_at = now() WHERE id = $1"
 
 DELETE_RECIPIENTS = "DELETE FROM shared_report_schedule_recipients WHERE schedule_id = $1"
 
@@ -105,7 +114,7 @@ WHERE id = $1 AND deleted_at IS NULL
 
 RUNS = """
 SELECT id, schedule_id, fire_at, trigger, status, attempts, row_count, byte_count, filename, error, enqueued_at,
-       started_at, finished_at, created_at, requested_by, outside_recipients
+       started_at, finished_at, created_at, requested_by, outside_recipients, files
 FROM shared_report_runs
 WHERE schedule_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
 ORDER BY created_at DESC, id DESC
@@ -197,11 +206,11 @@ SELECT count(*) FROM shared_report_destinations
 WHERE organization_id = $1 AND schedule_id IS NOT DISTINCT FROM $2
 """
 
-INSERT_DESTINATION = f"""
+INSERT_DESTINATION = Named(f"""
 INSERT INTO shared_report_destinations (organization_id, schedule_id, channel, target, label, config, secret)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+VALUES (:organization_id, :schedule_id, :channel, :target, :label, :config, :secret)
 RETURNING {DESTINATION_COLUMNS}
-"""
+""")
 
 ENABLE_CHANNEL = """
 UPDATE shared_report_schedules SET channels = array_append(channels, $2), updated_at = now()
@@ -236,7 +245,8 @@ DELETE_CREDENTIAL = "DELETE FROM shared_report_channel_credentials WHERE organiz
 
 RUN_COLUMNS = """
 r.id, r.schedule_id, r.organization_id, r.fire_at, r.trigger, r.status, r.attempts, r.row_count, r.byte_count,
-r.filename, r.error, r.enqueued_at, r.started_at, r.finished_at, r.created_at, r.requested_by, r.outside_recipients
+r.filename, r.error, r.enqueued_at, r.started_at, r.finished_at, r.created_at, r.requested_by, r.outside_recipients,
+r.files
 """
 
 # Each filter of GET /v1/runs, as a condition on one placeholder. The statement is built from the filters given,
@@ -286,7 +296,7 @@ WHERE schedule_id = $1 AND created_at >= $2
 """
 
 LAST_FINISHED_RUN = """
-SELECT id, trigger, status, row_count, byte_count, finished_at FROM shared_report_runs
+SELECT id, trigger, status, row_count, byte_count, finished_at, files FROM shared_report_runs
 WHERE schedule_id = $1 AND finished_at IS NOT NULL
 ORDER BY finished_at DESC LIMIT 1
 """
@@ -305,10 +315,10 @@ IDEMPOTENT_ANSWER = """
 SELECT fingerprint, status, content_type, body FROM shared_report_idempotency_keys WHERE caller = $1 AND key = $2
 """
 
-KEEP_ANSWER = """
-UPDATE shared_report_idempotency_keys SET status = $3, content_type = $4, body = $5
-WHERE caller = $1 AND key = $2 AND fingerprint = $6
-"""
+KEEP_ANSWER = Named("""
+UPDATE shared_report_idempotency_keys SET status = :status, content_type = :content_type, body = :body
+WHERE caller = :caller AND key = :key AND fingerprint = :fingerprint
+""")
 
 RELEASE_KEY = """
 DELETE FROM shared_report_idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL AND fingerprint = $3
@@ -338,11 +348,6 @@ FROM shared_report_runs r
 JOIN shared_report_schedules s ON s.id = r.schedule_id
 WHERE r.id = $1
 FOR UPDATE OF r
-"""
-
-# The window, and the next fire inside it, in the create or update's own transaction.
-SET_WINDOW = """
-UPDATE shared_report_schedules SET starts_at = $2, ends_at = $3, next_run_at = $4 WHERE id = $1
 """
 
 SET_OWNER = """

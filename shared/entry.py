@@ -1,4 +1,4 @@
-"""What both entry points do around a command: settings once, logging, errors as exit code 2."""
+"""Running an entry point's command: settings once, logging, errors as exit code 2 (both processes' __main__)."""
 
 from __future__ import annotations
 
