@@ -90,18 +90,11 @@ async def _write(pool: Pool, query: str, *args: Any) -> Any:
 async def _deliver_one(
     deps: Deps, message: ReportMessage, run: Record, recipient: AnyRecipient, prepared: Prepared
 ) -> Outcome:
-    user_id, email, chat_id, destination_id = ledger_columns(recipient)
+    who = ledger_columns(recipient)
     intent = await deps.pool.fetchval(
-        queries.RECORD_INTENT,
-        message.schedule_id,
-        message.run_id,
-        recipient.channel,
-        user_id,
-        email,
-        chat_id,
-        recipient.key,
-        {"attempt": run["attempts"]},
-        destination_id,
+        *queries.RECORD_INTENT.bind(
+            who, schedule_id=message.schedule_id, run_id=message.run_id, payload={"attempt": run["attempts"]}
+        )
     )
     outcome = await deps.dispatcher.deliver(str(message.run_id), recipient, prepared.report, prepared.files)
     if outcome.detail.get("unconfirmed"):
@@ -116,7 +109,7 @@ async def _deliver_one(
         "permanent": outcome.kind in ("permanent", "too_large"),
     }
     # The recipient as the provider now knows it, when that changed (a Telegram group became a supergroup).
-    now_known = ledger_columns(outcome.recipient)[2] if outcome.recipient is not None else chat_id
+    now_known = ledger_columns(outcome.recipient)["chat_id"] if outcome.recipient is not None else who["chat_id"]
     # The provider has answered: from here on, losing this write would mean sending again.
     await _write(deps.pool, queries.RECORD_OUTCOME, intent, status, now_known, payload)
     metrics.DELIVERIES.labels(recipient.channel, outcome.kind).inc()

@@ -12,7 +12,14 @@ from typing import Any
 from consumer import queries
 from shared import policy, unsubscribe
 from shared.db import Pool
-from shared.message import AnyRecipient, DestinationRecipient, EmailRecipient, ReportMessage, TelegramRecipient
+from shared.message import (
+    AnyRecipient,
+    DestinationRecipient,
+    EmailRecipient,
+    ReportMessage,
+    TelegramRecipient,
+    ledger_columns,
+)
 
 NOBODY_LEFT = "no recipient may be sent to: each unsubscribed or is blocked by the organization's destination policy"
 
@@ -31,12 +38,16 @@ def _rule(rules: policy.Policy, recipient: AnyRecipient, destinations: dict[Any,
 
 async def log(pool: Pool, message: ReportMessage, recipient: AnyRecipient, status: str, reason: str) -> None:
     """One row in the run's recipient log for a recipient not sent to on purpose (once per run and status)."""
-    email = recipient if isinstance(recipient, EmailRecipient) else None
-    chat = recipient.telegram_chat_id if isinstance(recipient, TelegramRecipient) else None
     payload = {"outcome": status, "reason": reason, "permanent": True}
-    ids = (message.schedule_id, message.run_id, getattr(recipient, "destination_id", None))
-    who = (recipient.channel, email and email.user_id, email and email.email, chat, recipient.key)
-    await pool.execute(queries.RECORD_GATED, *ids, *who, status, payload)
+    await pool.execute(
+        *queries.RECORD_GATED.bind(
+            ledger_columns(recipient),
+            schedule_id=message.schedule_id,
+            run_id=message.run_id,
+            status=status,
+            payload=payload,
+        )
+    )
 
 
 async def screen(pool: Pool, message: ReportMessage, pending: Sequence[AnyRecipient]) -> list[AnyRecipient]:

@@ -176,18 +176,14 @@ async def finish(deps: Deps, message: ReportMessage, claim: Claim, verdict: Verd
     assert claim.run is not None
     error = redact(verdict.error) if verdict.error else None
     done = await deps.pool.fetchrow(
-        queries.FINISH_RUN,
-        message.run_id,
-        verdict.status,
-        verdict.rows,
-        verdict.size,
-        verdict.filename,
-        error,
-        claim.token,
-        verdict.sha256,
-        message.fire_at,
-        claim.run["origin"],
-        verdict.files,
+        *queries.FINISH_RUN.bind_from(
+            dataclasses.asdict(verdict),
+            run_id=message.run_id,
+            error=error,
+            token=claim.token,
+            fire_at=message.fire_at,
+            origin=claim.run["origin"],
+        )
     )
     if done is None:
         raise LeaseLost("the run was taken back before its outcome was recorded")

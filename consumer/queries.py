@@ -1,4 +1,6 @@
-"""Every SQL statement the consumer runs."""
+"""Every SQL statement the consumer runs. Those with many parameters name them (shared/sqlbind.py)."""
+
+from shared.sqlbind import Named
 
 # A run is held by one worker at a time: a running run is claimable only once its lease has lapsed, and only by
 # a message naming the run's own schedule ($4). The claim also reads that schedule and its link, as they are now
@@ -78,13 +80,14 @@ WHERE (r.id = $1 OR r.origin_run_id = $1) AND (n.status = 'sent' OR n.run_id = $
 """
 
 # The intent is written before the provider is called, so an outcome lost with the worker is visible.
-RECORD_INTENT = """
+RECORD_INTENT = Named("""
 INSERT INTO shared_report_notifications
     (schedule_id, run_id, channel, recipient_user_id, email, telegram_chat_id, recipient, status, payload,
      destination_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8, $9)
+VALUES (:schedule_id, :run_id, :channel, :user_id, :email, :chat_id, :recipient, 'sending', :payload,
+        :destination_id)
 RETURNING id
-"""
+""")
 
 RECORD_OUTCOME = """
 UPDATE shared_report_notifications SET status = $2, telegram_chat_id = coalesce($3, telegram_chat_id), payload = $4
@@ -92,14 +95,14 @@ WHERE id = $1
 """
 
 # A recipient not sent to on purpose (consumer/gate.py): logged once per run, never a delivery.
-RECORD_GATED = """
+RECORD_GATED = Named("""
 INSERT INTO shared_report_notifications
     (schedule_id, run_id, destination_id, channel, recipient_user_id, email, telegram_chat_id, recipient, status,
      payload)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
-WHERE NOT EXISTS (SELECT 1 FROM shared_report_notifications WHERE run_id = $2 AND channel = $4 AND recipient = $8
-                  AND status = $9)
-"""
+SELECT :schedule_id, :run_id, :destination_id, :channel, :user_id, :email, :chat_id, :recipient, :status, :payload
+WHERE NOT EXISTS (SELECT 1 FROM shared_report_notifications
+                  WHERE run_id = :run_id AND channel = :channel AND recipient = :recipient AND status = :status)
+""")
 
 GATED_COUNT = """
 SELECT count(DISTINCT (channel, recipient)) FROM shared_report_notifications
@@ -109,26 +112,26 @@ WHERE run_id = $1 AND status IN ('blocked_by_policy', 'unsubscribed')
 # The run's outcome and its schedule's last status in one statement, so one round trip records both; an intent
 # of its chain still open (a try lost before it delivered, on a run that ends without delivering) is settled
 # 'unconfirmed' in the same statement, and its channel returned.
-FINISH_RUN = """
+FINISH_RUN = Named("""
 WITH done AS (
     UPDATE shared_report_runs
-    SET status = $2, row_count = $3, byte_count = $4, filename = $5, error = $6, finished_at = now(),
-        lease_token = NULL, lease_expires_at = NULL, content_sha256 = $8, files = $11
-    WHERE id = $1 AND lease_token = $7 AND status = 'running'
+    SET status = :status, row_count = :rows, byte_count = :size, filename = :filename, error = :error,
+        finished_at = now(), lease_token = NULL, lease_expires_at = NULL, content_sha256 = :sha256, files = :files
+    WHERE id = :run_id AND lease_token = :token AND status = 'running'
     RETURNING schedule_id, trigger
 ), schedule AS (
     -- Only the schedule's own fires say how the schedule is doing: a test run or a replay does not.
-    UPDATE shared_report_schedules s SET last_run_status = $2
+    UPDATE shared_report_schedules s SET last_run_status = :status
     FROM done
-    WHERE s.id = done.schedule_id AND done.trigger = 'cron' AND (s.last_run_at IS NULL OR s.last_run_at <= $9)
+    WHERE s.id = done.schedule_id AND done.trigger = 'cron' AND (s.last_run_at IS NULL OR s.last_run_at <= :fire_at)
 ), settled AS (
     UPDATE shared_report_notifications n SET status = 'unconfirmed'
     FROM shared_report_runs r, done
-    WHERE n.status = 'sending' AND r.id = n.run_id AND coalesce(r.origin_run_id, r.id) = $10
+    WHERE n.status = 'sending' AND r.id = n.run_id AND coalesce(r.origin_run_id, r.id) = :origin
     RETURNING n.channel
 )
 SELECT schedule_id, ARRAY(SELECT channel FROM settled) AS settled FROM done
-"""
+""")
 
 # The only_if_changed baseline: the file last sent by one of the schedule's own fires. Manual runs and replays
 # are never the baseline (a test run sent to one person must not stop the team's report), and the run's own

@@ -181,10 +181,12 @@ def parse_message(payload: Any) -> ReportMessage:
         ) from exc
 
 
-def ledger_columns(recipient: AnyRecipient) -> tuple[UUID | None, str | None, int | None, UUID | None]:
-    """The recipient as the delivery log stores it: (user_id, email, telegram_chat_id, destination_id)."""
-    if isinstance(recipient, EmailRecipient):
-        return recipient.user_id, recipient.email, None, None
-    if isinstance(recipient, TelegramRecipient):
-        return None, None, recipient.telegram_chat_id, None
-    return None, None, None, recipient.destination_id
+def ledger_columns(recipient: AnyRecipient) -> dict[str, Any]:
+    """The recipient as the delivery log stores it: channel, recipient (its key), user_id, email, chat_id and
+    destination_id, the ones it does not have None."""
+    columns: dict[str, Any] = {"channel": recipient.channel, "recipient": recipient.key}
+    columns["user_id"] = recipient.user_id if isinstance(recipient, EmailRecipient) else None
+    columns["email"] = recipient.email if isinstance(recipient, EmailRecipient) else None
+    columns["chat_id"] = recipient.telegram_chat_id if isinstance(recipient, TelegramRecipient) else None
+    columns["destination_id"] = recipient.destination_id if isinstance(recipient, DestinationRecipient) else None
+    return columns
