@@ -16,6 +16,7 @@ from shared.db import Connection
 from shared.logs import request_id
 from shared.message import ReportMessage
 from shared.redact import redact
+from shared.sqlbind import Named
 
 MASK = "***"
 # Field names that hold a secret, wherever they appear (a destination's stored secret, an SFTP password...).
@@ -41,15 +42,16 @@ ACTIONS = (
     "unsubscribe.lift",
 )
 
-_INSERT = """
+_INSERT = Named("""
 INSERT INTO shared_report_audit_log
     (organization_id, actor, actor_role, action, schedule_id, destination_id, changes, request_id)
-VALUES ($1, coalesce($2::uuid::text, $8),
-        coalesce((SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2::uuid),
-                 CASE WHEN $2::uuid IS NULL THEN $8 ELSE 'none' END),
-        $3, $4, $5, $6, $7)
+VALUES (:organization_id, coalesce(:actor::uuid::text, :operator),
+        coalesce((SELECT role FROM organization_members
+                  WHERE organization_id = :organization_id AND user_id = :actor::uuid),
+                 CASE WHEN :actor::uuid IS NULL THEN :operator ELSE 'none' END),
+        :action, :schedule_id, :destination_id, :changes, :request_id)
 RETURNING id
-"""
+""")
 
 
 def is_secret(name: str) -> bool:
@@ -104,15 +106,16 @@ async def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     row_id: UUID = await conn.fetchval(
-        _INSERT,
-        organization_id,
-        actor,
-        action,
-        schedule_id,
-        destination_id,
-        {str(k): v for k, v in (changes or {}).items()},
-        request_id.get(),
-        operator,
+        *_INSERT.bind(
+            organization_id=organization_id,
+            actor=actor,
+            action=action,
+            schedule_id=schedule_id,
+            destination_id=destination_id,
+            changes={str(k): v for k, v in (changes or {}).items()},
+            request_id=request_id.get(),
+            operator=operator,
+        )
     )
     return row_id
 

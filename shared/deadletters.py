@@ -14,19 +14,21 @@ from shared import runs
 from shared.db import Connection, Pool
 from shared.errors import InvalidMessage, ReportsError
 from shared.message import ReportMessage, parse_message
+from shared.sqlbind import Named
 
 # What is kept of a message that cannot run: enough to see what it was, never megabytes.
 PAYLOAD_HEAD_BYTES = 64 * 1024
 
-_INSERT = """
+_INSERT = Named("""
 INSERT INTO shared_report_dead_letters
     (run_id, organization_id, job_id, payload, error, attempts, payload_bytes, poison)
 -- A message may name a run or organization that no longer exists: keep the letter, drop the dangling ids.
-VALUES ((SELECT id FROM shared_report_runs WHERE id = $1), (SELECT id FROM organizations WHERE id = $2),
-        $3, $4, $5, $6, $7, $8)
+VALUES ((SELECT id FROM shared_report_runs WHERE id = :run_id),
+        (SELECT id FROM organizations WHERE id = :organization_id),
+        :job_id, :payload, :error, :attempts, :payload_bytes, :poison)
 ON CONFLICT (run_id) WHERE run_id IS NOT NULL DO NOTHING
 RETURNING id
-"""
+""")
 
 _MARK_RUN_DEAD = """
 WITH r AS (
@@ -105,15 +107,16 @@ async def record(
     stored, size = bounded(payload)
     async with pool.acquire() as conn, conn.transaction():
         dead_id: UUID | None = await conn.fetchval(
-            _INSERT,
-            run_id,
-            organization_id,
-            job_id[:1000],
-            stored,
-            text_head(error, 4000),
-            attempts,
-            payload_bytes if payload_bytes is not None else size,
-            poison,
+            *_INSERT.bind(
+                run_id=run_id,
+                organization_id=organization_id,
+                job_id=job_id[:1000],
+                payload=stored,
+                error=text_head(error, 4000),
+                attempts=attempts,
+                payload_bytes=payload_bytes if payload_bytes is not None else size,
+                poison=poison,
+            )
         )
         settled: list[str] = []
         if run_id is not None:
