@@ -58,7 +58,7 @@ async def _not_served(pool: Pool, message: ReportMessage, run: Record) -> list[A
 async def _verdict(pool: Pool, message: ReportMessage, run: Record, prepared: Prepared) -> Verdict:
     reached = await pool.fetchrow(queries.SERVED, run["origin"], run["id"])
     served, maybe = reached["served"], reached["maybe"]
-    total = len(message.recipients) - await gate.gated(pool, run["id"])
+    total = len(message.recipients) - reached["gated"]
     status, error = conditions.run_status(total, served, maybe)
     if total <= 0:
         error = gate.NOBODY_LEFT

@@ -70,9 +70,3 @@ async def screen(pool: Pool, message: ReportMessage, pending: Sequence[AnyRecipi
             continue
         await log(pool, message, recipient, "blocked_by_policy", f"not sent: the organization's policy says {rule}")
     return allowed
-
-
-async def gated(pool: Pool, run_id: Any) -> int:
-    """How many of the run's recipients were not sent to on purpose."""
-    count: int = await pool.fetchval(queries.GATED_COUNT, run_id)
-    return count

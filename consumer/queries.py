@@ -73,7 +73,10 @@ GROUP BY n.channel, n.recipient
 SERVED = """
 SELECT count(DISTINCT (n.channel, n.recipient)) FILTER (WHERE n.status = 'sent') AS served,
        count(DISTINCT (n.channel, n.recipient))
-           FILTER (WHERE n.run_id = $2 AND (n.payload->>'maybe_delivered')::boolean) AS maybe
+           FILTER (WHERE n.run_id = $2 AND (n.payload->>'maybe_delivered')::boolean) AS maybe,
+       -- Recipients not sent to on purpose by this run (consumer/gate.py): they do not count against it.
+       count(DISTINCT (n.channel, n.recipient))
+           FILTER (WHERE n.run_id = $2 AND n.status IN ('blocked_by_policy', 'unsubscribed')) AS gated
 FROM shared_report_notifications n
 JOIN shared_report_runs r ON r.id = n.run_id
 WHERE (r.id = $1 OR r.origin_run_id = $1) AND (n.status = 'sent' OR n.run_id = $2)
@@ -103,11 +106,6 @@ SELECT :schedule_id, :run_id, :destination_id, :channel, :user_id, :email, :chat
 WHERE NOT EXISTS (SELECT 1 FROM shared_report_notifications
                   WHERE run_id = :run_id AND channel = :channel AND recipient = :recipient AND status = :status)
 """)
-
-GATED_COUNT = """
-SELECT count(DISTINCT (channel, recipient)) FROM shared_report_notifications
-WHERE run_id = $1 AND status IN ('blocked_by_policy', 'unsubscribed')
-"""
 
 # The run's outcome and its schedule's last status in one statement, so one round trip records both; an intent
 # of its chain still open (a try lost before it delivered, on a run that ends without delivering) is settled
