@@ -18,7 +18,7 @@ from uuid import UUID
 
 from consumer import metrics
 from consumer.channels import REGISTRY
-from consumer.channels.outcome import Outcome, Report
+from consumer.channels.outcome import Origin, Outcome, Report
 from consumer.deps import Deps
 from shared.db import Record
 from shared.message import DestinationRecipient
@@ -108,9 +108,7 @@ async def _tell(deps: Deps, run_id: UUID, schedule: Record, status: str, text: s
     for address in people.emails:
         outcomes.append(await deps.dispatcher.failure_email(str(run_id), address, schedule["name"], status, text))
     ctx = deps.dispatcher.context(f"notice:{run_id}")
-    report = Report(
-        schedule["name"], 0, "", "", organization_id=schedule["organization_id"], schedule_id=schedule["id"]
-    )
+    report = Report(schedule["name"], 0, "", "", Origin(schedule["organization_id"], schedule["id"]))
     for target in people.destinations:
         channel = REGISTRY.get(target.channel)
         if channel is not None:

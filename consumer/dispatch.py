@@ -101,7 +101,7 @@ class _Fit:
         self, channel: Channel, ctx: Context, settings: Settings, recipient: AnyRecipient, report: Report
     ) -> None:
         self.channel, self.ctx, self.recipient, self.report = channel, ctx, recipient, report
-        self.limit = channel.limit(settings)
+        self.limit = settings.max_file_bytes(channel.name)
         self.moved: AnyRecipient | None = None
         self.delivered: list[str] = []
 

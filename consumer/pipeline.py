@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from consumer import conditions, metrics, queries
-from consumer.channels.outcome import Report
+from consumer.channels.outcome import Origin, Report
 from consumer.deps import Deps
 from consumer.dispatch import ReportFiles
 from consumer.export import ExportResult, Query, export_files, file_name
@@ -213,19 +213,7 @@ def _report(
         templates.render(name, run[name], values) if run[name] else None
         for name in ("subject_template", "message_template")
     )
-    return Report(
-        run["name"],
-        result.rows,
-        fire_date,
-        result.path.name,
-        headline,
-        stale,
-        subject,
-        body,
-        organization_id=message.organization_id,
-        schedule_id=message.schedule_id,
-        run_id=message.run_id,
-        fire_at=format_instant(message.fire_at),
-        sha256=result.sha256,
-        size=result.size,
+    origin = Origin(
+        message.organization_id, message.schedule_id, message.run_id, format_instant(message.fire_at), result.sha256
     )
+    return Report(run["name"], result.rows, fire_date, result.path.name, origin, headline, stale, subject, body)

@@ -286,6 +286,16 @@ class Settings(BaseSettings):
             )
         )
 
+    def max_file_bytes(self, channel: str) -> int:
+        """The largest file a channel takes, in bytes: its `*_MAX_BYTES` setting."""
+        return {
+            "email": self.email_max_attachment_bytes,
+            "telegram": self.telegram_max_bytes,
+            "slack": self.slack_max_bytes,
+            "webhook": self.webhook_max_bytes,
+            "sftp": self.sftp_max_bytes,
+        }[channel]
+
     def require(self, *names: str) -> None:
         """Fail at start, naming every missing variable, instead of failing at the first use."""
         missing = [name.upper() for name in names if getattr(self, name) in (None, "")]

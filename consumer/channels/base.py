@@ -38,14 +38,10 @@ class Context:
 class Channel(Protocol):
     name: str
 
-    def limit(self, settings: Settings) -> int:
-        """The largest file this channel takes, in bytes."""
-        ...
-
     async def send_files(
         self, ctx: Context, recipient: Any, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
-        """All of the report's files (one per format, each within `limit`) in one message or request."""
+        """All of the report's files (one per format, each within `max_file_bytes`) in one message or request."""
         ...
 
     async def send_text(self, ctx: Context, recipient: Any, report: Report, text: str) -> Outcome: ...

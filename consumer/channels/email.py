@@ -11,7 +11,7 @@ from consumer.channels.base import Context
 from consumer.channels.outcome import Attachment, Outcome, Report
 from shared import unsubscribe
 from shared.message import EmailRecipient
-from shared.settings import EmailTransport, Settings
+from shared.settings import EmailTransport
 from shared.templates import one_line
 
 
@@ -31,7 +31,7 @@ async def send(ctx: Context, to: str, report: Report, attachments: Sequence[Atta
     """One email to `to`: the report with every file of `attachments` in it, or `note` (a notice) alone."""
     s = ctx.settings
     # RFC 8058 one-click unsubscribe, scoped to this schedule and address (none without PUBLIC_BASE_URL).
-    leave = unsubscribe.link(s, report.organization_id, report.schedule_id, to)
+    leave = unsubscribe.link(s, report.origin.organization_id, report.origin.schedule_id, to)
     if s.email_transport is EmailTransport.smtp:
         names = attached(report, attachments)
         body = note or f"Attached: {', '.join(names)} with {report.rows} rows ({report.fire_date})."
@@ -108,9 +108,6 @@ async def failure_notice(ctx: Context, to: str, schedule_name: str, status: str,
 
 class EmailChannel:
     name = "email"
-
-    def limit(self, settings: Settings) -> int:
-        return settings.email_max_attachment_bytes
 
     async def send_files(
         self, ctx: Context, recipient: EmailRecipient, report: Report, attachments: Sequence[Attachment]

@@ -64,6 +64,19 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Whose report it is: for unsubscribe links, a provider's stored moves and a machine receiver's metadata."""
+
+    organization_id: UUID
+    schedule_id: UUID
+    # A notice about a run has no run of its own to describe.
+    run_id: UUID | None = None
+    fire_at: str = ""
+    # Of the exported file; for a zip, of the file inside it.
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
 class Report:
     """What a recipient is told about the report, attachment or not."""
 
@@ -71,19 +84,13 @@ class Report:
     rows: int
     fire_date: str
     filename: str
+    origin: Origin
     summary: Summary | None = None
     # Said in every message when the freshness gate let a report go out with old statistics.
     stale: str | None = None
     # The schedule's own subject and message, rendered from its templates.
     subject: str | None = None
     message: str | None = None
-    # What a machine receiver is told about the run (webhook metadata).
-    organization_id: UUID | None = None
-    schedule_id: UUID | None = None
-    run_id: UUID | None = None
-    fire_at: str = ""
-    sha256: str = ""
-    size: int = 0
 
     def too_large_text(self, size: int, limit: int) -> str:
         return (

@@ -168,9 +168,6 @@ async def upload(
 class SftpChannel:
     name = "sftp"
 
-    def limit(self, settings: Settings) -> int:
-        return settings.sftp_max_bytes
-
     async def send_files(
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:

@@ -24,7 +24,6 @@ from consumer.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
 from shared.errors import ReportsError
 from shared.message import DestinationRecipient
 from shared.redact import redact
-from shared.settings import Settings
 
 # Errors that no retry fixes: the token, the channel or the workspace needs a person.
 PERMANENT = frozenset(
@@ -81,9 +80,6 @@ def classify(step: str, status: int, body: bytes, retry_after: str | None, *, sh
 
 class SlackChannel:
     name = "slack"
-
-    def limit(self, settings: Settings) -> int:
-        return settings.slack_max_bytes
 
     async def _call(
         self, ctx: Context, token: str, method: str, form: dict[str, str], *, shared: bool = False

@@ -200,8 +200,8 @@ async def send_message(
 async def _follow(ctx: Context, report: Report, old: int, new: int) -> None:
     """Store the supergroup's id wherever the old group's id was, in the report's organization."""
     async with ctx.pool.acquire() as conn, conn.transaction():
-        await conn.execute(queries.MIGRATE_SCHEDULE_CHAT, old, new, report.organization_id)
-        await conn.execute(queries.MIGRATE_ORG_CHAT, old, new, report.organization_id)
+        await conn.execute(queries.MIGRATE_SCHEDULE_CHAT, old, new, report.origin.organization_id)
+        await conn.execute(queries.MIGRATE_ORG_CHAT, old, new, report.origin.organization_id)
 
 
 async def _moved(
@@ -223,9 +223,6 @@ async def _moved(
 
 class TelegramChannel:
     name = "telegram"
-
-    def limit(self, settings: Settings) -> int:
-        return settings.telegram_max_bytes
 
     async def send_files(
         self, ctx: Context, recipient: TelegramRecipient, report: Report, attachments: Sequence[Attachment]

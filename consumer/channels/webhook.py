@@ -190,16 +190,16 @@ def metadata(
     first = files[0] if files else None
     return {
         "type": event,
-        "schedule_id": str(report.schedule_id),
+        "schedule_id": str(report.origin.schedule_id),
         "schedule_name": report.name,
-        "run_id": str(report.run_id),
-        "fire_at": report.fire_at,
+        "run_id": str(report.origin.run_id),
+        "fire_at": report.origin.fire_at,
         "rows": report.rows,
         # Of the first file part.
         "bytes": first["bytes"] if first else None,
         "filename": first["filename"] if first else None,
         # Of the exported file; for a zip it is the digest of the file inside it.
-        "sha256": report.sha256,
+        "sha256": report.origin.sha256,
         "destination_id": str(recipient.destination_id),
         # Every file part, in order (none in a notice).
         "files": files,
@@ -208,9 +208,6 @@ def metadata(
 
 class WebhookChannel:
     name = "webhook"
-
-    def limit(self, settings: Settings) -> int:
-        return settings.webhook_max_bytes
 
     async def _send(self, ctx: Context, recipient: DestinationRecipient, body: _Body) -> Outcome:
         destination = await ctx.destinations.get(recipient.destination_id)

@@ -7,27 +7,26 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
+from uuid import uuid4
 
-from consumer.channels.outcome import Attachment, Outcome, Report
+from consumer.channels.outcome import Attachment, Origin, Outcome, Report
 from consumer.dispatch import ReportFiles, _Fit
 from shared.message import EmailRecipient
+from shared.settings import Settings
 
 RECIPIENT = EmailRecipient(channel="email", email="a@example.com")
-REPORT = Report("Weekly", 1000, "2026-11-23", "weekly-2026-11-23.csv")
+REPORT = Report("Weekly", 1000, "2026-11-23", "weekly-2026-11-23.csv", Origin(uuid4(), uuid4()))
 
 
 class Recording:
     name = "email"
 
     def __init__(self, limit: int, refuse_over: int | None = None) -> None:
-        self._limit = limit
+        self.limit = limit
         # A provider that counts differently from us: it refuses messages over this many bytes in all.
         self.refuse_over = refuse_over
         self.sent: list[list[str]] = []
         self.texts: list[str] = []
-
-    def limit(self, settings: Any) -> int:
-        return self._limit
 
     async def send_files(self, ctx: Any, recipient: Any, report: Report, attachments: Sequence[Attachment]) -> Outcome:
         self.sent.append([a.filename for a in attachments])
@@ -47,7 +46,8 @@ def report_file(tmp_path: Path, name: str, data: bytes, want_zip: bool = False, 
 
 
 def fit(channel: Recording) -> _Fit:
-    return _Fit(cast(Any, channel), cast(Any, None), cast(Any, None), RECIPIENT, REPORT)
+    settings = Settings.model_construct(email_max_attachment_bytes=channel.limit)
+    return _Fit(cast(Any, channel), cast(Any, None), settings, RECIPIENT, REPORT)
 
 
 SMALL = b"a,b\n" * 100  # 400 bytes, zips to far less

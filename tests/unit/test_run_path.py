@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from consumer.channels import REGISTRY
+from shared.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 CONSUMER = ROOT / "consumer"
 RUN_PATH = [
@@ -56,3 +59,10 @@ def test_the_job_never_looks_inside_a_channel(name: str) -> None:
             assert node.module == "consumer.channels.outcome", f"{name} imports {node.module}"
     for word in ("TelegramRecipient", "telegram_chat_id", "migrate"):
         assert word not in source, f"{name} mentions {word}"
+
+
+def test_every_channel_has_a_size_limit_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_MAX_BYTES", "1234")
+    settings = Settings()
+    assert {name: settings.max_file_bytes(name) > 0 for name in REGISTRY} == dict.fromkeys(REGISTRY, True)
+    assert settings.max_file_bytes("telegram") == 1234
