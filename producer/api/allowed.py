@@ -45,17 +45,11 @@ async def check_destination(
         raise refused(field, f"{channel} destination {target}", rule, organization_id)
 
 
-_NOTICE_DESTINATIONS = """
-SELECT id FROM shared_report_destinations
-WHERE organization_id = $1 AND id = ANY($2::uuid[]) AND channel IN ('slack', 'webhook')
-"""
-
-
 async def check_notice_targets(conn: Pool | Connection, organization_id: UUID, targets: Sequence[str]) -> None:
     """notify_on_failure: destinations must be the organization's Slack or webhook ones, addresses within policy."""
     rules = await policy.load(conn, organization_id)
     ids = [UUID(t.removeprefix("destination:")) for t in targets if t.startswith("destination:")]
-    found = {r["id"] for r in await conn.fetch(_NOTICE_DESTINATIONS, organization_id, ids)} if ids else set()
+    found = {r["id"] for r in await conn.fetch(sql.NOTICE_DESTINATIONS, organization_id, ids)} if ids else set()
     for index, target in enumerate(targets):
         field = f"notify_on_failure.{index}"
         if target.startswith("destination:"):

@@ -10,6 +10,7 @@ from uuid import UUID
 import jwt
 from aiohttp import web
 
+from producer.api import sql
 from producer.api.errors import ApiError
 from producer.api.jwks import ASYMMETRIC, JWKS, Jwks
 from shared.db import Pool
@@ -26,18 +27,14 @@ class Principal:
     async def role_in(self, pool: Pool, organization_id: UUID) -> str | None:
         if self.service:
             return "service"
-        role: str | None = await pool.fetchval(
-            "SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2",
-            organization_id,
-            self.user_id,
-        )
+        role: str | None = await pool.fetchval(sql.MEMBER_ROLE, organization_id, self.user_id)
         return role
 
     async def organizations(self, pool: Pool) -> list[UUID] | None:
         """The organizations this principal may read; None means all (service role)."""
         if self.service:
             return None
-        rows = await pool.fetch("SELECT organization_id FROM organization_members WHERE user_id = $1", self.user_id)
+        rows = await pool.fetch(sql.MEMBER_ORGANIZATIONS, self.user_id)
         return [r["organization_id"] for r in rows]
 
 

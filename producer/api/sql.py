@@ -227,7 +227,7 @@ LIMIT 1000
 
 DESTINATION_OWNER = "SELECT organization_id FROM shared_report_destinations WHERE id = $1"
 
-DESTINATION = f"SELECT {DESTINATION_COLUMNS} FROM shared_report_destinations WHERE id = $1"
+DESTINATION_FOR_UPDATE = f"SELECT {DESTINATION_COLUMNS} FROM shared_report_destinations WHERE id = $1 FOR UPDATE"
 
 DELETE_DESTINATION = "DELETE FROM shared_report_destinations WHERE id = $1"
 
@@ -241,7 +241,11 @@ CREDENTIAL_UPDATED = """
 SELECT updated_at FROM shared_report_channel_credentials WHERE organization_id = $1 AND channel = $2
 """
 
-DELETE_CREDENTIAL = "DELETE FROM shared_report_channel_credentials WHERE organization_id = $1 AND channel = $2"
+CREDENTIAL_UPDATED_FOR_UPDATE = CREDENTIAL_UPDATED + " FOR UPDATE"
+
+DELETE_CREDENTIAL = """
+DELETE FROM shared_report_channel_credentials WHERE organization_id = $1 AND channel = $2 RETURNING updated_at
+"""
 
 RUN_COLUMNS = """
 r.id, r.schedule_id, r.organization_id, r.fire_at, r.trigger, r.status, r.attempts, r.row_count, r.byte_count,
@@ -352,4 +356,48 @@ FOR UPDATE OF r
 
 SET_OWNER = """
 UPDATE shared_report_schedules SET created_by = $2, updated_at = now() WHERE id = $1 AND deleted_at IS NULL
+"""
+
+
+# Membership: what a signed-in user may read and write (producer/api/auth.py).
+MEMBER_ROLE = "SELECT role FROM organization_members WHERE organization_id = $1 AND user_id = $2"
+MEMBER_ORGANIZATIONS = "SELECT organization_id FROM organization_members WHERE user_id = $1"
+
+# The organization's Slack and webhook destinations among those a failure notice names.
+NOTICE_DESTINATIONS = """
+SELECT id FROM shared_report_destinations
+WHERE organization_id = $1 AND id = ANY($2::uuid[]) AND channel IN ('slack', 'webhook')
+"""
+
+# The destination policy (producer/api/policy.py).
+POLICY_FIELDS = (
+    "allowed_email_domains",
+    "allowed_webhook_hosts",
+    "allowed_sftp_hosts",
+    "allow_telegram",
+    "allow_slack",
+)
+
+POLICY = f"""
+SELECT {", ".join(POLICY_FIELDS)}, updated_by, updated_at FROM shared_report_destination_policies
+WHERE organization_id = $1
+"""
+
+POLICY_FOR_UPDATE = POLICY + " FOR UPDATE"
+
+PUT_POLICY = Named(f"""
+INSERT INTO shared_report_destination_policies (organization_id, {", ".join(POLICY_FIELDS)}, updated_by, updated_at)
+VALUES (:organization_id, {", ".join(":" + name for name in POLICY_FIELDS)}, :updated_by, now())
+ON CONFLICT (organization_id) DO UPDATE SET
+    allowed_email_domains = excluded.allowed_email_domains, allowed_webhook_hosts = excluded.allowed_webhook_hosts,
+    allowed_sftp_hosts = excluded.allowed_sftp_hosts, allow_telegram = excluded.allow_telegram,
+    allow_slack = excluded.allow_slack, updated_by = excluded.updated_by, updated_at = now()
+RETURNING {", ".join(POLICY_FIELDS)}, updated_by, updated_at
+""")
+
+# The schedule's own unsubscribe of the address, and the organization-wide one, lifted together.
+LIFT_UNSUBSCRIBE = """
+DELETE FROM shared_report_unsubscribes
+WHERE organization_id = $1 AND (schedule_id IS NULL OR schedule_id = $2) AND address_sha256 = $3
+RETURNING schedule_id, created_at
 """

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from producer.api import changes
+from producer.api import changes, sql
 from producer.api.auth import require_role
 from producer.api.errors import ApiError, validation
 from producer.api.models import Email, Strict
 from producer.api.request_helpers import caller, db, path_uuid, read_body, visible_schedule
 from shared.unsubscribe import address_hash
-
-# The schedule's own unsubscribe of the address, and the organization-wide one, lifted together.
-LIFT = """
-DELETE FROM shared_report_unsubscribes
-WHERE organization_id = $1 AND (schedule_id IS NULL OR schedule_id = $2) AND address_sha256 = $3
-RETURNING schedule_id, created_at
-"""
 
 
 class LiftRequest(Strict):
@@ -34,7 +27,7 @@ async def lift(request: web.Request) -> web.Response:
         role = await require_role(principal, pool, org, write=True)
         if role not in ("owner", "service"):
             raise ApiError(403, f"your role '{role}' may not lift an unsubscribe (owners may)")
-        gone = await conn.fetch(LIFT, org, schedule_id, address_hash(body.email))
+        gone = await conn.fetch(sql.LIFT_UNSUBSCRIBE, org, schedule_id, address_hash(body.email))
         if not gone:
             raise validation("email", "has not unsubscribed from this schedule or the organization's reports")
         scopes = sorted("organization" if g["schedule_id"] is None else "schedule" for g in gone)
