@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from consumer import metrics
+from consumer import metrics, queries
 from consumer.channels import REGISTRY
 from consumer.channels.outcome import Origin, Outcome, Report
 from consumer.deps import Deps
@@ -25,45 +25,6 @@ from shared.message import DestinationRecipient
 from shared.redact import redact
 
 log = logging.getLogger(__name__)
-
-SCHEDULE = """
-SELECT s.id, s.name, s.organization_id, s.notify_on_failure, u.email AS owner_email,
-       EXISTS (SELECT 1 FROM organization_members m
-               WHERE m.organization_id = s.organization_id AND m.user_id = s.created_by) AS owner_is_member
-FROM shared_report_schedules s LEFT JOIN users u ON u.id = s.created_by
-WHERE s.id = $1
-"""
-
-ADMINS = """
-SELECT u.email FROM organization_members m JOIN users u ON u.id = m.user_id
-WHERE m.organization_id = $1 AND m.role IN ('owner', 'admin') AND u.email IS NOT NULL
-ORDER BY u.email
-"""
-
-DESTINATIONS = """
-SELECT id, channel, target FROM shared_report_destinations
-WHERE organization_id = $1 AND id = ANY($2::uuid[]) AND channel IN ('slack', 'webhook')
-"""
-
-# One more failure of the streak; told now when nobody was, or the quiet window has passed since the last notice.
-FAILED = """
-WITH streak AS (
-    INSERT INTO shared_report_failure_streaks AS f (schedule_id, failures) VALUES ($1, 1)
-    ON CONFLICT (schedule_id) DO UPDATE SET failures = f.failures + 1
-    RETURNING f.failures, f.noticed_at, f.failing_since
-)
-SELECT failures, failing_since, noticed_at,
-       (noticed_at IS NULL OR noticed_at <= now() - make_interval(secs => $2)) AS due
-FROM streak
-"""
-
-TOLD = """
-UPDATE shared_report_failure_streaks SET noticed_at = now(), failures = 0
-WHERE schedule_id = $1 AND (noticed_at IS NULL OR noticed_at <= now() - make_interval(secs => $2))
-RETURNING true
-"""
-
-RECOVERED = "DELETE FROM shared_report_failure_streaks WHERE schedule_id = $1 RETURNING noticed_at, failing_since"
 
 
 @dataclass
@@ -84,7 +45,7 @@ async def audience(deps: Deps, schedule: Record) -> Audience:
         elif entry in ("owner", "admins"):
             # `owner` of a schedule whose owner was removed or left the organization: its owners and admins.
             if admins is None:
-                admins = [r["email"] for r in await deps.pool.fetch(ADMINS, schedule["organization_id"])]
+                admins = [r["email"] for r in await deps.pool.fetch(queries.NOTICE_ADMINS, schedule["organization_id"])]
             emails += admins
         elif entry.startswith("destination:"):
             ids.append(UUID(entry.removeprefix("destination:")))
@@ -94,7 +55,7 @@ async def audience(deps: Deps, schedule: Record) -> Audience:
     for address in emails:
         if address:
             seen.setdefault(address.lower(), address)
-    rows = await deps.pool.fetch(DESTINATIONS, schedule["organization_id"], ids) if ids else []
+    rows = await deps.pool.fetch(queries.NOTICE_DESTINATIONS, schedule["organization_id"], ids) if ids else []
     targets = [DestinationRecipient(channel=r["channel"], destination_id=r["id"], target=r["target"]) for r in rows]
     return Audience(list(seen.values()), targets)
 
@@ -126,12 +87,12 @@ def _since(at: datetime) -> str:
 async def failed(deps: Deps, run_id: UUID, schedule_id: UUID, status: str, text: str) -> None:
     """A failure of the schedule's own fires: told now, or counted for the next notice."""
     quiet = deps.settings.failure_notice_quiet_hours * 3600
-    schedule = await deps.pool.fetchrow(SCHEDULE, schedule_id)
-    streak = await deps.pool.fetchrow(FAILED, schedule_id, quiet)
+    schedule = await deps.pool.fetchrow(queries.NOTICE_SCHEDULE, schedule_id)
+    streak = await deps.pool.fetchrow(queries.STREAK_FAILED, schedule_id, quiet)
     if schedule is None or streak is None or not streak["due"]:
         metrics.NOTICES.labels("quiet").inc()
         return
-    if not await deps.pool.fetchval(TOLD, schedule_id, quiet):
+    if not await deps.pool.fetchval(queries.STREAK_TOLD, schedule_id, quiet):
         return  # another worker told it just now
     if streak["noticed_at"] is not None:
         text = (
@@ -146,10 +107,10 @@ async def succeeded(deps: Deps, run_id: UUID, schedule_id: UUID) -> None:
     if not deps.settings.notify_failures:
         return
     try:
-        ended = await deps.pool.fetchrow(RECOVERED, schedule_id)
+        ended = await deps.pool.fetchrow(queries.STREAK_RECOVERED, schedule_id)
         if ended is None or ended["noticed_at"] is None:
             return
-        schedule = await deps.pool.fetchrow(SCHEDULE, schedule_id)
+        schedule = await deps.pool.fetchrow(queries.NOTICE_SCHEDULE, schedule_id)
         if schedule is None:
             return
         text = (

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
+from consumer import queries
 from consumer.export import export_to_file
 from consumer.filters import parse_filters
 from shared import audit, deadletters
@@ -47,11 +48,7 @@ async def export(
     zone(tz)
     async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
-        row = await pool.fetchrow(
-            "SELECT id, organization_id, filters, revoked_at FROM shared_links WHERE slug = $1 OR id = $2",
-            link,
-            _as_uuid(link),
-        )
+        row = await pool.fetchrow(queries.LINK_BY_SLUG_OR_ID, link, _as_uuid(link))
         if row is None:
             raise InvalidInput(FieldIssue("--shared-link", f"no shared link has the slug or id '{link}'"))
         if row["revoked_at"] is not None:
@@ -76,10 +73,7 @@ async def export(
 async def dead_letters_list(settings: Settings) -> int:
     async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
-        rows = await pool.fetch(
-            "SELECT id, run_id, job_id, error, attempts, failed_at, replayed_at, replay_count "
-            "FROM shared_report_dead_letters ORDER BY failed_at DESC LIMIT 500"
-        )
+        rows = await pool.fetch(queries.DEAD_LETTERS_NEWEST)
     if not rows:
         print("no dead letters")
     for r in rows:
@@ -95,12 +89,7 @@ async def dead_letters_replay(settings: Settings, dead_id: str | None, replay_al
     async with pool_context(settings.dsn, statement_cache=settings.statement_cache, max_size=2) as pool:
         await require_current(pool)
         if replay_all:
-            ids = [
-                r["id"]
-                for r in await pool.fetch(
-                    "SELECT id FROM shared_report_dead_letters WHERE replayed_at IS NULL ORDER BY failed_at"
-                )
-            ]
+            ids = [r["id"] for r in await pool.fetch(queries.DEAD_LETTERS_NOT_REPLAYED)]
         else:
             parsed = _as_uuid(dead_id or "")
             if parsed is None:

@@ -202,3 +202,57 @@ SELECT id, organization_id, channel, target, config, secret FROM shared_report_d
 CHANNEL_CREDENTIAL = """
 SELECT secret FROM shared_report_channel_credentials WHERE organization_id = $1 AND channel = $2
 """
+
+
+# Failure notices (consumer/alerts.py): whom to tell, and the schedule's streak of failing fires.
+NOTICE_SCHEDULE = """
+SELECT s.id, s.name, s.organization_id, s.notify_on_failure, u.email AS owner_email,
+       EXISTS (SELECT 1 FROM organization_members m
+               WHERE m.organization_id = s.organization_id AND m.user_id = s.created_by) AS owner_is_member
+FROM shared_report_schedules s LEFT JOIN users u ON u.id = s.created_by
+WHERE s.id = $1
+"""
+
+NOTICE_ADMINS = """
+SELECT u.email FROM organization_members m JOIN users u ON u.id = m.user_id
+WHERE m.organization_id = $1 AND m.role IN ('owner', 'admin') AND u.email IS NOT NULL
+ORDER BY u.email
+"""
+
+NOTICE_DESTINATIONS = """
+SELECT id, channel, target FROM shared_report_destinations
+WHERE organization_id = $1 AND id = ANY($2::uuid[]) AND channel IN ('slack', 'webhook')
+"""
+
+# One more failure of the streak; told now when nobody was, or the quiet window has passed since the last notice.
+STREAK_FAILED = """
+WITH streak AS (
+    INSERT INTO shared_report_failure_streaks AS f (schedule_id, failures) VALUES ($1, 1)
+    ON CONFLICT (schedule_id) DO UPDATE SET failures = f.failures + 1
+    RETURNING f.failures, f.noticed_at, f.failing_since
+)
+SELECT failures, failing_since, noticed_at,
+       (noticed_at IS NULL OR noticed_at <= now() - make_interval(secs => $2)) AS due
+FROM streak
+"""
+
+STREAK_TOLD = """
+UPDATE shared_report_failure_streaks SET noticed_at = now(), failures = 0
+WHERE schedule_id = $1 AND (noticed_at IS NULL OR noticed_at <= now() - make_interval(secs => $2))
+RETURNING true
+"""
+
+STREAK_RECOVERED = """
+DELETE FROM shared_report_failure_streaks WHERE schedule_id = $1 RETURNING noticed_at, failing_since
+"""
+
+
+# One-off commands (consumer/cli.py).
+LINK_BY_SLUG_OR_ID = "SELECT id, organization_id, filters, revoked_at FROM shared_links WHERE slug = $1 OR id = $2"
+
+DEAD_LETTERS_NEWEST = """
+SELECT id, run_id, job_id, error, attempts, failed_at, replayed_at, replay_count
+FROM shared_report_dead_letters ORDER BY failed_at DESC LIMIT 500
+"""
+
+DEAD_LETTERS_NOT_REPLAYED = "SELECT id FROM shared_report_dead_letters WHERE replayed_at IS NULL ORDER BY failed_at"
