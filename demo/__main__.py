@@ -169,7 +169,7 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     print("runs did not finish within 120 s; see demo-output/*.log")
                     return 1
                 runs = await pool.fetch(
-                    "SELECT s.name, r.status, r.row_count, r.byte_count, r.filename, r.error, "
+                    "SELECT s.name, r.status, r.row_count, r.byte_count, r.filename, r.files, r.error, "
                     "extract(epoch FROM r.enqueued_at - r.fire_at) AS lag "
                     "FROM shared_report_runs r JOIN shared_report_schedules s ON s.id = r.schedule_id ORDER BY s.name"
                 )
@@ -203,13 +203,14 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     if r["status"] != "sent":
                         print(f"  {r['name']:<34} {r['status']:<6} {r['error']} ({lag})")
                         continue
-                    # The file as delivered: a zipped schedule's attachment is the zip, not the CSV inside it.
-                    saved = next((p for p in output.rglob(f"*{r['filename']}") if p.is_file()), None)
-                    size = saved.stat().st_size if saved else r["byte_count"]
-                    print(
-                        f"  {r['name']:<34} {r['status']:<6} {r['row_count']} rows, {r['filename']} "
-                        f"({size:,} bytes) ({lag})"
-                    )
+                    # Each file as delivered (one per format): a zipped schedule's attachment is the zip.
+                    delivered = r["files"] or [{"filename": r["filename"]}]
+                    described = []
+                    for f in delivered:
+                        saved = next((p for p in output.rglob(f"*{f['filename']}") if p.is_file()), None)
+                        size = saved.stat().st_size if saved else f.get("bytes", 0)
+                        described.append(f"{f['filename']} ({size:,} bytes)")
+                    print(f"  {r['name']:<34} {r['status']:<6} {r['row_count']} rows, {', '.join(described)} ({lag})")
                 print(f"\n{len(notes)} deliveries:")
                 for n in notes:
                     print(f"  {n['channel']:<9} {n['who'][:60]:<60} {n['status']}")
@@ -222,17 +223,15 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                     print("\nTelegram caption (HTML parse mode):")
                     print(textwrap.indent(shown, "  "))
                 for share in slack.files():
-                    print(
-                        f"\nSlack channel {share['channel_id']}: {share['filename']} ({share['size']:,} bytes), "
-                        "with this comment:"
-                    )
+                    names = ", ".join(f"{f['filename']} ({f['size']:,} bytes)" for f in share["files"])
+                    print(f"\nSlack channel {share['channel_id']}: {names}, with this comment:")
                     print(textwrap.indent(share["initial_comment"], "  "))
                 for hook in receiver.deliveries():
                     meta = hook.get("metadata", {})
+                    parts = ", ".join(f"{f['filename']} ({f['size']:,} bytes)" for f in hook.get("files", []))
                     print(
-                        f"\nwebhook {hook['path']}: signature verified, webhook-id {hook['id']}, "
-                        f"{hook.get('filename')} ({hook.get('size', 0):,} bytes), rows {meta.get('rows')}, "
-                        f"sha256 {str(meta.get('sha256'))[:16]}..."
+                        f"\nwebhook {hook['path']}: signature verified, webhook-id {hook['id']}, {parts or 'no file'}, "
+                        f"rows {meta.get('rows')}, sha256 {str(meta.get('sha256'))[:16]}..."
                     )
                 for name, content in sftp.files("drop").items():
                     print(f"\nSFTP reports@127.0.0.1:{sftp_port} drop/: {name} ({len(content):,} bytes)")

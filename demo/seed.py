@@ -74,9 +74,10 @@ async def seed(pool: Pool, videos: int = 10_000) -> DemoData:
         )
         weekly = await conn.fetchval(
             "INSERT INTO shared_report_schedules (organization_id, shared_link_id, created_by, name, cadence, "
-            "scheduled_time, day_of_week, cron_expression, timezone, send_email, send_telegram, next_run_at) "
+            "scheduled_time, day_of_week, cron_expression, timezone, send_email, send_telegram, format, "
+            "extra_formats, next_run_at) "
             "VALUES ($1, $2, $3, 'Weekly Performance', 'weekly', '09:00', 1, '0 9 * * 1', 'Europe/London', "
-            "true, true, now()) RETURNING id",
+            "true, true, 'xlsx', '{csv}', now()) RETURNING id",
             org,
             link,
             owner,
