@@ -9,6 +9,7 @@ is the same for every channel and never looks inside one.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,6 +48,12 @@ class Channel(Protocol):
     async def send_text(self, ctx: Context, recipient: Any, report: Report, text: str) -> Outcome: ...
 
 
+def notice_id(text: str) -> str:
+    """Tells one notice of a run from another, and from the report itself, where a provider or a receiver
+    drops a repeated id: the same notice sent again keeps its id."""
+    return "notice-" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def headline(report: Report) -> str:
     return report.subject or f"{report.name} ({report.fire_date})"
 
@@ -55,4 +62,4 @@ def note(report: Report) -> str | None:
     return "\n".join(x for x in (report.stale, report.message) if x) or None
 
 
-__all__ = ["Channel", "Context", "headline", "note"]
+__all__ = ["Channel", "Context", "headline", "note", "notice_id"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from pathlib import Path
 
 from consumer import summary
 from consumer.channels import loops, smtp
-from consumer.channels.base import Context
+from consumer.channels.base import Context, notice_id
 from consumer.channels.outcome import Attachment, Outcome, Report
 from shared import unsubscribe
 from shared.message import EmailRecipient
@@ -20,9 +21,10 @@ def subject(report: Report) -> str:
 
 
 def attached(report: Report, attachments: Sequence[Attachment]) -> list[str]:
-    """The files an email's text names. One file keeps the report's own name, as it always has (its exported
-    name, also when it goes zipped); several are named as attached."""
-    if len(attachments) == 1 and attachments[0].content_type == "application/zip":
+    """The files an email's text names: as attached, except that the report's own file zipped for its size
+    keeps the report's name, as it always has."""
+    own_zip = str(Path(report.filename).with_suffix(".zip"))
+    if len(attachments) == 1 and attachments[0].filename == own_zip:
         return [report.filename]
     return [a.filename for a in attachments] or [report.filename]
 
@@ -81,7 +83,8 @@ async def send(ctx: Context, to: str, report: Report, attachments: Sequence[Atta
         s,
         ctx.limiter,
         transactional_id=s.loops_transactional_id,
-        run_id=ctx.run_id,
+        # A notice after part of the report went is another email: Loops would drop it under the report's key.
+        run_id=f"{ctx.run_id}:{notice_id(note)}" if note else ctx.run_id,
         email=to,
         variables=variables,
         attachments=attachments,

@@ -23,10 +23,11 @@ _CHUNK = 3 * 64 * 1024  # a multiple of 3 keeps base64 chunks concatenable
 
 
 def idempotency_key(run_id: str, recipient: str) -> str:
+    """Loops takes keys of at most 100 characters: a longer one keeps its start and ends in a digest of all."""
     key = f"{run_id}:{recipient}"
     if len(key) <= 100:
         return key
-    return f"{run_id}:{hashlib.sha256(recipient.encode()).hexdigest()[:63]}"
+    return f"{key[:36]}:{hashlib.sha256(key.encode()).hexdigest()[:63]}"
 
 
 async def _body(head: dict[str, Any], attachments: Sequence[Attachment]) -> AsyncIterator[bytes]:

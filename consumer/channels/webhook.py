@@ -29,7 +29,7 @@ import orjson
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
-from consumer.channels.base import Context
+from consumer.channels.base import Context, notice_id
 from consumer.channels.outcome import Attachment, Outcome, Report
 from consumer.retry import MIN_WAIT_SECONDS, parse_retry_after, retry_inline
 from shared.message import DestinationRecipient
@@ -185,7 +185,7 @@ async def describe(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
 
 
 def metadata(
-    report: Report, recipient: DestinationRecipient, files: list[dict[str, Any]], event: str
+    report: Report, recipient: DestinationRecipient, files: list[dict[str, Any]], event: str, sha256: str
 ) -> dict[str, Any]:
     first = files[0] if files else None
     return {
@@ -198,8 +198,8 @@ def metadata(
         # Of the first file part.
         "bytes": first["bytes"] if first else None,
         "filename": first["filename"] if first else None,
-        # Of the exported file; for a zip it is the digest of the file inside it.
-        "sha256": report.origin.sha256,
+        # Of the first file part's exported file; for a zip it is the digest of the file inside it.
+        "sha256": sha256,
         "destination_id": str(recipient.destination_id),
         # Every file part, in order (none in a notice).
         "files": files,
@@ -209,11 +209,11 @@ def metadata(
 class WebhookChannel:
     name = "webhook"
 
-    async def _send(self, ctx: Context, recipient: DestinationRecipient, body: _Body) -> Outcome:
+    async def _send(self, ctx: Context, recipient: DestinationRecipient, body: _Body, tail: str = "") -> Outcome:
         destination = await ctx.destinations.get(recipient.destination_id)
         if destination.secret is None:
             return Outcome.permanent("webhook: the destination has no signing secret; add it again with one")
-        message_id = f"{ctx.run_id}.{recipient.destination_id}"
+        message_id = f"{ctx.run_id}.{recipient.destination_id}{tail}"
         secret = destination.secret
         return await retry_inline(
             ctx.settings, lambda: post(ctx.settings, destination.config["url"], secret, message_id, body)
@@ -223,12 +223,14 @@ class WebhookChannel:
         self, ctx: Context, recipient: DestinationRecipient, report: Report, attachments: Sequence[Attachment]
     ) -> Outcome:
         files = await describe(attachments)
-        body = _Body(metadata(report, recipient, files, "report.delivered"), attachments, None)
+        sha256 = attachments[0].content_sha256 if attachments else report.origin.sha256
+        body = _Body(metadata(report, recipient, files, "report.delivered", sha256), attachments, None)
         return await self._send(ctx, recipient, body)
 
     async def send_text(self, ctx: Context, recipient: DestinationRecipient, report: Report, text: str) -> Outcome:
-        body = _Body(metadata(report, recipient, [], "report.notice"), (), text)
-        return await self._send(ctx, recipient, body)
+        body = _Body(metadata(report, recipient, [], "report.notice", report.origin.sha256), (), text)
+        # Its own id: a receiver that drops a repeated webhook-id would drop a notice sent after the report.
+        return await self._send(ctx, recipient, body, f".{notice_id(text)}")
 
 
 CHANNEL = WebhookChannel()

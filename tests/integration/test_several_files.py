@@ -345,3 +345,39 @@ async def test_sftp_with_one_format_writes_one_file_as_before(
     [note] = await notes(pool, run["id"])
     payload = {k: v for k, v in note["payload"].items() if k in ("provider", "path", "bytes", "uploaded")}
     assert payload == {"provider": "sftp", "path": f"drop/{run['filename']}", "bytes": run["byte_count"]}
+
+
+async def test_loops_notice_after_part_of_the_report_is_its_own_email(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    # The XLSX is over the limit even zipped; the CSV fits.
+    s = point_at(settings, fx, email_max_attachment_bytes=2000)
+    await two_formats(pool, emails=("a@example.com",))
+    run = await deliver(pool, redis, s, tmp_path)
+    [note] = await notes(pool, run["id"])
+    # Not the whole report: the recipient is not served, and the log says what went.
+    assert (run["status"], note["status"], note["payload"]["reason"]) == ("failed", "failed", "too_large")
+    assert note["payload"]["delivered"] == [f"{DAY}.csv"] and note["payload"]["notice"] == "sent"
+    # (The schedule's creator is told of the failed run too.)
+    report, notice = [r for r in fx.loops.received if r["email"] == "a@example.com"]
+    assert [a["filename"] for a in report["attachments"]] == [f"{DAY}.csv"] and notice["attachments"] == []
+    assert f"as {DAY}.xlsx.zip has 3 rows" in notice["dataVariables"]["note"]
+    # Under the report's key the provider would have dropped the notice as a repeat.
+    assert report["idempotency_key"] == f"{run['id']}:a@example.com"
+    assert notice["idempotency_key"].startswith(f"{run['id']}:notice-") and "duplicate" not in notice
+
+
+async def test_a_webhook_notice_after_part_of_the_report_has_its_own_id(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    s = point_at(settings, fx, outbound_allow_private=True, webhook_max_bytes=2000)
+    org, schedule = await two_formats(pool, emails=(), send_email=False)
+    destination = await hook(pool, s, org, schedule, receiver)
+    run = await deliver(pool, redis, s, tmp_path)
+    files = delivered(run)
+    report, notice = receiver.deliveries("/reports")
+    assert report["id"] == f"{run['id']}.{destination}" and notice["id"].startswith(f"{report['id']}.notice-")
+    # The first part is the CSV: the metadata's fields all describe it.
+    meta = report["metadata"]
+    assert (meta["filename"], meta["bytes"], meta["sha256"]) == (f"{DAY}.csv", files[1][2], files[1][3])
+    assert notice["metadata"]["type"] == "report.notice" and f"as {DAY}.xlsx.zip" in notice["text"]
