@@ -28,9 +28,12 @@ CONTENT_TYPES = {
 class ReportFiles:
     """One report file of a run as exported (any format), and its zip made at most once, when needed."""
 
-    def __init__(self, path: Path, filename: str, size: int, want_zip: bool, *, zip_name: str | None = None) -> None:
+    def __init__(
+        self, path: Path, filename: str, size: int, want_zip: bool, *, zip_name: str | None = None, sha256: str = ""
+    ) -> None:
         # The file a channel gets unless it is zipped.
-        self.original = Attachment(path, filename, CONTENT_TYPES.get(path.suffix, "application/octet-stream"), size)
+        content_type = CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+        self.original = Attachment(path, filename, content_type, size, sha256)
         self.want_zip = want_zip
         # Beside other formats the zip keeps its format's extension (r.csv.zip), so no two zips share a name.
         self.zip_name = zip_name or str(Path(filename).with_suffix(".zip"))
@@ -47,7 +50,7 @@ class ReportFiles:
             if self._zip is None:
                 target = self.original.path.parent / self.zip_name
                 size = await zip_file(self.original.path, self.original.filename, target)
-                self._zip = Attachment(target, self.zip_name, "application/zip", size)
+                self._zip = Attachment(target, self.zip_name, "application/zip", size, self.original.content_sha256)
             return self._zip
 
     async def first(self) -> Attachment:
@@ -93,9 +96,9 @@ class Dispatcher:
 
 
 class _Fit:
-    """One recipient's delivery: every file that fits goes in one message; a file the provider still finds
-    too large is zipped and the message tried once more; a file over the limit even zipped gets a notice that
-    says how to receive a smaller report."""
+    """One recipient's delivery: every file that fits goes in one message; when the provider finds the message
+    too large, the files are zipped and it is tried once more, then the largest file is left out until the
+    rest goes; a file left out gets a notice that says how to receive a smaller report."""
 
     def __init__(
         self, channel: Channel, ctx: Context, settings: Settings, recipient: AnyRecipient, report: Report
@@ -103,44 +106,51 @@ class _Fit:
         self.channel, self.ctx, self.recipient, self.report = channel, ctx, recipient, report
         self.limit = settings.max_file_bytes(channel.name)
         self.moved: AnyRecipient | None = None
-        self.delivered: list[str] = []
 
     async def send(self, files: Sequence[ReportFiles]) -> Outcome:
         chosen = [(f, await f.fitting(self.limit)) for f in files]
         fits = [(f, a) for f, a in chosen if a.size <= self.limit]
         over = [a for _, a in chosen if a.size > self.limit]
-        if fits:
+        if not fits:
+            return await self._notices(over, [])
+        outcome = await self._send([a for _, a in fits])
+        if outcome.kind == "too_large" and any(a is f.original for f, a in fits):
+            # The provider counts differently (an encoding, or all files together): zip and try once more.
+            zipped = [(f, await f.zipped()) for f, _ in fits]
+            fits = [(f, a) for f, a in zipped if a.size <= self.limit]
+            over += [a for _, a in zipped if a.size > self.limit]
+            outcome = await self._send([a for _, a in fits]) if fits else outcome
+        while outcome.kind == "too_large" and len(fits) > 1:
+            # Too large together: the largest file waits for a notice, the others go.
+            largest = max(fits, key=lambda pair: pair[1].size)
+            fits.remove(largest)
+            over.append(largest[1])
             outcome = await self._send([a for _, a in fits])
-            if outcome.kind == "too_large" and any(a is f.original for f, a in fits):
-                # The provider counts differently (an encoding, or all files together): zip and try once more.
-                zipped = [(f, await f.zipped()) for f, _ in fits]
-                fits = [(f, a) for f, a in zipped if a.size <= self.limit]
-                over += [a for _, a in zipped if a.size > self.limit]
-                outcome = await self._send([a for _, a in fits]) if fits else outcome
-            if outcome.kind == "too_large":
-                over += [a for _, a in fits]
-            elif outcome.kind != "sent" or not over:
-                return outcome
-            else:
-                # The recipient has part of the report: the notice says how to get the rest.
-                self.delivered = [a.filename for _, a in fits]
-        return await self._notices(over)
+        if outcome.kind == "too_large":
+            return await self._notices(over + [a for _, a in fits], [])
+        if outcome.kind != "sent" or not over:
+            return self._where(outcome)
+        # The recipient has part of the report: the notice says how to get the rest.
+        return await self._notices(over, [a.filename for _, a in fits])
+
+    def _where(self, outcome: Outcome) -> Outcome:
+        """The outcome with the recipient as the provider now knows it, when any send moved it."""
+        if outcome.recipient is not None:
+            # The provider moved the recipient (a group became a supergroup): what follows goes where it is now.
+            self.recipient = self.moved = outcome.recipient
+        return dataclasses.replace(outcome, recipient=self.moved) if self.moved is not None else outcome
 
     async def _send(self, attachments: list[Attachment]) -> Outcome:
-        outcome = await self.channel.send_files(self.ctx, self.recipient, self.report, attachments)
-        if outcome.recipient is not None:
-            # The provider moved the recipient (a group became a supergroup): notices go where it is now.
-            self.recipient = self.moved = outcome.recipient
-        return outcome
+        return self._where(await self.channel.send_files(self.ctx, self.recipient, self.report, attachments))
 
-    async def _notices(self, over: list[Attachment]) -> Outcome:
+    async def _notices(self, over: list[Attachment], delivered: list[str]) -> Outcome:
         # Still too large: tell the recipient how to get a smaller report instead of failing silently.
-        notice = None
+        sent = []
         for attachment in over:
-            text = self.report.too_large_text(attachment.size, self.limit)
-            notice = await self.channel.send_text(self.ctx, self.recipient, self.report, text)
-            self.moved = notice.recipient or self.moved
-        assert notice is not None
+            text = self.report.too_large_text(attachment.filename, attachment.size, self.limit)
+            sent.append(self._where(await self.channel.send_text(self.ctx, self.recipient, self.report, text)))
+        # The notice that did not go, if one did not; else the last.
+        notice = next((n for n in sent if n.kind != "sent"), sent[-1])
         outcome = Outcome.too_large(
             size=over[-1].size,
             limit=self.limit,
@@ -148,6 +158,6 @@ class _Fit:
             notice=notice.kind,
             notice_detail=notice.detail,
             **({"files": [a.filename for a in over]} if len(over) > 1 else {}),
-            **({"delivered": self.delivered} if self.delivered else {}),
+            **({"delivered": delivered} if delivered else {}),
         )
-        return dataclasses.replace(outcome, recipient=self.moved)
+        return self._where(outcome)

@@ -126,7 +126,12 @@ async def build(deps: Deps, message: ReportMessage, job_try: int, run: Record, f
     several = len(formats) > 1
     files = [
         ReportFiles(
-            r.path, r.path.name, r.size, fmt.endswith(".zip"), zip_name=f"{r.path.name}.zip" if several else None
+            r.path,
+            r.path.name,
+            r.size,
+            fmt.endswith(".zip"),
+            zip_name=f"{r.path.name}.zip" if several else None,
+            sha256=r.sha256,
         )
         for fmt, r in zip(formats, results, strict=True)
     ]

@@ -61,6 +61,8 @@ class Attachment:
     filename: str
     content_type: str
     size: int
+    # Of the exported file: for a zip, of the file inside it.
+    content_sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,14 @@ class Report:
     subject: str | None = None
     message: str | None = None
 
-    def too_large_text(self, size: int, limit: int) -> str:
+    def too_large_text(self, filename: str, size: int, limit: int) -> str:
+        megabytes = f"{size / 1_048_576:.1f} MB compressed"
+        why = (
+            f"{megabytes}, which is over the {limit / 1_048_576:.0f} MB limit of this channel"
+            if size > limit
+            else f"{megabytes}, which is over the size this channel's provider accepts"
+        )
         return (
-            f"The report '{self.name}' for {self.fire_date} has {self.rows} rows ({size / 1_048_576:.1f} MB "
-            f"compressed), which is over the {limit / 1_048_576:.0f} MB limit of this channel. Narrow the "
-            "shared link's filters (a shorter period, fewer platforms or campaigns) to receive it."
+            f"The report '{self.name}' for {self.fire_date} as {filename} has {self.rows} rows ({why}). Narrow "
+            "the shared link's filters (a shorter period, fewer platforms or campaigns) to receive it."
         )

@@ -3,6 +3,7 @@ what it was asked to send stands in for the provider."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,22 +22,32 @@ REPORT = Report("Weekly", 1000, "2026-11-23", "weekly-2026-11-23.csv", Origin(uu
 class Recording:
     name = "email"
 
-    def __init__(self, limit: int, refuse_over: int | None = None) -> None:
+    def __init__(self, limit: int, refuse_over: int | None = None, moves_to: Any = None) -> None:
         self.limit = limit
         # A provider that counts differently from us: it refuses messages over this many bytes in all.
         self.refuse_over = refuse_over
+        # A provider that moved the recipient: its first answer says where to, as Telegram's migrate does.
+        self.moves_to = moves_to
         self.sent: list[list[str]] = []
         self.texts: list[str] = []
+        self.to: list[Any] = []
+
+    def _moved(self, outcome: Outcome) -> Outcome:
+        if self.moves_to is None or len(self.to) > 1:
+            return outcome
+        return dataclasses.replace(outcome, recipient=self.moves_to)
 
     async def send_files(self, ctx: Any, recipient: Any, report: Report, attachments: Sequence[Attachment]) -> Outcome:
         self.sent.append([a.filename for a in attachments])
+        self.to.append(recipient)
         if self.refuse_over is not None and sum(a.size for a in attachments) > self.refuse_over:
-            return Outcome.too_large(provider="test")
-        return Outcome.sent(provider="test")
+            return self._moved(Outcome.too_large(provider="test"))
+        return self._moved(Outcome.sent(provider="test"))
 
     async def send_text(self, ctx: Any, recipient: Any, report: Report, text: str) -> Outcome:
         self.texts.append(text)
-        return Outcome.sent(provider="test")
+        self.to.append(recipient)
+        return self._moved(Outcome.sent(provider="test"))
 
 
 def report_file(tmp_path: Path, name: str, data: bytes, want_zip: bool = False, several: bool = True) -> ReportFiles:
@@ -98,3 +109,40 @@ async def test_one_file_too_large_is_one_notice_and_no_message(tmp_path: Path) -
     outcome = await fit(channel).send([report_file(tmp_path, "r.csv", NOISE)])
     assert channel.sent == [] and len(channel.texts) == 1
     assert outcome.kind == "too_large" and outcome.detail["size"] > 1000
+
+
+async def test_files_too_large_together_leave_out_the_largest_until_the_rest_goes(tmp_path: Path) -> None:
+    # Each file fits alone, zipped or not; the provider takes no two in one message.
+    channel = Recording(limit=10_000, refuse_over=5200)
+    files = [report_file(tmp_path, "r.xlsx", NOISE), report_file(tmp_path, "r.csv", SMALL)]
+    outcome = await fit(channel).send(files)
+    assert channel.sent == [["r.xlsx", "r.csv"], ["r.xlsx.zip", "r.csv.zip"], ["r.csv.zip"]]
+    [notice] = channel.texts
+    assert "as r.xlsx.zip" in notice and "over the size this channel's provider accepts" in notice
+    assert outcome.kind == "too_large" and outcome.detail["delivered"] == ["r.csv.zip"]
+
+
+async def test_every_notice_names_its_file(tmp_path: Path) -> None:
+    channel = Recording(limit=1000)
+    files = [report_file(tmp_path, "r.xlsx", NOISE), report_file(tmp_path, "r.csv", os.urandom(4000))]
+    outcome = await fit(channel).send(files)
+    assert channel.sent == [] and len(channel.texts) == 2
+    assert " as r.xlsx.zip has " in channel.texts[0] and " as r.csv.zip has " in channel.texts[1]
+    assert outcome.detail["files"] == ["r.xlsx.zip", "r.csv.zip"] and outcome.detail["notice"] == "sent"
+
+
+async def test_a_recipient_moved_by_the_first_send_stays_moved_through_the_zip_retry(tmp_path: Path) -> None:
+    moved = EmailRecipient(channel="email", email="moved@example.com")
+    channel = Recording(limit=10_000, refuse_over=700, moves_to=moved)
+    files = [report_file(tmp_path, "r.xlsx", SMALL), report_file(tmp_path, "r.csv", SMALL)]
+    outcome = await fit(channel).send(files)
+    assert outcome.kind == "sent" and channel.to == [RECIPIENT, moved]
+    assert outcome.recipient == moved
+
+
+async def test_notices_after_a_move_go_where_the_recipient_is_now(tmp_path: Path) -> None:
+    moved = EmailRecipient(channel="email", email="moved@example.com")
+    channel = Recording(limit=1000, moves_to=moved)
+    files = [report_file(tmp_path, "r.xlsx", NOISE), report_file(tmp_path, "r.csv", os.urandom(4000))]
+    outcome = await fit(channel).send(files)
+    assert channel.to == [RECIPIENT, moved] and outcome.kind == "too_large" and outcome.recipient == moved
