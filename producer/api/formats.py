@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from producer.api.errors import validation
 
-# Each format's files are named after the link and the date: two of one kind, or two zip files, would collide.
+# Each format's file is named after the link, the date and its kind, so each kind is sent at most once. Beside
+# other formats a zip keeps its kind's extension (weekly-2026-11-23.csv.zip), so several zips never collide.
 MAX_FORMATS = 3
 EXAMPLE = '["csv", "xlsx.zip"]'
 
@@ -30,9 +31,6 @@ def problem(formats: Sequence[str]) -> str | None:
             return f"lists {name} twice; keep it once"
         if twin is not None:
             return f"lists {kind(name)} twice ({twin} and {name} are both {kind(name)}); keep one of them"
-    zipped = [name for name in formats if name.endswith(".zip")]
-    if len(zipped) > 1:
-        return f"at most one zipped format: {' and '.join(zipped)} would be zip files of one name; keep one of them"
     return None
 
 

@@ -242,7 +242,7 @@ class ScheduleOptions(TimingFields):
     send_email: bool | None = None
     send_telegram: bool | None = None
     format: Format | None = None
-    # The formats each run delivers, the main one (format) first: 1 to 3 kinds, at most one of them zipped.
+    # The formats each run delivers, the main one (format) first: 1 to 3 kinds, each at most once.
     formats: Formats | None = None
     misfire_policy: Misfire | None = None
     misfire_grace_seconds: Annotated[int, Field(ge=0, le=604_800)] | None = None
