@@ -381,3 +381,21 @@ async def test_a_webhook_notice_after_part_of_the_report_has_its_own_id(
     meta = report["metadata"]
     assert (meta["filename"], meta["bytes"], meta["sha256"]) == (f"{DAY}.csv", files[1][2], files[1][3])
     assert notice["metadata"]["type"] == "report.notice" and f"as {DAY}.xlsx.zip" in notice["text"]
+
+
+async def test_two_zipped_formats_are_two_zips_of_distinct_names(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path
+) -> None:
+    s = point_at(settings, fx)
+    org, schedule = await make(pool, emails=("a@example.com",), format="csv.zip")
+    await pool.execute("UPDATE shared_report_schedules SET extra_formats = '{xlsx.zip}' WHERE id = $1", schedule)
+    run = await deliver(pool, redis, s, tmp_path)
+    assert run["status"] == "sent"
+    assert [(f[0], f[1]) for f in delivered(run)] == [("csv.zip", f"{DAY}.csv.zip"), ("xlsx.zip", f"{DAY}.xlsx.zip")]
+    [mail] = fx.loops.sent
+    inside = []
+    for attachment in mail["attachments"]:
+        with zipfile.ZipFile(io.BytesIO(attachment["data"])) as archive:
+            inside += archive.namelist()
+    assert [a["filename"] for a in mail["attachments"]] == [f"{DAY}.csv.zip", f"{DAY}.xlsx.zip"]
+    assert inside == [f"{DAY}.csv", f"{DAY}.xlsx"]
