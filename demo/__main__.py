@@ -218,7 +218,11 @@ async def run(output: Path, serve: bool, videos: int) -> int:
                 if mail is not None:
                     print(f"\nemail to {mail['email']}, summary as the template receives it (summaryText):")
                     print(textwrap.indent(mail["dataVariables"]["summaryText"], "  "))
-                shown = next((r["caption"] for r in telegram.received if r.get("caption")), None)
+                # The weekly album's caption (on its last document) when there is one, else the first caption.
+                captions = [r for r in telegram.received if r.get("caption")]
+                shown = next((r["caption"] for r in captions if r.get("media_group_id")), None) or next(
+                    (r["caption"] for r in captions), None
+                )
                 if shown:
                     print("\nTelegram caption (HTML parse mode):")
                     print(textwrap.indent(shown, "  "))
