@@ -165,3 +165,55 @@ MEMBER_EMAILS = """
 SELECT lower(u.email) AS email FROM organization_members m JOIN users u ON u.id = m.user_id
 WHERE m.organization_id = $1 AND u.email IS NOT NULL
 """
+
+
+# Retention (producer/retention.py): each batch one short statement that skips rows others hold.
+PRUNE_RUNS = """
+WITH doomed AS (
+    SELECT r.id FROM shared_report_runs r
+    WHERE r.status IN ('sent', 'partial', 'failed', 'skipped', 'dead') AND r.finished_at < $1
+      AND NOT EXISTS (SELECT 1 FROM shared_report_runs x
+                      WHERE x.origin_run_id = r.id AND (x.finished_at IS NULL OR x.finished_at >= $1))
+      AND NOT EXISTS (SELECT 1 FROM shared_report_dead_letters d WHERE d.run_id = r.id AND d.replayed_at IS NULL)
+      AND r.id IS DISTINCT FROM (SELECT l.id FROM shared_report_runs l
+                                 WHERE l.schedule_id = r.schedule_id AND l.trigger = 'cron'
+                                   AND l.status IN ('sent', 'partial') AND l.content_sha256 IS NOT NULL
+                                 ORDER BY l.finished_at DESC LIMIT 1)
+    ORDER BY r.finished_at
+    LIMIT $2
+    FOR UPDATE OF r SKIP LOCKED
+), gone AS (
+    DELETE FROM shared_report_runs r USING doomed WHERE r.id = doomed.id RETURNING r.id
+)
+SELECT count(*) FROM gone
+"""
+
+NOTIFICATIONS_OF = """
+SELECT count(*) FROM shared_report_notifications n
+JOIN shared_report_runs r ON r.id = n.run_id
+WHERE r.status IN ('sent', 'partial', 'failed', 'skipped', 'dead') AND r.finished_at < $1
+"""
+
+
+def _prune_older(table: str, column: str, key: str = "id") -> str:
+    """One batch of `table` rows whose `column` is before $1, at most $2, skipping rows others hold."""
+    return f"""
+WITH doomed AS (
+    SELECT {key} FROM {table} WHERE {column} < $1 ORDER BY {column} LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM {table} t USING doomed WHERE t.{key} = doomed.{key} RETURNING 1
+)
+SELECT count(*) FROM gone
+"""
+
+
+PRUNE_DEAD_LETTERS = _prune_older("shared_report_dead_letters", "replayed_at")
+# A deleted schedule stays readable and restorable for RETENTION_DAYS; then it goes, with its runs.
+PRUNE_SCHEDULES = _prune_older("shared_report_schedules", "deleted_at")
+# Expired idempotency keys (producer/retention.py says when). The row's own address is its key here,
+# held by the lock until the delete.
+PRUNE_IDEMPOTENCY_KEYS = _prune_older("shared_report_idempotency_keys", "created_at", "ctid")
+
+# Audit rows older than AUDIT_RETENTION_DAYS; nothing else refers to them.
+PRUNE_AUDIT = _prune_older("shared_report_audit_log", "created_at")
