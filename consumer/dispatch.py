@@ -145,12 +145,12 @@ class _Fit:
 
     async def _notices(self, over: list[Attachment], delivered: list[str]) -> Outcome:
         # Still too large: tell the recipient how to get a smaller report instead of failing silently.
-        sent = []
+        notices = []
         for attachment in over:
             text = self.report.too_large_text(attachment.filename, attachment.size, self.limit)
-            sent.append(self._where(await self.channel.send_text(self.ctx, self.recipient, self.report, text)))
+            notices.append(self._where(await self.channel.send_text(self.ctx, self.recipient, self.report, text)))
         # The notice that did not go, if one did not; else the last.
-        notice = next((n for n in sent if n.kind != "sent"), sent[-1])
+        notice = next((n for n in notices if n.kind != "sent"), notices[-1])
         outcome = Outcome.too_large(
             size=over[-1].size,
             limit=self.limit,

@@ -95,13 +95,14 @@ class Report:
     message: str | None = None
 
     def too_large_text(self, filename: str, size: int, limit: int) -> str:
-        megabytes = f"{size / 1_048_576:.1f} MB compressed"
-        why = (
-            f"{megabytes}, which is over the {limit / 1_048_576:.0f} MB limit of this channel"
+        # Under our limit, it was the provider that refused it.
+        bound = (
+            f"the {limit / 1_048_576:.0f} MB limit of this channel"
             if size > limit
-            else f"{megabytes}, which is over the size this channel's provider accepts"
+            else "the size this channel's provider accepts"
         )
         return (
-            f"The report '{self.name}' for {self.fire_date} as {filename} has {self.rows} rows ({why}). Narrow "
-            "the shared link's filters (a shorter period, fewer platforms or campaigns) to receive it."
+            f"The report '{self.name}' for {self.fire_date} as {filename} has {self.rows} rows "
+            f"({size / 1_048_576:.1f} MB compressed), which is over {bound}. Narrow the shared link's filters "
+            "(a shorter period, fewer platforms or campaigns) to receive it."
         )

@@ -32,15 +32,17 @@ def _vault(settings: Settings) -> Vault:
 
 
 def _check_address(settings: Settings, body: AnyDestinationIn) -> None:
-    try:
-        if isinstance(body, WebhookIn):
-            outbound.check_url(body.url, settings.outbound_allow_private)
-        if isinstance(body, SftpIn):
-            outbound.check_host(body.host, settings.outbound_allow_private)
-    except outbound.Blocked as exc:
-        if isinstance(body, WebhookIn):
+    allow_private = settings.outbound_allow_private
+    if isinstance(body, WebhookIn):
+        try:
+            outbound.check_url(body.url, allow_private)
+        except outbound.Blocked as exc:
             raise validation("url", f"{exc} (webhooks go to public https endpoints)") from exc
-        raise validation("host", f"{exc} (SFTP destinations are public servers)") from exc
+    elif isinstance(body, SftpIn):
+        try:
+            outbound.check_host(body.host, allow_private)
+        except outbound.Blocked as exc:
+            raise validation("host", f"{exc} (SFTP destinations are public servers)") from exc
 
 
 async def create(pool: Pool, settings: Settings, principal: Principal, org: UUID, body: AnyDestinationIn) -> Record:
@@ -70,6 +72,7 @@ async def create(pool: Pool, settings: Settings, principal: Principal, org: UUID
             raise ApiError(409, f"this {body.channel} destination exists already for the same owner") from exc
         assert row is not None
         if body.schedule_id is not None:
+            # A schedule given its own destination of a channel delivers to that channel.
             await conn.execute(sql.ENABLE_CHANNEL, body.schedule_id, body.channel)
         await changes.changed(
             conn,
