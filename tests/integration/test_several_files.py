@@ -399,3 +399,23 @@ async def test_two_zipped_formats_are_two_zips_of_distinct_names(
             inside += archive.namelist()
     assert [a["filename"] for a in mail["attachments"]] == [f"{DAY}.csv.zip", f"{DAY}.xlsx.zip"]
     assert inside == [f"{DAY}.csv", f"{DAY}.xlsx"]
+
+
+async def test_a_receiver_that_refuses_both_files_together_gets_the_one_that_fits_and_a_notice(
+    pool: Pool, redis: ArqRedis, settings: Settings, fx: Fakes, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    # Each file is within WEBHOOK_MAX_BYTES, but the receiver answers 413 to any request over 3,000 bytes:
+    # both files, then both zipped, are refused; the XLSX's zip is left out and the CSV's goes alone.
+    receiver.max_body_bytes = 3000
+    s = point_at(settings, fx, outbound_allow_private=True)
+    org, schedule = await two_formats(pool, emails=(), send_email=False)
+    destination = await hook(pool, s, org, schedule, receiver)
+    run = await deliver(pool, redis, s, tmp_path)
+    [note] = await notes(pool, run["id"])
+    assert (run["status"], note["status"], note["payload"]["reason"]) == ("failed", "failed", "too_large")
+    assert note["payload"]["delivered"] == [f"{DAY}.csv.zip"] and note["payload"]["notice"] == "sent"
+    assert receiver.calls["/reports"] == 4  # together, zipped together, the CSV's zip alone, the notice
+    report, notice = receiver.deliveries("/reports")
+    assert [p["filename"] for p in report["files"]] == [f"{DAY}.csv.zip"]
+    assert report["id"] == f"{run['id']}.{destination}" and notice["id"].startswith(f"{report['id']}.notice-")
+    assert f"as {DAY}.xlsx.zip has 3 rows" in notice["text"] and "provider accepts" in notice["text"]
